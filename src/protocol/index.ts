@@ -1,0 +1,5 @@
+export * from './content.ts';
+export * from './errors.ts';
+export * from './events.ts';
+export * from './message.ts';
+export * from './request.ts';

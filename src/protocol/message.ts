@@ -1,0 +1,60 @@
+import { z } from 'zod';
+import { type ContentBlock, ContentBlockSchema } from './content.ts';
+
+export const KNOWN_STOP_REASONS = [
+  'end_turn',
+  'max_tokens',
+  'stop_sequence',
+  'tool_use',
+  'pause_turn',
+  'refusal',
+  'model_context_window_exceeded',
+] as const;
+export type KnownStopReason = (typeof KNOWN_STOP_REASONS)[number];
+// Kept open: a stop reason the API adds tomorrow must reach the caller, not fail validation.
+export const StopReasonSchema = z.string();
+export type StopReason = KnownStopReason | (string & {});
+
+export const UsageSchema = z.looseObject({
+  input_tokens: z.number().int().nonnegative(),
+  output_tokens: z.number().int().nonnegative(),
+  cache_creation_input_tokens: z.number().int().nonnegative().nullable().optional(),
+  cache_read_input_tokens: z.number().int().nonnegative().nullable().optional(),
+});
+export type Usage = z.infer<typeof UsageSchema>;
+
+/** `message_delta` usage: cumulative counts; any field may be absent. */
+export const DeltaUsageSchema = z.looseObject({
+  output_tokens: z.number().int().nonnegative().optional(),
+  input_tokens: z.number().int().nonnegative().nullable().optional(),
+  cache_creation_input_tokens: z.number().int().nonnegative().nullable().optional(),
+  cache_read_input_tokens: z.number().int().nonnegative().nullable().optional(),
+});
+export type DeltaUsage = z.infer<typeof DeltaUsageSchema>;
+
+export const MessageSchema = z.looseObject({
+  id: z.string(),
+  type: z.literal('message'),
+  role: z.literal('assistant'),
+  model: z.string(),
+  content: z.array(ContentBlockSchema),
+  stop_reason: StopReasonSchema.nullable(),
+  stop_sequence: z.string().nullable(),
+  usage: UsageSchema,
+});
+
+export interface Message {
+  id: string;
+  type: 'message';
+  role: 'assistant';
+  model: string;
+  content: ContentBlock[];
+  stop_reason: StopReason | null;
+  stop_sequence: string | null;
+  usage: Usage;
+  [field: string]: unknown;
+}
+
+export function emptyUsage(): Usage {
+  return { input_tokens: 0, output_tokens: 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 };
+}

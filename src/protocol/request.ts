@@ -1,0 +1,70 @@
+import { z } from 'zod';
+import { CacheControlSchema, ContentBlockParamSchema, TextBlockSchema } from './content.ts';
+
+export const RoleSchema = z.enum(['user', 'assistant']);
+export type Role = z.infer<typeof RoleSchema>;
+
+export const MessageParamSchema = z.looseObject({
+  role: RoleSchema,
+  content: z.union([z.string(), z.array(ContentBlockParamSchema)]),
+});
+export type MessageParam = z.infer<typeof MessageParamSchema>;
+
+export const JsonSchemaObjectSchema = z.looseObject({
+  type: z.literal('object'),
+  properties: z.record(z.string(), z.unknown()).nullable().optional(),
+  required: z.array(z.string()).nullable().optional(),
+});
+
+export const CustomToolSchema = z.looseObject({
+  name: z.string().min(1).max(128),
+  description: z.string().optional(),
+  input_schema: JsonSchemaObjectSchema,
+  type: z.literal('custom').nullable().optional(),
+  cache_control: CacheControlSchema.nullable().optional(),
+});
+export type CustomTool = z.infer<typeof CustomToolSchema>;
+
+/** Server tools (web search, code execution, …) are versioned by `type`; passed through as given. */
+export const ServerToolSchema = z.looseObject({
+  type: z.string().refine((type) => type !== 'custom'),
+  name: z.string(),
+});
+
+export const ToolSchema = z.union([CustomToolSchema, ServerToolSchema]);
+export type Tool = z.infer<typeof ToolSchema>;
+
+export const ToolChoiceSchema = z.discriminatedUnion('type', [
+  z.looseObject({ type: z.literal('auto'), disable_parallel_tool_use: z.boolean().optional() }),
+  z.looseObject({ type: z.literal('any'), disable_parallel_tool_use: z.boolean().optional() }),
+  z.looseObject({
+    type: z.literal('tool'),
+    name: z.string(),
+    disable_parallel_tool_use: z.boolean().optional(),
+  }),
+  z.looseObject({ type: z.literal('none') }),
+]);
+export type ToolChoice = z.infer<typeof ToolChoiceSchema>;
+
+export const ThinkingConfigSchema = z.discriminatedUnion('type', [
+  z.looseObject({ type: z.literal('enabled'), budget_tokens: z.number().int().min(1) }),
+  z.looseObject({ type: z.literal('disabled') }),
+]);
+export type ThinkingConfig = z.infer<typeof ThinkingConfigSchema>;
+
+export const MessageCreateParamsSchema = z.looseObject({
+  model: z.string().min(1),
+  messages: z.array(MessageParamSchema),
+  max_tokens: z.number().int().min(1),
+  system: z.union([z.string(), z.array(TextBlockSchema)]).optional(),
+  temperature: z.number().min(0).max(1).optional(),
+  top_p: z.number().min(0).max(1).optional(),
+  top_k: z.number().int().min(0).optional(),
+  stop_sequences: z.array(z.string()).optional(),
+  stream: z.boolean().optional(),
+  tools: z.array(ToolSchema).optional(),
+  tool_choice: ToolChoiceSchema.optional(),
+  metadata: z.looseObject({ user_id: z.string().nullable().optional() }).optional(),
+  thinking: ThinkingConfigSchema.optional(),
+});
+export type MessageCreateParams = z.infer<typeof MessageCreateParamsSchema>;
