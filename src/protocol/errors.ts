@@ -226,3 +226,13 @@ export function errorTypeForStatus(status: number): ErrorType {
   if (status === 422) return 'invalid_request_error';
   return status >= 500 ? 'api_error' : 'invalid_request_error';
 }
+
+/** The typed error for an `error` stream event; a malformed one is still an error, never ignored. */
+export function errorFromEvent(event: object, options?: SluiceErrorOptions): SluiceError {
+  const detail = (event as { error?: { type?: unknown; message?: unknown } }).error;
+  if (typeof detail?.type === 'string') {
+    const message = typeof detail.message === 'string' ? detail.message : `The upstream reported ${detail.type}.`;
+    return errorFromDetail({ type: detail.type, message }, options);
+  }
+  return new ApiError('The upstream sent an error event without details.', options);
+}

@@ -3,3 +3,4 @@ export * from './errors.ts';
 export * from './events.ts';
 export * from './message.ts';
 export * from './request.ts';
+export * from './http-errors.ts';

@@ -1,0 +1,6 @@
+/**
+ * Sluice: asynchronous, streaming LLM chat for TypeScript.
+ * The public API: the protocol types and errors, and the stream engine.
+ */
+export * from './protocol/index.ts';
+export * from './stream/index.ts';

@@ -1,0 +1,340 @@
+import type { Citation, ContentBlock } from '../protocol/content.ts';
+import { AbortError, errorFromEvent, SluiceError } from '../protocol/errors.ts';
+import type { ContentBlockDeltaEvent, StreamEvent } from '../protocol/events.ts';
+import { errorFromHttp } from '../protocol/http-errors.ts';
+import type { Message } from '../protocol/message.ts';
+import { MessageAssembler } from './assemble.ts';
+import { decodeStreamEvents } from './decode-events.ts';
+import { type ByteSource, decodeSSE } from './sse.ts';
+import { Subscriber } from './subscriber.ts';
+import { toSluiceError } from './to-sluice-error.ts';
+
+/** A retry or resume performed underneath the stream (reported by the resilience layer). */
+export interface RetryInfo {
+  /** 1 for the first retry. */
+  attempt: number;
+  /** What went wrong: an error type, `connection`, `idle_timeout`, … */
+  reason: string;
+  delayMs: number;
+  /** `retry`: nothing had arrived yet; `resume`: continued by prefill; `restart`: asked again and skipped what was delivered. */
+  mode: 'retry' | 'resume' | 'restart';
+  error?: SluiceError;
+}
+
+export interface StreamTiming {
+  /** `performance.now()` when the request started. */
+  startedAt: number;
+  firstEventAt?: number;
+  /** First text, thinking or tool-input delta. */
+  firstTokenAt?: number;
+  endedAt?: number;
+}
+
+export interface MessageStreamListeners {
+  event: (event: StreamEvent, snapshot: Message) => void;
+  text: (delta: string, snapshot: string) => void;
+  inputJson: (delta: string, partialInput: unknown) => void;
+  thinking: (delta: string, snapshot: string) => void;
+  signature: (signature: string) => void;
+  citation: (citation: Citation, citations: Citation[]) => void;
+  contentBlock: (block: ContentBlock) => void;
+  message: (message: Message) => void;
+  retry: (info: RetryInfo) => void;
+  error: (error: SluiceError) => void;
+  abort: (error: AbortError) => void;
+  end: () => void;
+}
+type ListenerName = keyof MessageStreamListeners;
+
+/** What a stream's source gets: the signal to stop on and a way to report retries. */
+export interface SourceContext {
+  signal: AbortSignal;
+  reportRetry: (info: RetryInfo) => void;
+}
+export type EventSourceFactory = (context: SourceContext) => AsyncIterable<StreamEvent>;
+
+export interface MessageStreamOptions {
+  /** Aborting it aborts the stream (and the upstream request) at once. */
+  signal?: AbortSignal;
+  /** `performance.now()` of the request start, for time-to-first-token. */
+  startedAt?: number;
+}
+
+// A consumer may fall this many events behind before the stream stops reading upstream.
+const HIGH_WATER_MARK = 32;
+
+type Outcome = { ok: true; message: Message } | { ok: false; error: unknown };
+
+/**
+ * One model response as it streams. Iterate it for events, iterate `textStream` for text,
+ * listen with `on()`, or await `finalMessage()`; any mix works, from one pass over the
+ * upstream. Iterators must be started before the stream is (the same tick as the first
+ * consumer call): events are not kept for late readers, to keep memory proportional to
+ * the message.
+ */
+export class MessageStream implements AsyncIterable<StreamEvent> {
+  readonly timing: StreamTiming;
+  private readonly sourceFactory: EventSourceFactory;
+  private readonly controller = new AbortController();
+  private readonly assembler = new MessageAssembler();
+  private readonly listeners = new Map<ListenerName, Set<(...args: never[]) => void>>();
+  private readonly eventSubscribers = new Set<Subscriber<StreamEvent>>();
+  private readonly textSubscribers = new Set<Subscriber<string>>();
+  private started = false;
+  private outcome: Outcome | undefined;
+  private readonly settled: Promise<Outcome>;
+  private settle!: (outcome: Outcome) => void;
+  private abortReason: AbortError | undefined;
+
+  constructor(source: EventSourceFactory, options: MessageStreamOptions = {}) {
+    this.sourceFactory = source;
+    this.timing = { startedAt: options.startedAt ?? performance.now() };
+    this.settled = new Promise((resolve) => {
+      this.settle = resolve;
+    });
+    const external = options.signal;
+    if (external) {
+      if (external.aborted) this.abort(external.reason);
+      else external.addEventListener('abort', () => this.abort(external.reason), { once: true });
+    }
+  }
+
+  /** A stream over SSE bytes (any chunking). */
+  static fromSSE(bytes: ByteSource, options?: MessageStreamOptions): MessageStream {
+    return new MessageStream(({ signal }) => decodeStreamEvents(decodeSSE(bytes, { signal })), options);
+  }
+
+  /** A stream over a fetch `Response`; a failed status becomes the matching typed error. */
+  static fromResponse(response: Response, options?: MessageStreamOptions): MessageStream {
+    return new MessageStream(async function* ({ signal }) {
+      if (!response.ok) {
+        const body = await response.text().catch(() => '');
+        throw errorFromHttp(response.status, response.headers, body);
+      }
+      if (response.body === null) return;
+      yield* decodeStreamEvents(decodeSSE(response.body, { signal }));
+    }, options);
+  }
+
+  /** The message as assembled so far (live; do not mutate). */
+  get currentMessage(): Message | undefined {
+    return this.assembler.message;
+  }
+
+  /** Whether the caller aborted the stream. */
+  get aborted(): boolean {
+    return this.abortReason !== undefined;
+  }
+
+  /** The signal that fires when this stream is aborted, for work tied to its lifetime. */
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  on<K extends ListenerName>(name: K, listener: MessageStreamListeners[K]): this {
+    let set = this.listeners.get(name);
+    if (!set) {
+      set = new Set();
+      this.listeners.set(name, set);
+    }
+    set.add(listener);
+    // A stream with listeners only still has to run.
+    queueMicrotask(() => this.start());
+    return this;
+  }
+
+  off<K extends ListenerName>(name: K, listener: MessageStreamListeners[K]): this {
+    this.listeners.get(name)?.delete(listener);
+    return this;
+  }
+
+  /** Stops the stream and the upstream request at once; `finalMessage()` rejects with `AbortError`. */
+  abort(reason?: unknown): void {
+    if (this.abortReason || this.outcome) return;
+    this.abortReason =
+      reason instanceof AbortError
+        ? reason
+        : new AbortError(typeof reason === 'string' ? reason : 'The stream was aborted by the caller.');
+    this.controller.abort(this.abortReason);
+    // A stream never started has no pump to report the abort.
+    if (!this.started) {
+      this.started = true;
+      this.finishWith({ ok: false, error: this.abortReason });
+    }
+  }
+
+  finalMessage(): Promise<Message> {
+    this.start();
+    return this.settled.then((outcome) => {
+      if (outcome.ok) return outcome.message;
+      throw outcome.error;
+    });
+  }
+
+  /** The text of every text block, concatenated. */
+  async finalText(): Promise<string> {
+    const message = await this.finalMessage();
+    let text = '';
+    for (const block of message.content) if (block.type === 'text') text += (block as { text: string }).text;
+    return text;
+  }
+
+  /** Resolves when the stream has ended, however it ended; never rejects. */
+  async done(): Promise<void> {
+    this.start();
+    await this.settled;
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<StreamEvent> {
+    return this.subscribe(this.eventSubscribers);
+  }
+
+  /** The text deltas alone. */
+  get textStream(): AsyncIterable<string> {
+    return { [Symbol.asyncIterator]: () => this.subscribe(this.textSubscribers) };
+  }
+
+  private subscribe<T>(set: Set<Subscriber<T>>): AsyncIterator<T> {
+    const subscriber = new Subscriber<T>(() => {
+      set.delete(subscriber);
+      // Leaving a loop early means the caller is done with this response.
+      this.abort('The consumer stopped reading the stream.');
+    });
+    if (this.started) {
+      subscriber.close({
+        error: new TypeError(
+          'This MessageStream has already started; iterate it before awaiting anything else, or use stream.on().',
+        ),
+      });
+      return subscriber;
+    }
+    set.add(subscriber);
+    queueMicrotask(() => this.start());
+    return subscriber;
+  }
+
+  private start(): void {
+    if (this.started) return;
+    this.started = true;
+    void this.pump();
+  }
+
+  private async pump(): Promise<void> {
+    const signal = this.controller.signal;
+    const aborted = new Promise<never>((_, reject) => {
+      const onAbort = () => reject(this.abortReason ?? new AbortError());
+      if (signal.aborted) onAbort();
+      else signal.addEventListener('abort', onAbort, { once: true });
+    });
+    aborted.catch(() => {});
+    let iterator: AsyncIterator<StreamEvent> | undefined;
+    try {
+      iterator = this.sourceFactory({ signal, reportRetry: (info) => this.emit('retry', info) })[
+        Symbol.asyncIterator
+      ]();
+      while (true) {
+        // Racing the abort keeps abort immediate even for a source that ignores its signal.
+        const result = await Promise.race([iterator.next(), aborted]);
+        if (result.done) break;
+        const backpressure = this.handle(result.value);
+        if (backpressure) await backpressure;
+      }
+      if (this.abortReason) throw this.abortReason;
+      this.finishWith({ ok: true, message: this.assembler.finish() });
+    } catch (error) {
+      // An abort wins over whatever the source threw on its way down.
+      this.finishWith({ ok: false, error: this.abortReason ?? error });
+      // Whatever failed, the upstream request must not outlive the stream.
+      if (!signal.aborted) this.controller.abort(this.outcome?.ok === false ? this.outcome.error : undefined);
+      if (iterator?.return) void Promise.resolve(iterator.return()).catch(() => {});
+    }
+  }
+
+  /** Folds in one event; returns a promise only when a slow reader must catch up first. */
+  private handle(event: StreamEvent): Promise<unknown> | undefined {
+    this.timing.firstEventAt ??= performance.now();
+    if (event.type === 'error') throw errorFromEvent(event);
+    this.assembler.apply(event);
+    this.emitFor(event);
+    let behind: Promise<void>[] | undefined;
+    for (const subscriber of this.eventSubscribers) {
+      subscriber.push(event);
+      if (subscriber.backlog >= HIGH_WATER_MARK) (behind ??= []).push(subscriber.drained());
+    }
+    for (const subscriber of this.textSubscribers) {
+      if (subscriber.backlog >= HIGH_WATER_MARK) (behind ??= []).push(subscriber.drained());
+    }
+    return behind && Promise.all(behind);
+  }
+
+  private emitFor(event: StreamEvent): void {
+    const message = this.assembler.message!;
+    if (event.type === 'content_block_delta') {
+      const { index, delta } = event as ContentBlockDeltaEvent;
+      const block = message.content[index] as Record<string, unknown>;
+      switch (delta.type) {
+        case 'text_delta':
+          this.timing.firstTokenAt ??= performance.now();
+          this.emit('text', delta.text, block.text as string);
+          for (const subscriber of this.textSubscribers) subscriber.push(delta.text);
+          break;
+        case 'input_json_delta':
+          this.timing.firstTokenAt ??= performance.now();
+          if (this.listeners.get('inputJson')?.size) {
+            this.emit('inputJson', delta.partial_json, this.assembler.partialInput(index));
+          }
+          break;
+        case 'thinking_delta':
+          this.timing.firstTokenAt ??= performance.now();
+          this.emit('thinking', delta.thinking, block.thinking as string);
+          break;
+        case 'signature_delta':
+          this.emit('signature', delta.signature);
+          break;
+        case 'citations_delta':
+          this.emit('citation', delta.citation, block.citations as Citation[]);
+          break;
+      }
+    } else if (event.type === 'content_block_stop') {
+      const index = (event as { index: number }).index;
+      this.emit('contentBlock', message.content[index]!);
+    } else if (event.type === 'message_stop') {
+      this.emit('message', message);
+    }
+    this.emit('event', event, message);
+  }
+
+  private emit<K extends ListenerName>(name: K, ...args: Parameters<MessageStreamListeners[K]>): void {
+    const set = this.listeners.get(name);
+    if (!set || set.size === 0) return;
+    for (const listener of set) (listener as (...a: Parameters<MessageStreamListeners[K]>) => void)(...args);
+  }
+
+  private finishWith(outcome: Outcome): void {
+    if (this.outcome) return;
+    this.timing.endedAt = performance.now();
+    if (!outcome.ok) {
+      const error = toSluiceError(outcome.error);
+      if (error instanceof SluiceError) error.partialMessage ??= this.assembler.partialMessage();
+      outcome = { ok: false, error };
+    }
+    this.outcome = outcome;
+    const subscriberError = outcome.ok ? undefined : { error: outcome.error };
+    for (const subscriber of this.eventSubscribers) subscriber.close(subscriberError);
+    for (const subscriber of this.textSubscribers) subscriber.close(subscriberError);
+    this.settle(outcome);
+    // Listener errors must not turn a settled stream into an unhandled rejection.
+    try {
+      if (!outcome.ok) {
+        const error = outcome.error;
+        if (error instanceof AbortError) this.emit('abort', error);
+        if (error instanceof SluiceError) this.emit('error', error);
+      }
+      this.emit('end');
+    } catch (listenerError) {
+      queueMicrotask(() => {
+        throw listenerError;
+      });
+    }
+  }
+}

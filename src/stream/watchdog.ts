@@ -1,0 +1,110 @@
+import { DeadlineExceededError, IdleTimeoutError, type SluiceError } from '../protocol/errors.ts';
+
+export interface WatchdogOptions {
+  /**
+   * Called when the timer fires, before the error is thrown: abort the upstream request here
+   * (a pending read does not see the timer by itself).
+   */
+  onExpire?: (error: SluiceError) => void;
+}
+
+/**
+ * Raises `IdleTimeoutError` when the source yields nothing for `ms` while we wait on it.
+ * Only time spent waiting on the source counts: a slow consumer is not an idle upstream.
+ * One timer serves the whole stream, re-armed lazily, so it costs nothing per event.
+ */
+export function withIdleTimeout<T>(source: AsyncIterable<T>, ms: number, options: WatchdogOptions = {}): AsyncIterable<T> {
+  return guard(source, options, (expire) => {
+    let waitingSince = 0;
+    let waiting = false;
+    let timer: NodeJS.Timeout | undefined;
+    const check = () => {
+      timer = undefined;
+      if (!waiting) return;
+      const idle = performance.now() - waitingSince;
+      if (idle >= ms) expire(new IdleTimeoutError(ms));
+      else timer = setTimeout(check, ms - idle);
+    };
+    return {
+      beforeWait() {
+        waitingSince = performance.now();
+        waiting = true;
+        timer ??= setTimeout(check, ms);
+      },
+      afterWait() {
+        waiting = false;
+      },
+      dispose() {
+        clearTimeout(timer);
+      },
+    };
+  });
+}
+
+/** Raises `DeadlineExceededError` once `ms` have passed since iteration began. */
+export function withDeadline<T>(source: AsyncIterable<T>, ms: number, options: WatchdogOptions = {}): AsyncIterable<T> {
+  return guard(source, options, (expire) => {
+    let timer: NodeJS.Timeout | undefined;
+    return {
+      beforeWait() {
+        timer ??= setTimeout(() => expire(new DeadlineExceededError(ms)), ms);
+      },
+      afterWait() {},
+      dispose() {
+        clearTimeout(timer);
+      },
+    };
+  });
+}
+
+interface Clock {
+  beforeWait(): void;
+  afterWait(): void;
+  dispose(): void;
+}
+
+function guard<T>(
+  source: AsyncIterable<T>,
+  options: WatchdogOptions,
+  makeClock: (expire: (error: SluiceError) => void) => Clock,
+): AsyncIterable<T> {
+  return {
+    async *[Symbol.asyncIterator]() {
+      let expired: SluiceError | undefined;
+      let interrupt: ((error: SluiceError) => void) | undefined;
+      const clock = makeClock((error) => {
+        if (expired) return;
+        expired = error;
+        options.onExpire?.(error);
+        interrupt?.(error);
+      });
+      const iterator = source[Symbol.asyncIterator]();
+      let finished = false;
+      try {
+        while (true) {
+          if (expired) throw expired;
+          clock.beforeWait();
+          const interrupted = new Promise<never>((_, reject) => {
+            interrupt = reject;
+          });
+          let result: IteratorResult<T>;
+          try {
+            result = await Promise.race([iterator.next(), interrupted]);
+          } finally {
+            interrupt = undefined;
+            clock.afterWait();
+          }
+          if (result.done) {
+            finished = true;
+            return;
+          }
+          yield result.value;
+        }
+      } finally {
+        clock.dispose();
+        // Stop the source when we leave early; do not wait on a source that may be stuck.
+        if (!finished && iterator.return) void Promise.resolve(iterator.return()).catch(() => {});
+      }
+    },
+  };
+}

@@ -1,0 +1,54 @@
+import { readFileSync } from 'node:fs';
+import fc from 'fast-check';
+
+export function fixture(name: string): Uint8Array {
+  return new Uint8Array(readFileSync(new URL(`../fixtures/${name}`, import.meta.url)));
+}
+
+/** The bytes cut at the given offsets (sorted, deduplicated, in range). */
+export function splitAt(bytes: Uint8Array, cuts: number[]): Uint8Array[] {
+  const points = [...new Set(cuts.map((cut) => Math.max(0, Math.min(bytes.length, cut))))].sort((a, b) => a - b);
+  const chunks: Uint8Array[] = [];
+  let start = 0;
+  for (const point of points) {
+    if (point > start) chunks.push(bytes.subarray(start, point));
+    start = point;
+  }
+  if (start < bytes.length) chunks.push(bytes.subarray(start));
+  return chunks;
+}
+
+export function splitEvery(bytes: Uint8Array, size: number): Uint8Array[] {
+  const chunks: Uint8Array[] = [];
+  for (let i = 0; i < bytes.length; i += size) chunks.push(bytes.subarray(i, i + size));
+  return chunks;
+}
+
+/** A ReadableStream of the chunks, as fetch hands a body over. */
+export function readableOf(chunks: Uint8Array[]): ReadableStream<Uint8Array> {
+  let i = 0;
+  return new ReadableStream({
+    pull(controller) {
+      if (i < chunks.length) controller.enqueue(chunks[i++]!);
+      else controller.close();
+    },
+  });
+}
+
+export async function* iterableOf(chunks: Uint8Array[]): AsyncGenerator<Uint8Array> {
+  for (const chunk of chunks) yield chunk;
+}
+
+/** Arbitrary cut offsets into a byte array of the given length, including 1-byte chunking. */
+export function arbitraryChunking(length: number): fc.Arbitrary<Uint8Array[] | number[]> {
+  return fc.oneof(
+    fc.array(fc.integer({ min: 0, max: length }), { maxLength: 64 }),
+    fc.constant(Array.from({ length }, (_, i) => i)),
+  );
+}
+
+export function chunkWith(bytes: Uint8Array, cuts: number[]): Uint8Array[] {
+  return splitAt(bytes, cuts);
+}
+
+export const encoder = new TextEncoder();
