@@ -106,7 +106,7 @@ function simpleEscape(c: number): string | undefined {
     case 0x5c:
       return '\\';
     case 0x2f:
-      return '\\';
+      return '/';
     case 0x62:
       return '\b';
     case 0x66:
