@@ -3,14 +3,18 @@ import { Command } from 'commander';
 
 function packageVersion(): string {
   // Two levels above this file in both src/cli and dist/cli.
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
   return pkg.version;
 }
 
 /** The `sluice` command line. Subcommands register themselves here as they are built. */
 export function createProgram(): Command {
   return new Command('sluice')
-    .description('Streaming LLM chat that never silently loses or duplicates text: client, gateway and tools.')
+    .description(
+      'Streaming LLM chat that never silently loses or duplicates text: client, gateway and tools.',
+    )
     .version(packageVersion(), '-v, --version', 'print the version')
     .helpOption('-h, --help', 'show help')
     .showHelpAfterError();

@@ -37,6 +37,8 @@ export interface SluiceErrorOptions {
   retryAfterMs?: number;
   /** What the model had produced when the stream failed. Never silently dropped. */
   partialMessage?: Message;
+  /** The server's own verdict (`x-should-retry`), which overrides the status rules. */
+  shouldRetry?: boolean;
   cause?: unknown;
 }
 
@@ -51,6 +53,7 @@ export class SluiceError extends Error {
   readonly status: number;
   readonly requestId: string | undefined;
   readonly retryAfterMs: number | undefined;
+  readonly shouldRetry: boolean | undefined;
   partialMessage: Message | undefined;
 
   constructor(type: ErrorType, message: string, options: SluiceErrorOptions = {}) {
@@ -59,6 +62,7 @@ export class SluiceError extends Error {
     this.status = options.status ?? ERROR_STATUS[type];
     this.requestId = options.requestId;
     this.retryAfterMs = options.retryAfterMs;
+    this.shouldRetry = options.shouldRetry;
     this.partialMessage = options.partialMessage;
   }
 
@@ -231,7 +235,8 @@ export function errorTypeForStatus(status: number): ErrorType {
 export function errorFromEvent(event: object, options?: SluiceErrorOptions): SluiceError {
   const detail = (event as { error?: { type?: unknown; message?: unknown } }).error;
   if (typeof detail?.type === 'string') {
-    const message = typeof detail.message === 'string' ? detail.message : `The upstream reported ${detail.type}.`;
+    const message =
+      typeof detail.message === 'string' ? detail.message : `The upstream reported ${detail.type}.`;
     return errorFromDetail({ type: detail.type, message }, options);
   }
   return new ApiError('The upstream sent an error event without details.', options);

@@ -31,6 +31,7 @@ export function errorFromHttp(status: number, headers: Headers, bodyText: string
       status,
       requestId: headers.get('request-id') ?? headers.get('x-request-id') ?? undefined,
       retryAfterMs: retryDelayFromHeaders(headers),
+      shouldRetry: shouldRetryHeader(headers),
     },
   );
 }
@@ -56,4 +57,11 @@ function bodyPreview(bodyText: string): string {
   const text = bodyText.trim();
   if (text === '') return '';
   return `: ${text.length > 200 ? `${text.slice(0, 200)}…` : text}`;
+}
+
+function shouldRetryHeader(headers: Headers): boolean | undefined {
+  const value = headers.get('x-should-retry');
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  return undefined;
 }

@@ -61,17 +61,23 @@ export class MessageAssembler {
   apply(event: StreamEvent): void {
     switch (event.type) {
       case 'message_start':
-        return this.start(event as MessageStartEvent);
+        this.start(event as MessageStartEvent);
+        return;
       case 'content_block_start':
-        return this.startBlock(event as ContentBlockStartEvent);
+        this.startBlock(event as ContentBlockStartEvent);
+        return;
       case 'content_block_delta':
-        return this.applyDelta(event as ContentBlockDeltaEvent);
+        this.applyDelta(event as ContentBlockDeltaEvent);
+        return;
       case 'content_block_stop':
-        return this.stopBlock((event as { index: unknown }).index);
+        this.stopBlock((event as { index: unknown }).index);
+        return;
       case 'message_delta':
-        return this.applyMessageDelta(event as MessageDeltaEvent);
+        this.applyMessageDelta(event as MessageDeltaEvent);
+        return;
       case 'message_stop':
-        return this.stop();
+        this.stop();
+        return;
       default:
         // ping, error (the stream's owner turns it into a typed error) and event types this
         // version does not know carry nothing for the message.
@@ -118,7 +124,9 @@ export class MessageAssembler {
     const message = this.streaming('content_block_start');
     const { index, content_block: block } = event;
     if (index !== message.content.length) {
-      this.fail(`content_block_start for index ${index} arrived when index ${message.content.length} was next`);
+      this.fail(
+        `content_block_start for index ${index} arrived when index ${message.content.length} was next`,
+      );
     }
     if (typeof block !== 'object' || block === null || typeof block.type !== 'string') {
       this.fail(`content_block_start ${index} carries no content block`);
@@ -134,7 +142,8 @@ export class MessageAssembler {
     const { index, delta } = event;
     if (!this.open.has(index)) this.fail(`content_block_delta for block ${index}, which is not open`);
     const block = message.content[index]!;
-    if (typeof delta !== 'object' || delta === null) this.fail(`content_block_delta ${index} carries no delta`);
+    if (typeof delta !== 'object' || delta === null)
+      this.fail(`content_block_delta ${index} carries no delta`);
     switch (delta.type) {
       case 'text_delta':
         this.expect(block, 'text', delta.type, index);
@@ -230,7 +239,9 @@ export class MessageAssembler {
 }
 
 /** Assembles a whole event sequence; throws like the stream would. */
-export async function assembleMessage(events: AsyncIterable<StreamEvent> | Iterable<StreamEvent>): Promise<Message> {
+export async function assembleMessage(
+  events: AsyncIterable<StreamEvent> | Iterable<StreamEvent>,
+): Promise<Message> {
   const assembler = new MessageAssembler();
   for await (const event of events) {
     if (event.type === 'error') throw errorFromEvent(event, { partialMessage: assembler.partialMessage() });

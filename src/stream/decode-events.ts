@@ -30,7 +30,9 @@ export function parseStreamEvent(sse: SSEEvent): StreamEvent | undefined {
     );
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new ProtocolError(`The upstream sent an event whose data is not a JSON object: ${preview(sse.data)}`);
+    throw new ProtocolError(
+      `The upstream sent an event whose data is not a JSON object: ${preview(sse.data)}`,
+    );
   }
   const event = parsed as { type?: unknown };
   if (typeof event.type !== 'string') {

@@ -36,7 +36,8 @@ export function formatMeasurement(measurement: StreamMeasurement): string {
     `TTFT ${measurement.ttftMs === undefined ? '–' : `${Math.round(measurement.ttftMs)} ms`}`,
     `${measurement.outputTokens} tokens`,
   ];
-  if (measurement.tokensPerSecond !== undefined) parts.push(`${measurement.tokensPerSecond.toFixed(1)} tok/s`);
+  if (measurement.tokensPerSecond !== undefined)
+    parts.push(`${measurement.tokensPerSecond.toFixed(1)} tok/s`);
   parts.push(`${(measurement.totalMs / 1000).toFixed(2)} s`);
   return parts.join(' · ');
 }

@@ -63,6 +63,12 @@ export interface MessageStreamOptions {
 // A consumer may fall this many events behind before the stream stops reading upstream.
 const HIGH_WATER_MARK = 32;
 
+/** Adds a drain promise for each reader that fell `HIGH_WATER_MARK` events behind. */
+function laggingReaders(readers: Set<Subscriber<unknown>>, behind: Promise<void>[]): Promise<void>[] {
+  for (const reader of readers) if (reader.backlog >= HIGH_WATER_MARK) behind.push(reader.drained());
+  return behind;
+}
+
 type Outcome = { ok: true; message: Message } | { ok: false; error: unknown };
 
 /**
@@ -256,15 +262,9 @@ export class MessageStream implements AsyncIterable<StreamEvent> {
     if (event.type === 'error') throw errorFromEvent(event);
     this.assembler.apply(event);
     this.emitFor(event);
-    let behind: Promise<void>[] | undefined;
-    for (const subscriber of this.eventSubscribers) {
-      subscriber.push(event);
-      if (subscriber.backlog >= HIGH_WATER_MARK) (behind ??= []).push(subscriber.drained());
-    }
-    for (const subscriber of this.textSubscribers) {
-      if (subscriber.backlog >= HIGH_WATER_MARK) (behind ??= []).push(subscriber.drained());
-    }
-    return behind && Promise.all(behind);
+    for (const subscriber of this.eventSubscribers) subscriber.push(event);
+    const behind = laggingReaders(this.eventSubscribers, laggingReaders(this.textSubscribers, []));
+    return behind.length > 0 ? Promise.all(behind) : undefined;
   }
 
   private emitFor(event: StreamEvent): void {

@@ -11,6 +11,8 @@ export class TextPrinter {
   private readonly lineBuffered: boolean;
   private pending = '';
   private written = '';
+  private unflushed = 0;
+  private flushWaiters: Array<() => void> = [];
 
   constructor(out: Writable, options: PrintOptions = {}) {
     this.out = out;
@@ -32,17 +34,24 @@ export class TextPrinter {
     return this.emit(text.slice(0, cut));
   }
 
-  /** Writes whatever is held back. Call it on success, error and abort alike: nothing is lost. */
-  end(): Promise<void> | undefined {
+  /**
+   * Writes whatever is held back and resolves once every write has been handed to the
+   * destination. Call it on success, error and abort alike: nothing is lost.
+   */
+  async end(): Promise<void> {
     const rest = this.pending;
     this.pending = '';
-    return this.emit(rest);
+    await this.emit(rest);
+    if (this.unflushed === 0 || this.out.destroyed) return;
+    await new Promise<void>((resolve) => this.flushWaiters.push(resolve));
   }
 
   private emit(text: string): Promise<void> | undefined {
     if (text === '') return undefined;
     this.written += text;
-    if (this.out.write(text)) return undefined;
+    this.unflushed++;
+    const accepted = this.out.write(text, () => this.flushed());
+    if (accepted) return undefined;
     return new Promise((resolve) => {
       const done = () => {
         this.out.off('drain', done);
@@ -54,6 +63,14 @@ export class TextPrinter {
       this.out.once('close', done);
       this.out.once('error', done);
     });
+  }
+
+  private flushed(): void {
+    this.unflushed--;
+    if (this.unflushed > 0) return;
+    const waiters = this.flushWaiters;
+    this.flushWaiters = [];
+    for (const resolve of waiters) resolve();
   }
 }
 

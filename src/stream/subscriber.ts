@@ -8,7 +8,9 @@ export class Subscriber<T> implements AsyncIterator<T> {
   private head = 0;
   private ended = false;
   private failure: { error: unknown } | undefined;
-  private waiting: { resolve: (result: IteratorResult<T>) => void; reject: (error: unknown) => void } | undefined;
+  private waiting:
+    | { resolve: (result: IteratorResult<T>) => void; reject: (error: unknown) => void }
+    | undefined;
   private drainWaiters: Array<() => void> = [];
 
   private readonly onReturn: () => void;

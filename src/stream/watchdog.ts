@@ -13,7 +13,11 @@ export interface WatchdogOptions {
  * Only time spent waiting on the source counts: a slow consumer is not an idle upstream.
  * One timer serves the whole stream, re-armed lazily, so it costs nothing per event.
  */
-export function withIdleTimeout<T>(source: AsyncIterable<T>, ms: number, options: WatchdogOptions = {}): AsyncIterable<T> {
+export function withIdleTimeout<T>(
+  source: AsyncIterable<T>,
+  ms: number,
+  options: WatchdogOptions = {},
+): AsyncIterable<T> {
   return guard(source, options, (expire) => {
     let waitingSince = 0;
     let waiting = false;
@@ -42,7 +46,11 @@ export function withIdleTimeout<T>(source: AsyncIterable<T>, ms: number, options
 }
 
 /** Raises `DeadlineExceededError` once `ms` have passed since iteration began. */
-export function withDeadline<T>(source: AsyncIterable<T>, ms: number, options: WatchdogOptions = {}): AsyncIterable<T> {
+export function withDeadline<T>(
+  source: AsyncIterable<T>,
+  ms: number,
+  options: WatchdogOptions = {},
+): AsyncIterable<T> {
   return guard(source, options, (expire) => {
     let timer: NodeJS.Timeout | undefined;
     return {

@@ -7,7 +7,9 @@ export function fixture(name: string): Uint8Array {
 
 /** The bytes cut at the given offsets (sorted, deduplicated, in range). */
 export function splitAt(bytes: Uint8Array, cuts: number[]): Uint8Array[] {
-  const points = [...new Set(cuts.map((cut) => Math.max(0, Math.min(bytes.length, cut))))].sort((a, b) => a - b);
+  const points = [...new Set(cuts.map((cut) => Math.max(0, Math.min(bytes.length, cut))))].sort(
+    (a, b) => a - b,
+  );
   const chunks: Uint8Array[] = [];
   let start = 0;
   for (const point of points) {

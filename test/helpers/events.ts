@@ -20,7 +20,10 @@ export function textMessageEvents(deltas: string[], options: { outputTokens?: nu
   return [
     messageStart(),
     { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } },
-    ...deltas.map((text) => ({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text } }) as StreamEvent),
+    ...deltas.map(
+      (text) =>
+        ({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text } }) as StreamEvent,
+    ),
     { type: 'content_block_stop', index: 0 },
     {
       type: 'message_delta',

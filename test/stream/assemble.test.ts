@@ -22,7 +22,12 @@ describe('assembling fixtures', () => {
       content: [{ type: 'text', text: 'Dogs chase cats.\n\n1. Training Process: naïve café — 日本語 🐕‍🦺' }],
       stop_reason: 'end_turn',
       stop_sequence: null,
-      usage: { input_tokens: 30, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: 17 },
+      usage: {
+        input_tokens: 30,
+        cache_creation_input_tokens: 0,
+        cache_read_input_tokens: 0,
+        output_tokens: 17,
+      },
     });
   });
 
@@ -67,7 +72,9 @@ describe('assembling fixtures', () => {
       text: 'the grass is green',
       citations: [{ type: 'char_location', cited_text: 'The grass is green.', start_char_index: 0 }],
     });
-    expect(message.content[2]).toMatchObject({ citations: [{ type: 'page_location', start_page_number: 2 }] });
+    expect(message.content[2]).toMatchObject({
+      citations: [{ type: 'page_location', start_page_number: 2 }],
+    });
     expect(message.usage).toEqual({ input_tokens: 610, output_tokens: 25, cache_read_input_tokens: 512 });
   });
 
@@ -107,7 +114,11 @@ describe('assembling fixtures', () => {
 
 describe('protocol violations', () => {
   const start = messageStart();
-  const textStart: StreamEvent = { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } };
+  const textStart: StreamEvent = {
+    type: 'content_block_start',
+    index: 0,
+    content_block: { type: 'text', text: '' },
+  };
 
   function run(events: StreamEvent[]) {
     const assembler = new MessageAssembler();
@@ -140,7 +151,11 @@ describe('protocol violations', () => {
     ],
     [
       'a delta of the wrong kind',
-      [start, textStart, { type: 'content_block_delta', index: 0, delta: { type: 'input_json_delta', partial_json: '{' } }],
+      [
+        start,
+        textStart,
+        { type: 'content_block_delta', index: 0, delta: { type: 'input_json_delta', partial_json: '{' } },
+      ],
       /input_json_delta for block 0, a text block/,
     ],
     ['message_stop with a block open', [start, textStart, { type: 'message_stop' }], /still open/],
@@ -169,8 +184,16 @@ describe('protocol violations', () => {
   it('invalid tool input JSON is reported beside the block, with the raw text kept', async () => {
     const message = await assembleMessage([
       start,
-      { type: 'content_block_start', index: 0, content_block: { type: 'tool_use', id: 't', name: 'f', input: {} } },
-      { type: 'content_block_delta', index: 0, delta: { type: 'input_json_delta', partial_json: '{"a": 1, "b": \\d}' } },
+      {
+        type: 'content_block_start',
+        index: 0,
+        content_block: { type: 'tool_use', id: 't', name: 'f', input: {} },
+      },
+      {
+        type: 'content_block_delta',
+        index: 0,
+        delta: { type: 'input_json_delta', partial_json: '{"a": 1, "b": \\d}' },
+      },
       { type: 'content_block_stop', index: 0 },
       { type: 'message_delta', delta: { stop_reason: 'tool_use' } },
       { type: 'message_stop' },
@@ -205,7 +228,11 @@ describe('protocol violations', () => {
     });
     const seen: unknown[] = [];
     for (const fragment of ['{"city": "Par', 'is", "days": 1', '0}']) {
-      assembler.apply({ type: 'content_block_delta', index: 0, delta: { type: 'input_json_delta', partial_json: fragment } });
+      assembler.apply({
+        type: 'content_block_delta',
+        index: 0,
+        delta: { type: 'input_json_delta', partial_json: fragment },
+      });
       seen.push(structuredClone(assembler.message!.content[0]!.input));
     }
     expect(seen).toEqual([{ city: 'Par' }, { city: 'Paris' }, { city: 'Paris', days: 10 }]);

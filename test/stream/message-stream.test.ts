@@ -104,7 +104,10 @@ describe('MessageStream consumption styles', () => {
     const snapshots: string[] = [];
     stream.on('thinking', (_delta, snapshot) => snapshots.push(snapshot));
     await stream.finalMessage();
-    expect(snapshots).toEqual(['The user asks for 27 * 453.\n', 'The user asks for 27 * 453.\n27 * 453 = 12231.']);
+    expect(snapshots).toEqual([
+      'The user asks for 27 * 453.\n',
+      'The user asks for 27 * 453.\n27 * 453 = 12231.',
+    ]);
   });
 
   it('an iterator opened after the stream started fails clearly instead of missing events', async () => {
@@ -260,13 +263,21 @@ describe('MessageStream.fromResponse', () => {
   it('maps an error status to its typed error with the retry hint and request id', async () => {
     const response = new Response(
       JSON.stringify({ type: 'error', error: { type: 'rate_limit_error', message: 'Slow down.' } }),
-      { status: 429, headers: { 'retry-after': '2', 'request-id': 'req_42', 'content-type': 'application/json' } },
+      {
+        status: 429,
+        headers: { 'retry-after': '2', 'request-id': 'req_42', 'content-type': 'application/json' },
+      },
     );
     const error = await MessageStream.fromResponse(response)
       .finalMessage()
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(RateLimitError);
-    expect(error).toMatchObject({ status: 429, retryAfterMs: 2000, requestId: 'req_42', message: 'Slow down.' });
+    expect(error).toMatchObject({
+      status: 429,
+      retryAfterMs: 2000,
+      requestId: 'req_42',
+      message: 'Slow down.',
+    });
   });
 
   it('streams an SSE body', async () => {

@@ -5,7 +5,8 @@ import { encoder, fixture, iterableOf, readableOf, splitAt, splitEvery } from '.
 
 async function decodeAll(chunks: Uint8Array[], asReadable = false): Promise<SSEEvent[]> {
   const events: SSEEvent[] = [];
-  for await (const event of decodeSSE(asReadable ? readableOf(chunks) : iterableOf(chunks))) events.push(event);
+  for await (const event of decodeSSE(asReadable ? readableOf(chunks) : iterableOf(chunks)))
+    events.push(event);
   return events;
 }
 
@@ -105,9 +106,12 @@ describe('decodeSSE', () => {
       const bytes = fixture(name);
       const whole = await decodeAll([bytes]);
       await fc.assert(
-        fc.asyncProperty(fc.array(fc.integer({ min: 0, max: bytes.length }), { maxLength: 48 }), async (cuts) => {
-          expect(await decodeAll(splitAt(bytes, cuts))).toEqual(whole);
-        }),
+        fc.asyncProperty(
+          fc.array(fc.integer({ min: 0, max: bytes.length }), { maxLength: 48 }),
+          async (cuts) => {
+            expect(await decodeAll(splitAt(bytes, cuts))).toEqual(whole);
+          },
+        ),
         { numRuns: 60 },
       );
       expect(await decodeAll(splitEvery(bytes, 1))).toEqual(whole);

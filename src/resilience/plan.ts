@@ -1,0 +1,62 @@
+import type { ContentBlock, TextBlock } from '../protocol/content.ts';
+import type { MessageCreateParams, MessageParam } from '../protocol/request.ts';
+import type { ProviderCapabilities } from '../providers/types.ts';
+import type { MessageAssembler } from '../stream/assemble.ts';
+import type { AttemptPlan } from './splice.ts';
+
+export interface NextAttempt {
+  plan: AttemptPlan;
+  request: MessageCreateParams;
+}
+
+/**
+ * How to ask again after a failure, given what the consumer already has; `undefined` when
+ * the answer cannot be continued (resume is off and content was delivered).
+ *
+ * Text only and a provider that takes a prefill: continue by prefill, the cheapest and the
+ * most exact. Anything else (a finished tool call, thinking, a provider without prefill):
+ * ask again from the start and check that the answer repeats what was delivered.
+ */
+export function planNextAttempt(
+  original: MessageCreateParams,
+  delivered: MessageAssembler,
+  capabilities: ProviderCapabilities,
+  options: { resume: boolean; deliveredTokens: number },
+): NextAttempt | undefined {
+  const content = delivered.message?.content ?? [];
+  if (content.length === 0) return { plan: { mode: 'fresh' }, request: original };
+  if (!options.resume) return undefined;
+
+  const { history, prefill } = splitPrefill(original.messages);
+  if (capabilities.prefill && prefill !== undefined && content.every((block) => block.type === 'text')) {
+    const full = prefill + content.map((block) => (block as TextBlock).text).join('');
+    // Anthropic rejects an assistant prefill that ends in white space.
+    const trimmed = full.trimEnd();
+    if (trimmed !== '') {
+      return {
+        plan: { mode: 'resume', skip: full.slice(trimmed.length) },
+        request: {
+          ...original,
+          messages: [...history, { role: 'assistant', content: trimmed }],
+          // The continuation's own length counts against max_tokens: shorten it by what was delivered.
+          max_tokens: Math.max(1, original.max_tokens - options.deliveredTokens),
+        },
+      };
+    }
+  }
+  return { plan: { mode: 'restart' }, request: original };
+}
+
+/**
+ * The conversation and the text of a trailing assistant turn (the caller's own prefill), or
+ * `prefill: undefined` when that turn holds more than text and cannot be extended.
+ */
+function splitPrefill(messages: MessageParam[]): { history: MessageParam[]; prefill: string | undefined } {
+  const last = messages.at(-1);
+  if (last?.role !== 'assistant') return { history: messages, prefill: '' };
+  const history = messages.slice(0, -1);
+  if (typeof last.content === 'string') return { history, prefill: last.content };
+  const blocks = last.content as ContentBlock[];
+  if (!blocks.every((block) => block.type === 'text')) return { history, prefill: undefined };
+  return { history, prefill: blocks.map((block) => (block as TextBlock).text).join('') };
+}

@@ -1,0 +1,152 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { AbortError, DeadlineExceededError, SluiceError } from '../protocol/errors.ts';
+import type { StreamEvent } from '../protocol/events.ts';
+import { emptyUsage, type Usage } from '../protocol/message.ts';
+import type { MessageCreateParams } from '../protocol/request.ts';
+import type { Provider } from '../providers/types.ts';
+import { MessageAssembler } from '../stream/assemble.ts';
+import type { RetryInfo } from '../stream/message-stream.ts';
+import { MessageStream } from '../stream/message-stream.ts';
+import { toSluiceError } from '../stream/to-sluice-error.ts';
+import { withIdleTimeout } from '../stream/watchdog.ts';
+import { planNextAttempt } from './plan.ts';
+import { failureReason, isRetryable, type ResiliencePolicy, resolvePolicy, retryDelayMs } from './policy.ts';
+import { type AttemptPlan, AttemptSplicer } from './splice.ts';
+import { addUsage } from './usage.ts';
+
+export interface ResilientStreamOptions {
+  policy?: Partial<ResiliencePolicy>;
+  /** Aborting it cancels the upstream request at once. */
+  signal?: AbortSignal;
+  /** Extra upstream headers, sent on every attempt. */
+  headers?: Record<string, string>;
+  onRetry?: (info: RetryInfo) => void;
+  /** Called once, however the call ends (success, error, abort), with the usage of every attempt summed. */
+  onUsage?: (usage: Usage) => void;
+  /** The jitter source; tests make it deterministic. */
+  random?: () => number;
+}
+
+/**
+ * The provider's stream, made whole: retries before the first byte, resumes after it, an
+ * idle watchdog and a total deadline, so the consumer sees one uninterrupted message or one
+ * typed error that carries the partial message and the usage spent.
+ */
+export async function* resilientStream(
+  provider: Provider,
+  request: MessageCreateParams,
+  options: ResilientStreamOptions = {},
+): AsyncGenerator<StreamEvent> {
+  const policy = resolvePolicy(options.policy);
+  const call = new AbortController();
+  const callerSignal = options.signal;
+  const onCallerAbort = () =>
+    call.abort(callerSignal?.reason instanceof SluiceError ? callerSignal.reason : new AbortError());
+  if (callerSignal?.aborted) onCallerAbort();
+  callerSignal?.addEventListener('abort', onCallerAbort, { once: true });
+  const deadline =
+    policy.deadlineMs > 0
+      ? setTimeout(() => call.abort(new DeadlineExceededError(policy.deadlineMs)), policy.deadlineMs)
+      : undefined;
+
+  const delivered = new MessageAssembler();
+  let usageBase = emptyUsage();
+  let splicer: AttemptSplicer | undefined;
+  let plan: AttemptPlan = { mode: 'fresh' };
+  let attemptRequest = request;
+  let retries = 0;
+  let deliveredTokens = 0;
+
+  // The error the consumer gets: what was delivered, with the usage of every attempt.
+  const withPartial = (error: unknown): unknown => {
+    if (error instanceof SluiceError && !error.partialMessage) {
+      const partial = delivered.partialMessage();
+      if (partial) partial.usage = splicer ? addUsage(usageBase, splicer.usage) : usageBase;
+      error.partialMessage = partial;
+    }
+    return error;
+  };
+
+  try {
+    while (true) {
+      if (call.signal.aborted) throw withPartial(call.signal.reason);
+      const attempt = new AbortController();
+      const onCallAbort = () => attempt.abort(call.signal.reason);
+      call.signal.addEventListener('abort', onCallAbort, { once: true });
+      splicer = new AttemptSplicer(delivered, plan, { holdNonText: policy.resume, usageBase });
+      try {
+        let events = provider.stream(attemptRequest, { signal: attempt.signal, headers: options.headers });
+        if (policy.idleTimeoutMs > 0) {
+          events = withIdleTimeout(events, policy.idleTimeoutMs, {
+            onExpire: (error) => attempt.abort(error),
+          });
+        }
+        for await (const event of events) {
+          for (const out of splicer.accept(event)) {
+            delivered.apply(out);
+            if (out.type === 'content_block_delta') deliveredTokens++;
+            yield out;
+          }
+        }
+        if (call.signal.aborted) throw call.signal.reason;
+        splicer.finish();
+        return;
+      } catch (caught) {
+        const error = call.signal.aborted ? call.signal.reason : toSluiceError(caught);
+        if (call.signal.aborted || !isRetryable(error, policy) || retries >= policy.maxRetries) {
+          throw withPartial(error);
+        }
+        const next = planNextAttempt(request, delivered, provider.capabilities, {
+          resume: policy.resume,
+          deliveredTokens,
+        });
+        const delayMs = retryDelayMs(error, retries + 1, policy, options.random);
+        if (!next || delayMs === undefined) throw withPartial(error);
+
+        usageBase = addUsage(usageBase, splicer.usage);
+        splicer = undefined;
+        retries++;
+        options.onRetry?.({
+          attempt: retries,
+          reason: failureReason(error),
+          delayMs,
+          mode: next.plan.mode === 'fresh' ? 'retry' : next.plan.mode,
+          error: error as SluiceError,
+        });
+        await sleep(delayMs, undefined, { signal: call.signal }).catch(() => {
+          throw withPartial(call.signal.reason);
+        });
+        plan = next.plan;
+        attemptRequest = next.request;
+      } finally {
+        call.signal.removeEventListener('abort', onCallAbort);
+        // Whatever happened, this attempt's connection must not outlive it.
+        attempt.abort();
+      }
+    }
+  } finally {
+    clearTimeout(deadline);
+    callerSignal?.removeEventListener('abort', onCallerAbort);
+    options.onUsage?.(splicer ? addUsage(usageBase, splicer.usage) : usageBase);
+  }
+}
+
+/** A `MessageStream` over the resilient stream: what the client layer hands its callers. */
+export function resilientMessageStream(
+  provider: Provider,
+  request: MessageCreateParams,
+  options: ResilientStreamOptions = {},
+): MessageStream {
+  return new MessageStream(
+    ({ signal, reportRetry }) =>
+      resilientStream(provider, request, {
+        ...options,
+        signal,
+        onRetry: (info) => {
+          options.onRetry?.(info);
+          reportRetry(info);
+        },
+      }),
+    { signal: options.signal },
+  );
+}

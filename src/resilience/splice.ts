@@ -1,0 +1,302 @@
+import type { ContentBlock, TextBlock } from '../protocol/content.ts';
+import { errorFromEvent, IncompleteStreamError, StreamInterruptedError } from '../protocol/errors.ts';
+import type {
+  ContentBlockDeltaEvent,
+  ContentBlockStartEvent,
+  MessageDeltaEvent,
+  MessageStartEvent,
+  StreamEvent,
+} from '../protocol/events.ts';
+import { emptyUsage, type Usage } from '../protocol/message.ts';
+import type { MessageAssembler } from '../stream/assemble.ts';
+import { addUsage, foldUsage } from './usage.ts';
+
+/**
+ * How an attempt relates to what the consumer already has:
+ * - `fresh`: nothing delivered yet (a first attempt, or a retry before any content);
+ * - `resume`: the consumer's text was sent back as an assistant prefill; the answer continues
+ *   it. `skip` is the trailing white space trimmed from the prefill, which the continuation
+ *   usually repeats and the consumer already has;
+ * - `restart`: the request was sent again as it was; the answer must repeat what was
+ *   delivered, which is checked and skipped.
+ */
+export type AttemptPlan = { mode: 'fresh' } | { mode: 'resume'; skip: string } | { mode: 'restart' };
+
+type Disposition =
+  | { kind: 'pass'; index: number }
+  | { kind: 'hold'; index: number; events: StreamEvent[] }
+  | { kind: 'continue'; index: number }
+  | { kind: 'verify'; expected: ContentBlock; text: string; json: string; done: boolean }
+  | { kind: 'verifyOpen'; index: number; expected: string; matched: number };
+
+/**
+ * Turns one attempt's upstream events into the events the consumer should see, so that
+ * across attempts the consumer sees a single message: one `message_start`, block indices
+ * that continue where they were, no repeated and no missing text, and usage summed over
+ * every attempt. Pure: it neither reads nor writes anything but its arguments.
+ */
+export class AttemptSplicer {
+  private readonly plan: AttemptPlan;
+  private readonly holdNonText: boolean;
+  private readonly usageBase: Usage;
+  private readonly consumerStarted: boolean;
+  /** Restart: the delivered blocks as they were when this attempt began. */
+  private readonly expected: ContentBlock[];
+  /** The consumer block still open (always text: other kinds are held until complete). */
+  private openIndex: number | undefined;
+  private nextIndex: number;
+  private readonly blocks = new Map<number, Disposition>();
+  private skip: string;
+  private attemptUsage: Usage = emptyUsage();
+  private contentDeltas = 0;
+  private stopped = false;
+
+  constructor(
+    delivered: MessageAssembler,
+    plan: AttemptPlan,
+    options: { holdNonText: boolean; usageBase: Usage },
+  ) {
+    this.plan = plan;
+    this.holdNonText = options.holdNonText;
+    this.usageBase = options.usageBase;
+    const content = delivered.message?.content ?? [];
+    this.consumerStarted = delivered.message !== undefined;
+    this.expected = plan.mode === 'restart' ? structuredClone(content) : [];
+    const last = content.length - 1;
+    this.openIndex = last >= 0 && delivered.isOpen(last) ? last : undefined;
+    this.nextIndex = content.length;
+    this.skip = plan.mode === 'resume' ? plan.skip : '';
+  }
+
+  /** This attempt's usage: the upstream's latest counts, or an estimate if it broke off before reporting. */
+  get usage(): Usage {
+    if (this.stopped) return this.attemptUsage;
+    return {
+      ...this.attemptUsage,
+      output_tokens: Math.max(this.attemptUsage.output_tokens, this.contentDeltas),
+    };
+  }
+
+  get sawMessageStop(): boolean {
+    return this.stopped;
+  }
+
+  /** The events to deliver for one upstream event, in order (often none or one). */
+  accept(event: StreamEvent): StreamEvent[] {
+    switch (event.type) {
+      case 'message_start':
+        return this.onMessageStart(event as MessageStartEvent);
+      case 'content_block_start':
+        return this.onBlockStart(event as ContentBlockStartEvent);
+      case 'content_block_delta':
+        this.contentDeltas++;
+        return this.onBlockDelta(event as ContentBlockDeltaEvent);
+      case 'content_block_stop':
+        return this.onBlockStop((event as { index: number }).index);
+      case 'message_delta':
+        return this.onMessageDelta(event as MessageDeltaEvent);
+      case 'message_stop':
+        this.stopped = true;
+        return [event];
+      case 'error':
+        throw errorFromEvent(event);
+      default:
+        return [event];
+    }
+  }
+
+  /** The upstream ended; an answer without `message_stop` was cut off, which is retryable. */
+  finish(): void {
+    if (!this.stopped) {
+      throw new IncompleteStreamError('The upstream closed the stream before message_stop.');
+    }
+  }
+
+  private onMessageStart(event: MessageStartEvent): StreamEvent[] {
+    this.attemptUsage = foldUsage(emptyUsage(), event.message?.usage);
+    if (this.consumerStarted) return [];
+    return [{ ...event, message: { ...event.message, usage: addUsage(this.usageBase, this.attemptUsage) } }];
+  }
+
+  private onBlockStart(event: ContentBlockStartEvent): StreamEvent[] {
+    const upstreamIndex = event.index;
+    const block = event.content_block;
+    const out: StreamEvent[] = [];
+
+    if (this.plan.mode === 'restart' && upstreamIndex < this.expected.length) {
+      const expected = this.expected[upstreamIndex]!;
+      if (block.type !== expected.type)
+        this.diverged(upstreamIndex, `a ${block.type} block instead of ${expected.type}`);
+      this.blocks.set(
+        upstreamIndex,
+        upstreamIndex === this.openIndex
+          ? { kind: 'verifyOpen', index: upstreamIndex, expected: (expected as TextBlock).text, matched: 0 }
+          : { kind: 'verify', expected, text: '', json: '', done: false },
+      );
+      return out;
+    }
+
+    if (
+      this.plan.mode === 'resume' &&
+      upstreamIndex === 0 &&
+      block.type === 'text' &&
+      this.openIndex !== undefined
+    ) {
+      this.blocks.set(upstreamIndex, { kind: 'continue', index: this.openIndex });
+      this.openIndex = undefined;
+      return out;
+    }
+
+    out.push(...this.closeOpenBlock());
+    const index = this.nextIndex++;
+    const started: StreamEvent = { ...event, index };
+    if (this.holdNonText && block.type !== 'text') {
+      this.blocks.set(upstreamIndex, { kind: 'hold', index, events: [started] });
+    } else {
+      this.blocks.set(upstreamIndex, { kind: 'pass', index });
+      out.push(started);
+    }
+    return out;
+  }
+
+  private onBlockDelta(event: ContentBlockDeltaEvent): StreamEvent[] {
+    const disposition = this.blocks.get(event.index);
+    // An unknown index passes through untouched so the consumer's assembler names the fault.
+    if (!disposition) return [event];
+    const delta = event.delta;
+    switch (disposition.kind) {
+      case 'pass':
+      case 'continue': {
+        if (delta.type !== 'text_delta' || this.skip === '' || event.index !== 0) {
+          return [{ ...event, index: disposition.index }];
+        }
+        const text = this.skipRepeatedWhiteSpace(delta.text);
+        return text === '' ? [] : [{ ...event, index: disposition.index, delta: { ...delta, text } }];
+      }
+      case 'hold':
+        disposition.events.push({ ...event, index: disposition.index });
+        return [];
+      case 'verify':
+        if (delta.type === 'text_delta') disposition.text += delta.text;
+        else if (delta.type === 'thinking_delta') disposition.text += delta.thinking;
+        else if (delta.type === 'input_json_delta') disposition.json += delta.partial_json;
+        if (disposition.text !== '' && !expectedTextOf(disposition.expected).startsWith(disposition.text)) {
+          this.diverged(event.index, 'different text');
+        }
+        return [];
+      case 'verifyOpen': {
+        if (delta.type !== 'text_delta')
+          return disposition.matched < disposition.expected.length ? [] : [event];
+        const overlap = Math.min(delta.text.length, disposition.expected.length - disposition.matched);
+        const repeated = delta.text.slice(0, overlap);
+        if (repeated !== disposition.expected.slice(disposition.matched, disposition.matched + overlap)) {
+          this.diverged(event.index, 'different text');
+        }
+        disposition.matched += overlap;
+        const rest = delta.text.slice(overlap);
+        return rest === '' ? [] : [{ ...event, index: disposition.index, delta: { ...delta, text: rest } }];
+      }
+    }
+  }
+
+  private onBlockStop(upstreamIndex: number): StreamEvent[] {
+    const disposition = this.blocks.get(upstreamIndex);
+    const stop = (index: number): StreamEvent => ({ type: 'content_block_stop', index });
+    if (!disposition) return [stop(upstreamIndex)];
+    switch (disposition.kind) {
+      case 'pass':
+      case 'continue':
+        return [stop(disposition.index)];
+      case 'hold':
+        return [...disposition.events, stop(disposition.index)];
+      case 'verify':
+        if (!sameBlock(disposition.expected, disposition.text, disposition.json)) {
+          this.diverged(upstreamIndex, 'a different block');
+        }
+        disposition.done = true;
+        return [];
+      case 'verifyOpen':
+        if (disposition.matched < disposition.expected.length) this.diverged(upstreamIndex, 'a shorter text');
+        return [stop(disposition.index)];
+    }
+  }
+
+  private onMessageDelta(event: MessageDeltaEvent): StreamEvent[] {
+    if (this.plan.mode === 'restart') {
+      for (let index = 0; index < this.expected.length; index++) {
+        const disposition = this.blocks.get(index);
+        const done =
+          (disposition?.kind === 'verify' && disposition.done) ||
+          (disposition?.kind === 'verifyOpen' && disposition.matched === disposition.expected.length);
+        if (!done) this.diverged(index, 'an answer that ends before it');
+      }
+    }
+    this.attemptUsage = foldUsage(this.attemptUsage, event.usage);
+    return [
+      ...this.closeOpenBlock(),
+      { ...event, usage: { ...event.usage, ...addUsage(this.usageBase, this.attemptUsage) } },
+    ];
+  }
+
+  /** Resume left the consumer's text block open; if the answer does not continue it, close it. */
+  private closeOpenBlock(): StreamEvent[] {
+    if (this.plan.mode !== 'resume' || this.openIndex === undefined) return [];
+    const index = this.openIndex;
+    this.openIndex = undefined;
+    return [{ type: 'content_block_stop', index }];
+  }
+
+  /** Drops the white space the consumer already has, for as long as the answer repeats it. */
+  private skipRepeatedWhiteSpace(text: string): string {
+    let i = 0;
+    while (i < text.length && i < this.skip.length && text[i] === this.skip[i]) i++;
+    this.skip = i === text.length ? this.skip.slice(i) : '';
+    return text.slice(i);
+  }
+
+  private diverged(index: number, what: string): never {
+    throw new StreamInterruptedError(
+      `The stream broke off, and the answer asked for again has ${what} at block ${index} than what was already delivered, so it cannot be continued exactly. Use temperature 0 or a provider with prefill support to make resumes reliable.`,
+    );
+  }
+}
+
+function expectedTextOf(block: ContentBlock): string {
+  if (block.type === 'text') return (block as TextBlock).text;
+  if (block.type === 'thinking') return (block as { thinking: string }).thinking;
+  return '';
+}
+
+/** Whether a re-sent block says the same as the delivered one; ids and signatures may differ. */
+function sameBlock(expected: ContentBlock, text: string, json: string): boolean {
+  switch (expected.type) {
+    case 'text':
+    case 'thinking':
+      return expectedTextOf(expected) === text;
+    case 'tool_use':
+    case 'server_tool_use': {
+      if (json === '') return true;
+      try {
+        return deepEqual(JSON.parse(json), (expected as { input: unknown }).input);
+      } catch {
+        return false;
+      }
+    }
+    default:
+      return true;
+  }
+}
+
+function deepEqual(a: unknown, b: unknown): boolean {
+  if (Object.is(a, b)) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  const keysA = Object.keys(a);
+  const keysB = Object.keys(b);
+  if (keysA.length !== keysB.length) return false;
+  return keysA.every(
+    (key) =>
+      Object.hasOwn(b, key) &&
+      deepEqual((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key]),
+  );
+}
