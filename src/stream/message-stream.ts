@@ -64,7 +64,7 @@ export interface MessageStreamOptions {
 const HIGH_WATER_MARK = 32;
 
 /** Adds a drain promise for each reader that fell `HIGH_WATER_MARK` events behind. */
-function laggingReaders(readers: Set<Subscriber<unknown>>, behind: Promise<void>[]): Promise<void>[] {
+function laggingReaders<T>(readers: Set<Subscriber<T>>, behind: Promise<void>[]): Promise<void>[] {
   for (const reader of readers) if (reader.backlog >= HIGH_WATER_MARK) behind.push(reader.drained());
   return behind;
 }
