@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
+import { registerSimulate } from './simulate.ts';
 
 function packageVersion(): string {
   // Two levels above this file in both src/cli and dist/cli.
@@ -11,11 +12,13 @@ function packageVersion(): string {
 
 /** The `sluice` command line. Subcommands register themselves here as they are built. */
 export function createProgram(): Command {
-  return new Command('sluice')
+  const program = new Command('sluice')
     .description(
       'Streaming LLM chat that never silently loses or duplicates text: client, gateway and tools.',
     )
     .version(packageVersion(), '-v, --version', 'print the version')
     .helpOption('-h, --help', 'show help')
     .showHelpAfterError();
+  registerSimulate(program);
+  return program;
 }

@@ -4,3 +4,4 @@ export * from './events.ts';
 export * from './http-errors.ts';
 export * from './message.ts';
 export * from './request.ts';
+export * from './zod-errors.ts';

@@ -4,10 +4,10 @@ import type { ProviderCapabilities } from '../providers/types.ts';
 import type { MessageAssembler } from '../stream/assemble.ts';
 import type { AttemptPlan } from './splice.ts';
 
-export interface NextAttempt {
-  plan: AttemptPlan;
-  request: MessageCreateParams;
-}
+export type NextAttempt =
+  | { plan: AttemptPlan; request: MessageCreateParams }
+  /** The consumer already has every token max_tokens allows: end the message without asking again. */
+  | { plan: { mode: 'finish' }; request?: undefined };
 
 /**
  * How to ask again after a failure, given what the consumer already has; `undefined` when
@@ -32,6 +32,9 @@ export function planNextAttempt(
     const full = prefill + content.map((block) => (block as TextBlock).text).join('');
     // Anthropic rejects an assistant prefill that ends in white space.
     const trimmed = full.trimEnd();
+    const remaining = original.max_tokens - options.deliveredTokens;
+    // Every delta carries at least one token: the answer already reached max_tokens.
+    if (remaining <= 0) return { plan: { mode: 'finish' } };
     if (trimmed !== '') {
       return {
         plan: { mode: 'resume', skip: full.slice(trimmed.length) },
@@ -39,7 +42,7 @@ export function planNextAttempt(
           ...original,
           messages: [...history, { role: 'assistant', content: trimmed }],
           // The continuation's own length counts against max_tokens: shorten it by what was delivered.
-          max_tokens: Math.max(1, original.max_tokens - options.deliveredTokens),
+          max_tokens: remaining,
         },
       };
     }

@@ -52,7 +52,7 @@ export async function* resilientStream(
   const delivered = new MessageAssembler();
   let usageBase = emptyUsage();
   let splicer: AttemptSplicer | undefined;
-  let plan: AttemptPlan = { mode: 'fresh' };
+  let plan: AttemptPlan | { mode: 'finish' } = { mode: 'fresh' };
   let attemptRequest = request;
   let retries = 0;
   let deliveredTokens = 0;
@@ -70,6 +70,13 @@ export async function* resilientStream(
   try {
     while (true) {
       if (call.signal.aborted) throw withPartial(call.signal.reason);
+      if (plan.mode === 'finish') {
+        for (const event of maxTokensEnding(delivered, usageBase)) {
+          delivered.apply(event);
+          yield event;
+        }
+        return;
+      }
       const attempt = new AbortController();
       const onCallAbort = () => attempt.abort(call.signal.reason);
       call.signal.addEventListener('abort', onCallAbort, { once: true });
@@ -106,17 +113,21 @@ export async function* resilientStream(
         usageBase = addUsage(usageBase, splicer.usage);
         splicer = undefined;
         retries++;
+        plan = next.plan;
+        // Finishing locally needs no request, so no wait; it still resumed the message.
+        const mode =
+          next.plan.mode === 'fresh' ? 'retry' : next.plan.mode === 'finish' ? 'resume' : next.plan.mode;
         options.onRetry?.({
           attempt: retries,
           reason: failureReason(error),
-          delayMs,
-          mode: next.plan.mode === 'fresh' ? 'retry' : next.plan.mode,
+          delayMs: next.request === undefined ? 0 : delayMs,
+          mode,
           error: error as SluiceError,
         });
+        if (next.request === undefined) continue;
         await sleep(delayMs, undefined, { signal: call.signal }).catch(() => {
           throw withPartial(call.signal.reason);
         });
-        plan = next.plan;
         attemptRequest = next.request;
       } finally {
         call.signal.removeEventListener('abort', onCallAbort);
@@ -129,6 +140,22 @@ export async function* resilientStream(
     callerSignal?.removeEventListener('abort', onCallerAbort);
     options.onUsage?.(splicer ? addUsage(usageBase, splicer.usage) : usageBase);
   }
+}
+
+/**
+ * The end of a message that broke off after its last allowed token: what the upstream
+ * would have sent, with the usage of every attempt.
+ */
+function maxTokensEnding(delivered: MessageAssembler, usage: Usage): StreamEvent[] {
+  const content = delivered.message?.content ?? [];
+  const last = content.length - 1;
+  return [
+    ...(last >= 0 && delivered.isOpen(last)
+      ? [{ type: 'content_block_stop', index: last } as StreamEvent]
+      : []),
+    { type: 'message_delta', delta: { stop_reason: 'max_tokens', stop_sequence: null }, usage: { ...usage } },
+    { type: 'message_stop' },
+  ];
 }
 
 /** A `MessageStream` over the resilient stream: what the client layer hands its callers. */

@@ -1,0 +1,62 @@
+import { AuthenticationError, ProtocolError } from '../protocol/errors.ts';
+import type { StreamEvent } from '../protocol/events.ts';
+import type { MessageCreateParams } from '../protocol/request.ts';
+import { decodeStreamEvents } from '../stream/decode-events.ts';
+import { decodeSSE } from '../stream/sse.ts';
+import { postJson, sluiceErrors, trimSlash } from './http.ts';
+import type { Provider, ProviderCallOptions } from './types.ts';
+
+export interface AnthropicProviderOptions {
+  /** Defaults to `ANTHROPIC_API_KEY`. */
+  apiKey?: string;
+  /** Defaults to `ANTHROPIC_BASE_URL`, then `https://api.anthropic.com`. */
+  baseURL?: string;
+  /** The `anthropic-version` header. */
+  version?: string;
+  /** Headers sent with every request, e.g. `anthropic-beta`. */
+  headers?: Record<string, string>;
+  fetch?: typeof fetch;
+}
+
+export const DEFAULT_ANTHROPIC_VERSION = '2023-06-01';
+
+/** The Anthropic Messages API over Node's fetch: always streamed; a non-streaming call is the assembled stream. */
+export function createAnthropicProvider(options: AnthropicProviderOptions = {}): Provider {
+  const apiKey = options.apiKey ?? process.env.ANTHROPIC_API_KEY;
+  const baseURL = trimSlash(options.baseURL ?? process.env.ANTHROPIC_BASE_URL ?? 'https://api.anthropic.com');
+  const fetchImpl = options.fetch ?? fetch;
+  const version = options.version ?? DEFAULT_ANTHROPIC_VERSION;
+
+  return {
+    name: 'anthropic',
+    capabilities: { prefill: true, tools: true, images: true, documents: true, thinking: true },
+    async *stream(request: MessageCreateParams, call: ProviderCallOptions = {}): AsyncGenerator<StreamEvent> {
+      if (!apiKey) {
+        throw new AuthenticationError(
+          'No Anthropic API key: set ANTHROPIC_API_KEY (or pass apiKey) to use anthropic: models, or use sim:default.',
+        );
+      }
+      const response = await postJson(
+        fetchImpl,
+        `${baseURL}/v1/messages`,
+        { ...request, stream: true },
+        {
+          accept: 'text/event-stream',
+          'anthropic-version': version,
+          ...options.headers,
+          ...call.headers,
+          'x-api-key': apiKey,
+        },
+        call.signal,
+      );
+      const contentType = response.headers.get('content-type') ?? '';
+      if (!contentType.includes('text/event-stream') || response.body === null) {
+        await response.body?.cancel();
+        throw new ProtocolError(
+          `The Anthropic endpoint at ${baseURL} answered a streaming request with '${contentType || 'no content type'}' instead of an event stream; check ANTHROPIC_BASE_URL.`,
+        );
+      }
+      yield* sluiceErrors(decodeStreamEvents(decodeSSE(response.body, { signal: call.signal })));
+    },
+  };
+}

@@ -1,0 +1,62 @@
+import { AuthenticationError, ProtocolError } from '../../protocol/errors.ts';
+import type { StreamEvent } from '../../protocol/events.ts';
+import type { MessageCreateParams } from '../../protocol/request.ts';
+import { decodeSSE } from '../../stream/sse.ts';
+import { postJson, sluiceErrors, trimSlash } from '../http.ts';
+import type { Provider, ProviderCallOptions } from '../types.ts';
+import {
+  decodeOpenAIChunks,
+  openAIStreamToEvents,
+  type ToOpenAIRequestOptions,
+  toOpenAIRequest,
+} from './to-openai.ts';
+
+export interface OpenAIProviderOptions {
+  /** Defaults to `OPENAI_API_KEY`. Local servers (Ollama, llama.cpp) need none. */
+  apiKey?: string;
+  /** Defaults to `OPENAI_BASE_URL`, then `https://api.openai.com/v1`. */
+  baseURL?: string;
+  headers?: Record<string, string>;
+  tokenLimitField?: ToOpenAIRequestOptions['tokenLimitField'];
+  fetch?: typeof fetch;
+}
+
+/**
+ * An OpenAI-compatible Chat Completions endpoint (OpenAI, Ollama, vLLM, llama.cpp server,
+ * LM Studio), translated to and from the canonical events at this edge. Chat Completions
+ * cannot continue an assistant turn, so it declares no prefill: resume restarts and skips.
+ */
+export function createOpenAIProvider(options: OpenAIProviderOptions = {}): Provider {
+  const baseURL = trimSlash(options.baseURL ?? process.env.OPENAI_BASE_URL ?? 'https://api.openai.com/v1');
+  const apiKey = options.apiKey ?? process.env.OPENAI_API_KEY;
+  const fetchImpl = options.fetch ?? fetch;
+  const isOpenAI = new URL(baseURL).hostname === 'api.openai.com';
+
+  return {
+    name: 'openai',
+    capabilities: { prefill: false, tools: true, images: true, documents: false, thinking: false },
+    async *stream(request: MessageCreateParams, call: ProviderCallOptions = {}): AsyncGenerator<StreamEvent> {
+      if (!apiKey && isOpenAI) {
+        throw new AuthenticationError(
+          'No OpenAI API key: set OPENAI_API_KEY (or pass apiKey), or point OPENAI_BASE_URL at a local server.',
+        );
+      }
+      const body = toOpenAIRequest(request, { includeUsage: true, tokenLimitField: options.tokenLimitField });
+      const response = await postJson(
+        fetchImpl,
+        `${baseURL}/chat/completions`,
+        { ...body, stream: true },
+        {
+          accept: 'text/event-stream',
+          ...options.headers,
+          ...call.headers,
+          ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}),
+        },
+        call.signal,
+      );
+      if (response.body === null) throw new ProtocolError(`The endpoint at ${baseURL} sent an empty body.`);
+      const chunks = decodeOpenAIChunks(decodeSSE(response.body, { signal: call.signal }));
+      yield* sluiceErrors(openAIStreamToEvents(chunks, { model: request.model }));
+    },
+  };
+}

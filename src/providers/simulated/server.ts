@@ -1,0 +1,310 @@
+import { EventEmitter } from 'node:events';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  errorTypeForStatus,
+  InvalidRequestError,
+  RequestTooLargeError,
+  SluiceError,
+} from '../../protocol/errors.ts';
+import type { StreamEvent } from '../../protocol/events.ts';
+import { MessageCreateParamsSchema } from '../../protocol/request.ts';
+import { parseRequestBody } from '../../protocol/zod-errors.ts';
+import { assembleMessage } from '../../stream/assemble.ts';
+import { encodeSSE } from '../../stream/sse.ts';
+import {
+  encodeOpenAIChunk,
+  eventsToOpenAIChunks,
+  fromOpenAIRequest,
+  messageToOpenAIResponse,
+  OPENAI_STREAM_DONE,
+} from '../openai/from-openai.ts';
+import { type Fault, FaultPlayer, type FaultScript, parseFaultScript } from './faults.ts';
+import { DEMO_PACING, type Pacing, playEvents, simulatedEvents } from './provider.ts';
+
+export interface SimulatorOptions {
+  port?: number;
+  host?: string;
+  /** Faults for every request (a script plays one entry per request). */
+  faults?: FaultScript;
+  pacing?: Partial<Pacing>;
+  /** Largest request body accepted, in bytes. */
+  bodyLimit?: number;
+}
+
+/** What the simulator saw of one request, for tests and the CLI's log. */
+export interface SimulatorRequest {
+  id: string;
+  method: string;
+  path: string;
+  body: unknown;
+  headers: IncomingMessage['headers'];
+  receivedAt: number;
+  closedAt?: number;
+  /** Whether the response was sent to its end (false when the client left or a fault dropped it). */
+  completed?: boolean;
+}
+
+const FAULT_HEADER = 'x-sluice-fault';
+const MAX_RECORDS = 1000;
+
+/**
+ * The simulated model over HTTP, speaking the Anthropic Messages protocol and the OpenAI
+ * Chat Completions protocol, with scripted faults at the HTTP, event and byte level.
+ * Emits `request` and `close` with a `SimulatorRequest`.
+ */
+export class Simulator extends EventEmitter {
+  readonly requests: SimulatorRequest[] = [];
+  private readonly server: Server;
+  private readonly options: SimulatorOptions;
+  private readonly pacing: Pacing;
+  private readonly player = new FaultPlayer();
+  private counter = 0;
+
+  private constructor(options: SimulatorOptions) {
+    super();
+    this.options = options;
+    this.pacing = { ...DEMO_PACING, ...options.pacing };
+    this.server = createServer((req, res) => void this.handle(req, res));
+  }
+
+  static async start(options: SimulatorOptions = {}): Promise<Simulator> {
+    const simulator = new Simulator(options);
+    await new Promise<void>((resolve, reject) => {
+      simulator.server.once('error', reject);
+      simulator.server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
+    });
+    return simulator;
+  }
+
+  get port(): number {
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  get url(): string {
+    const host = this.options.host ?? '127.0.0.1';
+    return `http://${host.includes(':') ? `[${host}]` : host}:${this.port}`;
+  }
+
+  /** Stops listening and closes every connection, streams in flight included. */
+  async close(): Promise<void> {
+    await new Promise<void>((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const record: SimulatorRequest = {
+      id: `req_sim_${++this.counter}`,
+      method: req.method ?? 'GET',
+      path: (req.url ?? '/').split('?')[0]!,
+      body: undefined,
+      headers: req.headers,
+      receivedAt: performance.now(),
+    };
+    this.requests.push(record);
+    if (this.requests.length > MAX_RECORDS) this.requests.shift();
+    res.setHeader('request-id', record.id);
+    res.on('close', () => {
+      record.closedAt = performance.now();
+      record.completed = res.writableFinished;
+      this.emit('close', record);
+    });
+    const openai = record.path === '/v1/chat/completions';
+    try {
+      if (record.method === 'GET' && (record.path === '/healthz' || record.path === '/v1/models')) {
+        return sendJson(res, 200, record.path === '/healthz' ? { ok: true } : modelList());
+      }
+      if (record.method !== 'POST' || (record.path !== '/v1/messages' && !openai)) {
+        return sendError(
+          res,
+          new SluiceError('not_found_error', `No route ${record.method} ${record.path}.`),
+          openai,
+        );
+      }
+      record.body = await readJson(req, this.options.bodyLimit ?? 32 * 1024 * 1024);
+      this.emit('request', record);
+      const fault = this.faultFor(req);
+      if (fault?.status !== undefined) return sendFault(res, fault, openai);
+      if (openai) await this.serveOpenAI(record.body, fault, res);
+      else await this.serveAnthropic(record.body, fault, res);
+    } catch (error) {
+      if (!res.headersSent) sendError(res, error, openai);
+      else res.destroy();
+    }
+  }
+
+  private faultFor(req: IncomingMessage): Fault | undefined {
+    const header = req.headers[FAULT_HEADER];
+    if (typeof header === 'string' && header !== '') {
+      return this.player.next(parseFaultScript(header, `The ${FAULT_HEADER} header`), header);
+    }
+    return this.player.next(this.options.faults, '(server)');
+  }
+
+  private async serveAnthropic(body: unknown, fault: Fault | undefined, res: ServerResponse): Promise<void> {
+    const request = parseRequestBody(MessageCreateParamsSchema, body);
+    const events = simulatedEvents(request);
+    if (!request.stream) return sendJson(res, 200, await assembleMessage(events));
+    const out = new BodyWriter(res, fault);
+    const signal = abortOnClose(res);
+    let last: StreamEvent | undefined;
+    for await (const event of playEvents(events, { fault, pacing: this.pacing, signal })) {
+      last = event;
+      const text = encodeSSE({ event: event.type, data: JSON.stringify(event) });
+      if (!(await out.write(fault?.crlf ? text.replaceAll('\n', '\r\n') : text))) return;
+    }
+    out.finish(last?.type === 'message_stop' || last?.type === 'error');
+  }
+
+  private async serveOpenAI(body: unknown, fault: Fault | undefined, res: ServerResponse): Promise<void> {
+    const { request, includeUsage } = fromOpenAIRequest(body);
+    const events = simulatedEvents(request);
+    const id = `chatcmpl-sim${this.counter}`;
+    const created = Math.floor(Date.now() / 1000);
+    if (!request.stream) {
+      return sendJson(res, 200, messageToOpenAIResponse(await assembleMessage(events), { id, created }));
+    }
+    const out = new BodyWriter(res, fault);
+    const signal = abortOnClose(res);
+    const played = playEvents(events, { fault, pacing: this.pacing, signal });
+    let finished = false;
+    try {
+      for await (const chunk of eventsToOpenAIChunks(played, {
+        id,
+        model: request.model,
+        created,
+        includeUsage,
+      })) {
+        if (chunk.choices.some((choice) => choice.finish_reason)) finished = true;
+        if (!(await out.write(encodeOpenAIChunk(chunk)))) return;
+      }
+    } catch (error) {
+      // OpenAI-compatible servers report a mid-stream failure as a data line with an error object.
+      const detail = error instanceof SluiceError ? error : new SluiceError('api_error', String(error));
+      await out.write(
+        `data: ${JSON.stringify({ error: { message: detail.message, type: detail.type } })}\n\n`,
+      );
+      return out.finish(true);
+    }
+    if (finished && !(await out.write(OPENAI_STREAM_DONE))) return;
+    out.finish(finished);
+  }
+}
+
+/** Writes a response body through the byte-level faults, respecting backpressure. */
+class BodyWriter {
+  private readonly res: ServerResponse;
+  private readonly fault: Fault | undefined;
+  private written = 0;
+
+  constructor(res: ServerResponse, fault: Fault | undefined) {
+    this.res = res;
+    this.fault = fault;
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+      connection: 'keep-alive',
+    });
+    res.flushHeaders();
+    res.socket?.setNoDelay(true);
+  }
+
+  /** False once the connection is gone (the client left, or a fault dropped it). */
+  async write(text: string): Promise<boolean> {
+    if (this.res.destroyed) return false;
+    let bytes = Buffer.from(text, 'utf8');
+    const limit = this.fault?.dropAfterBytes;
+    const dropping = limit !== undefined && this.written + bytes.length >= limit;
+    if (dropping) bytes = bytes.subarray(0, limit - this.written);
+    const size = this.fault?.chunkSize ?? bytes.length;
+    for (let offset = 0; offset < bytes.length; offset += size) {
+      if (!this.res.write(bytes.subarray(offset, offset + size))) await drainOrClose(this.res);
+      if (this.res.destroyed) return false;
+    }
+    this.written += bytes.length;
+    if (dropping) {
+      this.drop();
+      return false;
+    }
+    return true;
+  }
+
+  /** Ends the body normally, or cuts the connection when the answer is incomplete. */
+  finish(complete: boolean): void {
+    if (complete) this.res.end();
+    else this.drop();
+  }
+
+  private drop(): void {
+    // Let what was written reach the client, then close the socket mid-body: a dropped connection.
+    this.res.socket?.end();
+  }
+}
+
+function drainOrClose(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.once('drain', done);
+    res.once('close', done);
+  });
+}
+
+function abortOnClose(res: ServerResponse): AbortSignal {
+  const controller = new AbortController();
+  res.once('close', () => controller.abort());
+  return controller.signal;
+}
+
+async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) throw new RequestTooLargeError(`The request body is larger than ${limit} bytes.`);
+    chunks.push(chunk);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    throw new InvalidRequestError('The request body is not valid JSON.');
+  }
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function sendError(res: ServerResponse, error: unknown, openai: boolean): void {
+  const sluice = error instanceof SluiceError ? error : new SluiceError('api_error', 'The simulator failed.');
+  sendJson(res, sluice.status, errorBody(sluice.type, sluice.message, openai));
+}
+
+function sendFault(res: ServerResponse, fault: Fault, openai: boolean): void {
+  const status = fault.status ?? 500;
+  if (fault.retryAfter !== undefined) res.setHeader('retry-after', fault.retryAfter);
+  if (fault.retryAfterMs !== undefined) res.setHeader('retry-after-ms', String(fault.retryAfterMs));
+  if (fault.shouldRetry !== undefined) res.setHeader('x-should-retry', String(fault.shouldRetry));
+  const type = fault.errorType ?? errorTypeForStatus(status);
+  sendJson(res, status, errorBody(type, fault.message ?? `Simulated HTTP ${status}.`, openai));
+}
+
+function errorBody(type: string, message: string, openai: boolean): unknown {
+  return openai
+    ? { error: { message, type, code: null, param: null } }
+    : { type: 'error', error: { type, message } };
+}
+
+function modelList(): unknown {
+  return {
+    object: 'list',
+    data: [{ id: 'default', object: 'model', created: 0, owned_by: 'sluice-simulator' }],
+  };
+}
