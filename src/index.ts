@@ -3,4 +3,6 @@
  * The public API: the protocol types and errors, and the stream engine.
  */
 export * from './protocol/index.ts';
+export * from './providers/index.ts';
+export * from './resilience/index.ts';
 export * from './stream/index.ts';

@@ -41,7 +41,11 @@ describe('the official @anthropic-ai/sdk against sluice simulate', () => {
   });
 
   it('streaming, the same answer as Sluice assembles', async () => {
-    const params = { model: 'default', max_tokens: 300, messages: [{ role: 'user' as const, content: 'Explain rivers — long, in detail.' }] };
+    const params = {
+      model: 'default',
+      max_tokens: 300,
+      messages: [{ role: 'user' as const, content: 'Explain rivers — long, in detail.' }],
+    };
     const sdkStream = anthropicSdk().messages.stream(params);
     let sdkText = '';
     sdkStream.on('text', (delta) => {
@@ -71,7 +75,11 @@ describe('the official @anthropic-ai/sdk against sluice simulate', () => {
     stream.on('inputJson', (delta) => fragments.push(delta));
     const message = await stream.finalMessage();
     expect(fragments.length).toBeGreaterThan(1);
-    expect(message.content.at(-1)).toMatchObject({ type: 'tool_use', name: 'sums', input: { a: 604542, b: 6458932 } });
+    expect(message.content.at(-1)).toMatchObject({
+      type: 'tool_use',
+      name: 'sums',
+      input: { a: 604542, b: 6458932 },
+    });
   });
 
   it('errors arrive as the SDK’s own classes', async () => {
@@ -134,7 +142,10 @@ describe('the official openai SDK against sluice simulate', () => {
 
   it('the SDK’s stream helper assembles the same text as Sluice’s OpenAI provider', async () => {
     const sdkText = await openaiSdk()
-      .chat.completions.stream({ model: 'default', messages: [{ role: 'user', content: 'Tell me about Zoë’s café.' }] })
+      .chat.completions.stream({
+        model: 'default',
+        messages: [{ role: 'user', content: 'Tell me about Zoë’s café.' }],
+      })
       .finalContent();
     const request: MessageCreateParams = {
       model: 'default',
@@ -157,7 +168,11 @@ describe('Sluice’s OpenAI-compatible provider against sluice simulate', () => 
       messages: [{ role: 'user', content: 'What is 604542+6458932?' }],
     }).finalMessage();
     expect(message.stop_reason).toBe('tool_use');
-    expect(message.content.at(-1)).toMatchObject({ type: 'tool_use', name: 'sums', input: { a: 604542, b: 6458932 } });
+    expect(message.content.at(-1)).toMatchObject({
+      type: 'tool_use',
+      name: 'sums',
+      input: { a: 604542, b: 6458932 },
+    });
     expect(message.usage.input_tokens).toBeGreaterThan(0);
   });
 
@@ -169,7 +184,10 @@ describe('Sluice’s OpenAI-compatible provider against sluice simulate', () => 
       tools: [SUMS_TOOL],
       messages: [
         { role: 'user', content: 'What is 604542+6458932?' },
-        { role: 'assistant', content: [{ type: 'tool_use', id: 'call_1', name: 'sums', input: { a: 604542, b: 6458932 } }] },
+        {
+          role: 'assistant',
+          content: [{ type: 'tool_use', id: 'call_1', name: 'sums', input: { a: 604542, b: 6458932 } }],
+        },
         { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'call_1', content: '7063474' }] },
       ],
     }).finalText();
@@ -190,7 +208,9 @@ describe('Sluice’s OpenAI-compatible provider against sluice simulate', () => 
       headers: { 'x-sluice-fault': JSON.stringify(script({ dropAfterBytes: 5000 }, {})) },
     });
     const modes: string[] = [];
-    const stream = resilientMessageStream(faulty, request, { random: () => 0 }).on('retry', (info) => modes.push(info.mode));
+    const stream = resilientMessageStream(faulty, request, { random: () => 0 }).on('retry', (info) =>
+      modes.push(info.mode),
+    );
     expect(await stream.finalText()).toBe(expected);
     expect(modes).toEqual(['restart']);
   });

@@ -67,17 +67,21 @@ export function fromOpenAIRequest(body: unknown): FromOpenAIRequestResult {
       systemTexts.push(...textsOf((message as { content: string | { text: string }[] }).content));
       return;
     }
-    addTurn(turns, convertMessage(message, index));
+    const turn = convertMessage(message, index);
+    // An empty turn (an assistant message with null content) is skipped before merging, so
+    // the turns around it still merge.
+    if (turn.content.length > 0 || turn.plain !== undefined) addTurn(turns, turn);
   });
 
   const request: MessageCreateParams = {
     model: input.model,
-    messages: turns.filter((turn) => turn.content.length > 0 || turn.plain !== undefined).map(toMessageParam),
+    messages: turns.map(toMessageParam),
     max_tokens: input.max_completion_tokens ?? input.max_tokens ?? DEFAULT_MAX_TOKENS,
   };
   if (systemTexts.length === 1) request.system = systemTexts[0];
   else if (systemTexts.length > 1) request.system = systemTexts.map((text) => ({ type: 'text', text }));
-  // OpenAI's range is 0–2, Anthropic's 0–1: above 1 means "as varied as possible" on both.
+  // OpenAI's range is 0–2, Anthropic's 0–1: clamped rather than refused, as OpenAI clients
+  // commonly send values above 1.
   if (typeof input.temperature === 'number') request.temperature = Math.min(input.temperature, 1);
   if (typeof input.top_p === 'number') request.top_p = input.top_p;
   if (input.stop !== undefined && input.stop !== null) {

@@ -41,11 +41,15 @@ export function createOpenAIProvider(options: OpenAIProviderOptions = {}): Provi
           'No OpenAI API key: set OPENAI_API_KEY (or pass apiKey), or point OPENAI_BASE_URL at a local server.',
         );
       }
-      const body = toOpenAIRequest(request, { includeUsage: true, tokenLimitField: options.tokenLimitField });
+      // Always streamed: a non-streaming call is the assembled stream, with usage either way.
+      const body = toOpenAIRequest(
+        { ...request, stream: true },
+        { includeUsage: true, tokenLimitField: options.tokenLimitField },
+      );
       const response = await postJson(
         fetchImpl,
         `${baseURL}/chat/completions`,
-        { ...body, stream: true },
+        body,
         {
           accept: 'text/event-stream',
           ...options.headers,

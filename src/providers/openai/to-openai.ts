@@ -113,7 +113,7 @@ function convertMessage(message: MessageParam, index: number): OpenAIMessage[] {
   return convertUser(message.content, index);
 }
 
-/** Anthropic's loose block union does not narrow on `type`, so each branch names its block. */
+/** Where a block sits in the request, as error messages name it. */
 function blockPath(messageIndex: number, blockIndex: number): string {
   return `messages[${messageIndex}].content[${blockIndex}]`;
 }
@@ -124,6 +124,7 @@ function convertAssistant(content: MessageParam['content'], messageIndex: number
   // are joined without a separator.
   let text = '';
   const toolCalls: OpenAIFunctionToolCall[] = [];
+  // The block union includes pass-through blocks typed `string`, so `type` does not narrow it.
   content.forEach((block, blockIndex) => {
     switch (block.type) {
       case 'text':
@@ -197,6 +198,7 @@ function userMessage(parts: OpenAIUserContentPart[]): OpenAIUserMessage {
   return { role: 'user', content: parts };
 }
 
+/** `is_error` has no OpenAI field: the result's own text is what tells the model the call failed. */
 function convertToolResult(
   block: ToolResultBlock,
   path: string,
@@ -217,9 +219,11 @@ function convertToolResult(
   });
   // Without this note a result that is only an image would reach the model as an empty string.
   if (images.length > 0) {
-    texts.push(
-      `[${images.length} image${images.length === 1 ? '' : 's'} of this result follow in the next user message]`,
-    );
+    const count =
+      images.length === 1
+        ? '1 image of this result follows'
+        : `${images.length} images of this result follow`;
+    texts.push(`[${count} in the next user message]`);
   }
   return { message: { role: 'tool', tool_call_id: block.tool_use_id, content: texts.join('\n') }, images };
 }
@@ -348,7 +352,8 @@ export class OpenAIStreamTranslator {
   private readonly pending: Pending[] = [];
   /** Tool calls by the wire `index` their fragments carry. */
   private readonly calls = new Map<number, ToolCallState>();
-  private lastCall: { wireIndex: number; call: ToolCallState } | undefined;
+  /** The call the latest fragment went to: where an id-less, index-less fragment belongs. */
+  private lastCall: ToolCallState | undefined;
   private toolCallCount = 0;
   private finishReason: string | undefined;
   private vllmStopString: string | undefined;
@@ -485,21 +490,21 @@ export class OpenAIStreamTranslator {
     if (typeof fragment.index === 'number') {
       const known = this.calls.get(fragment.index);
       if (known !== undefined && (id === undefined || known.id === undefined || known.id === id)) {
-        this.lastCall = { wireIndex: fragment.index, call: known };
+        this.lastCall = known;
         return known;
       }
       return this.newCall(fragment.index);
     }
     if (id !== undefined) {
-      for (const [wireIndex, call] of this.calls) {
+      for (const call of this.calls.values()) {
         if (call.id === id) {
-          this.lastCall = { wireIndex, call };
+          this.lastCall = call;
           return call;
         }
       }
       return this.newCall(this.nextFreeWireIndex());
     }
-    return this.lastCall?.call ?? this.newCall(this.nextFreeWireIndex());
+    return this.lastCall ?? this.newCall(this.nextFreeWireIndex());
   }
 
   private nextFreeWireIndex(): number {
@@ -511,7 +516,7 @@ export class OpenAIStreamTranslator {
   private newCall(wireIndex: number): ToolCallState {
     const call: ToolCallState = { id: undefined, name: undefined, buffered: [], blockIndex: undefined };
     this.calls.set(wireIndex, call);
-    this.lastCall = { wireIndex, call };
+    this.lastCall = call;
     this.toolCallCount += 1;
     if (this.open?.kind === 'text') this.closeOpen(false);
     if (this.open === undefined) this.open = { kind: 'tool', call };
@@ -714,10 +719,7 @@ export function openAIResponseToMessage(body: OpenAIChatCompletion, model?: stri
   };
   const translator = new OpenAIStreamTranslator({ model: model ?? body.model });
   const assembler = new MessageAssembler();
-  for (const event of [...translator.push(chunk), ...translator.end()]) {
-    if (event.type === 'error') throw new ProtocolError('The upstream completion carried an error.');
-    assembler.apply(event);
-  }
+  for (const event of [...translator.push(chunk), ...translator.end()]) assembler.apply(event);
   return assembler.finish();
 }
 

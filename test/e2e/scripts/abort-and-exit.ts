@@ -28,12 +28,16 @@ aborted.on('text', () => controller.abort());
 await aborted.finalMessage().catch(() => {});
 
 // 3. A stall cut by the idle watchdog with no retries left.
-await resilientMessageStream(provider({ stallAfterDeltas: 2 }), request, { policy: { idleTimeoutMs: 30, maxRetries: 0 } })
+await resilientMessageStream(provider({ stallAfterDeltas: 2 }), request, {
+  policy: { idleTimeoutMs: 30, maxRetries: 0 },
+})
   .finalMessage()
   .catch(() => {});
 
 // 4. A deadline that ends a call waiting on a long retry-after.
-await resilientMessageStream(provider({ status: 529, retryAfterMs: 30_000 }), request, { policy: { deadlineMs: 50 } })
+await resilientMessageStream(provider({ status: 529, retryAfterMs: 30_000 }), request, {
+  policy: { deadlineMs: 50 },
+})
   .finalMessage()
   .catch(() => {});
 
