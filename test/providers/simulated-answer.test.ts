@@ -349,9 +349,11 @@ describe('simulateAnswer: tools', () => {
   it('answers with the tool result after it', () => {
     const forced = ask(question, { tools: [SUMS], tool_choice: { type: 'tool', name: 'sums' } });
     const use = toolUseOf(simulateAnswer(forced))!;
-    const next = (content: string, isError?: boolean) =>
+    const { tool_choice: _forcedChoice, ...followUp } = forced;
+    // As in claudette: the follow-up leaves tool_choice out; still forced, the model would call again.
+    const next = (content: string, isError?: boolean, request: MessageCreateParams = followUp) =>
       simulateAnswer({
-        ...forced,
+        ...request,
         messages: [
           ...forced.messages,
           { role: 'assistant', content: [use] },
@@ -371,6 +373,7 @@ describe('simulateAnswer: tools', () => {
     const failed = textOf(next('division by zero', true));
     expect(failed).toMatch(/failed/);
     expect(failed).toContain('division by zero');
+    expect(next('7063474', false, forced).stopReason).toBe('tool_use');
   });
 
   it('calls a tool the prompt names, after a short sentence, and not when tool_choice is none', () => {
@@ -387,7 +390,14 @@ describe('simulateAnswer: tools', () => {
     );
     expect(toolUseOf(none)).toBeUndefined();
     expect(none.stopReason).toBe('end_turn');
-    expect(toolUseOf(simulateAnswer(ask('What is 2 + 3?', { tools: [SUMS] })))).toBeUndefined();
+    // With one tool on offer and every required argument in the prompt, the model uses it unasked.
+    expect(toolUseOf(simulateAnswer(ask('What is 2 + 3?', { tools: [SUMS] })))?.input).toEqual({
+      a: 2,
+      b: 3,
+    });
+    expect(
+      toolUseOf(simulateAnswer(ask('What is the sum of two numbers?', { tools: [SUMS] }))),
+    ).toBeUndefined();
     // A word containing the name is not a mention.
     expect(toolUseOf(simulateAnswer(ask('Do the checksums match?', { tools: [SUMS] })))).toBeUndefined();
   });

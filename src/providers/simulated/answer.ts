@@ -216,7 +216,9 @@ interface Intended {
 
 function intendedAnswer(request: MessageCreateParams, context: Context): Intended {
   const results = blocksOf(context.lastUser?.content ?? []).filter((block) => block.type === 'tool_result');
-  if (results.length > 0) return { text: toolResultAnswer(results, context), toolUse: undefined };
+  // After tool results the model answers from them, unless tool_choice still forces a call (as the API does).
+  const forcing = request.tool_choice?.type === 'tool' || request.tool_choice?.type === 'any';
+  if (results.length > 0 && !forcing) return { text: toolResultAnswer(results, context), toolUse: undefined };
   const choice = chooseTool(request, context.prompt);
   if (choice === undefined) return { text: proseAnswer(context), toolUse: undefined };
   const { tool, forced } = choice;
@@ -492,7 +494,28 @@ function chooseTool(
   }
   const mentioned = mentionedTool(tools, prompt);
   if (choice?.type === 'any') return { tool: mentioned ?? tools[0]!, forced: true };
-  return mentioned === undefined ? undefined : { tool: mentioned, forced: false };
+  if (mentioned !== undefined) return { tool: mentioned, forced: false };
+  // Like a real model given one fitting tool: "What is 604542+6458932?" with `sums` calls it.
+  const only = tools.length === 1 ? tools[0]! : undefined;
+  return only && promptSuppliesRequired(only.input_schema, prompt)
+    ? { tool: only, forced: false }
+    : undefined;
+}
+
+/** Whether the prompt holds a value for every required number and string field of the schema. */
+function promptSuppliesRequired(schema: Schema, prompt: string): boolean {
+  const required = Array.isArray(schema.required) ? (schema.required as string[]) : [];
+  if (required.length === 0) return false;
+  const { numbers, quoted } = promptValues(prompt);
+  let numbersNeeded = 0;
+  let stringsNeeded = 0;
+  for (const name of required) {
+    const type = typeOf(resolved(asSchema(asSchema(schema.properties)[name])));
+    if (type === 'number' || type === 'integer') numbersNeeded++;
+    else if (type === 'string') stringsNeeded++;
+    else return false;
+  }
+  return numbersNeeded <= numbers.length && stringsNeeded <= quoted.length;
 }
 
 /** The tool whose name (or name with spaces for underscores) appears first in the prompt as a word. */
@@ -533,14 +556,27 @@ const FREE_TEXT_FIELD =
   /^(?:q|query|text|prompt|question|message|input|content|search|body|instructions?|description)$/i;
 
 export function fillArguments(schema: Schema, toolName: string, prompt: string): Record<string, unknown> {
+  const { numbers, quoted } = promptValues(prompt);
+  const source: ArgumentSource = { prompt, toolName, numbers, quoted, usedWords: new Set() };
+  return fillObject(schema, source);
+}
+
+/** The quoted texts and the numbers outside quotes of a prompt, in order. */
+function promptValues(prompt: string): { numbers: number[]; quoted: string[] } {
   const quoted: string[] = [];
   for (const match of prompt.matchAll(QUOTED))
     quoted.push(match.slice(1).find((group) => group !== undefined)!);
   // Numbers inside quotes belong to the quoted text, not to number fields.
   const unquoted = prompt.replace(QUOTED, (match) => ' '.repeat(match.length));
   const numbers = [...unquoted.matchAll(NUMBER)].map((match) => Number(match[0].replace(/,/g, '')));
-  const source: ArgumentSource = { prompt, toolName, numbers, quoted, usedWords: new Set() };
-  return fillObject(schema, source);
+  return { numbers, quoted };
+}
+
+/** A quoted text that is a number, taken for a number field when the prompt has no bare number left. */
+function quotedNumber(source: ArgumentSource): number | undefined {
+  const index = source.quoted.findIndex((text) => text.trim() !== '' && Number.isFinite(Number(text)));
+  if (index < 0) return undefined;
+  return Number(source.quoted.splice(index, 1)[0]);
 }
 
 function asSchema(value: unknown): Schema {
@@ -589,7 +625,7 @@ function fillValue(schema: Schema, name: string, source: ArgumentSource, require
   switch (typeOf(schema)) {
     case 'number':
     case 'integer': {
-      const number = source.numbers.shift();
+      const number = source.numbers.shift() ?? quotedNumber(source);
       if (number !== undefined) return typeOf(schema) === 'integer' ? Math.round(number) : number;
       if (fallback !== undefined || !required) return fallback;
       return typeof schema.minimum === 'number' ? Math.max(0, schema.minimum) : 0;

@@ -1,0 +1,215 @@
+import type { z } from 'zod';
+import type { TextBlock } from '../protocol/content.ts';
+import type { Message, Usage } from '../protocol/message.ts';
+import type { CustomTool, MessageCreateParams, ThinkingConfig, ToolChoice } from '../protocol/request.ts';
+import { ProviderRegistry } from '../providers/registry.ts';
+import type { Provider } from '../providers/types.ts';
+import type { ResiliencePolicy } from '../resilience/policy.ts';
+import { resilientStream } from '../resilience/resilient-stream.ts';
+import { MessageStream, type RetryInfo, type SourceContext } from '../stream/message-stream.ts';
+import { type MessagesInput, toMessageParams } from './messages.ts';
+import { withPrefill } from './prefill.ts';
+import { type StructuredOptions, structuredCall } from './structured.ts';
+import { DEFAULT_PRICES, type Price, priceOf, Totals } from './usage.ts';
+
+/** Anything with a tool definition: a Sluice `tool()` or a raw API tool. */
+export type ToolLike = CustomTool | { readonly definition: CustomTool };
+
+export interface CallOptions {
+  system?: string | TextBlock[];
+  temperature?: number;
+  maxTokens?: number;
+  /** Text the answer must start with; it appears at the start of the returned text. */
+  prefill?: string;
+  stopSequences?: string[];
+  tools?: ToolLike[];
+  /** A tool name forces that tool; or `auto`, `any`, `none`, or an API tool_choice. */
+  toolChoice?: string | ToolChoice;
+  /** `{ budgetTokens }` turns extended thinking on. */
+  thinking?: { budgetTokens: number } | ThinkingConfig;
+  topP?: number;
+  topK?: number;
+  metadata?: { user_id?: string };
+  signal?: AbortSignal;
+  /** Overrides the client's resilience policy for this call. */
+  policy?: Partial<ResiliencePolicy>;
+  headers?: Record<string, string>;
+}
+
+export interface ClientOptions {
+  /** Resolves `provider:model` strings; defaults to one built from the environment. */
+  registry?: ProviderRegistry;
+  /** Use this provider directly instead of resolving the model's prefix. */
+  provider?: Provider;
+  policy?: Partial<ResiliencePolicy>;
+  maxTokens?: number;
+  /** Extra prices (USD per million tokens) by `provider:model`. */
+  prices?: Record<string, Price>;
+  /** Keep a record of every call in `client.log`. */
+  log?: boolean;
+  headers?: Record<string, string>;
+}
+
+export interface CallRecord {
+  model: string;
+  request: MessageCreateParams;
+  message?: Message;
+  error?: unknown;
+  usage: Usage;
+  retries: RetryInfo[];
+  durationMs: number;
+}
+
+export const DEFAULT_MAX_TOKENS = 4096;
+
+/**
+ * One model, called as simply as claudette: `await client.create('Hi')`, or
+ * `client.stream(...)` for a `MessageStream`. Every call goes through the resilient stream;
+ * usage and cost accumulate, aborted and failed calls included.
+ */
+export class Client {
+  readonly model: string;
+  readonly usage = new Totals();
+  readonly log: CallRecord[] = [];
+  /** The last complete response. */
+  result: Message | undefined;
+  private readonly provider: Provider;
+  private readonly providerModel: string;
+  private readonly options: ClientOptions;
+  private readonly prices: Record<string, Price>;
+
+  constructor(model?: string, options: ClientOptions = {}) {
+    const registry = options.registry ?? new ProviderRegistry();
+    this.model = model ?? registry.defaultModel;
+    const resolved = options.provider
+      ? { provider: options.provider, model: this.model.slice(this.model.indexOf(':') + 1) }
+      : registry.resolve(this.model);
+    this.provider = resolved.provider;
+    this.providerModel = resolved.model;
+    this.options = options;
+    this.prices = { ...DEFAULT_PRICES, ...options.prices };
+  }
+
+  /** Total cost in USD of every call so far (models without a price add nothing). */
+  get cost(): number {
+    return this.usage.cost;
+  }
+
+  get capabilities(): Provider['capabilities'] {
+    return this.provider.capabilities;
+  }
+
+  /** The request a call would send, for inspection and tests. */
+  buildRequest(messages: MessagesInput, options: CallOptions = {}): MessageCreateParams {
+    const conversation = toMessageParams(messages);
+    if (options.prefill) conversation.push({ role: 'assistant', content: options.prefill.trimEnd() });
+    const request: MessageCreateParams = {
+      model: this.providerModel,
+      max_tokens: options.maxTokens ?? this.options.maxTokens ?? DEFAULT_MAX_TOKENS,
+      messages: conversation,
+    };
+    if (options.system !== undefined && options.system !== '') request.system = options.system;
+    if (options.temperature !== undefined) request.temperature = options.temperature;
+    if (options.topP !== undefined) request.top_p = options.topP;
+    if (options.topK !== undefined) request.top_k = options.topK;
+    if (options.stopSequences?.length) request.stop_sequences = options.stopSequences;
+    if (options.metadata) request.metadata = options.metadata;
+    if (options.tools?.length) request.tools = options.tools.map(toolDefinitionOf);
+    if (options.toolChoice !== undefined) request.tool_choice = toolChoiceOf(options.toolChoice);
+    if (options.thinking) request.thinking = thinkingOf(options.thinking);
+    return request;
+  }
+
+  /**
+   * Streams a response. The text starts with the prefill, if one was given. `messages` may
+   * be a function, called when the stream starts, for callers that must finish some work
+   * (running tools) before the conversation is complete.
+   */
+  stream(messages: MessagesInput | (() => Promise<MessagesInput>), options: CallOptions = {}): MessageStream {
+    const record: CallRecord = {
+      model: this.model,
+      request: { model: this.providerModel, max_tokens: 1, messages: [] },
+      usage: emptyUsage(),
+      retries: [],
+      durationMs: 0,
+    };
+    const startedAt = performance.now();
+    const stream = new MessageStream(
+      async function* (this: Client, { signal, reportRetry }: SourceContext) {
+        const request = this.buildRequest(
+          typeof messages === 'function' ? await messages() : messages,
+          options,
+        );
+        record.request = request;
+        const events = resilientStream(this.provider, request, {
+          policy: { ...this.options.policy, ...options.policy },
+          signal,
+          headers: { ...this.options.headers, ...options.headers },
+          onRetry: (info) => {
+            record.retries.push(info);
+            reportRetry(info);
+          },
+          // Called however the call ends: failed and aborted calls are counted too.
+          onUsage: (usage) => {
+            record.usage = usage;
+            this.usage.add(usage, priceOf(this.model, this.prices));
+          },
+        });
+        yield* options.prefill ? withPrefill(events, options.prefill) : events;
+      }.bind(this),
+      { signal: options.signal, startedAt },
+    );
+    stream.on('message', (message) => {
+      this.result = message;
+      record.message = message;
+    });
+    stream.on('error', (error) => {
+      record.error = error;
+    });
+    if (this.options.log) {
+      this.log.push(record);
+      stream.on('end', () => {
+        record.durationMs = performance.now() - startedAt;
+      });
+    }
+    return stream;
+  }
+
+  /** A typed, validated object: the model is made to answer through a tool whose input is `schema`. */
+  async structured<Schema extends z.ZodType>(
+    prompt: MessagesInput,
+    schema: Schema,
+    options: StructuredOptions = {},
+  ): Promise<z.infer<Schema>> {
+    const { callOptions, parse } = structuredCall(schema, options);
+    return parse(await this.create(prompt, callOptions));
+  }
+
+  /** The complete response. */
+  create(
+    messages: MessagesInput | (() => Promise<MessagesInput>),
+    options: CallOptions = {},
+  ): Promise<Message> {
+    return this.stream(messages, options).finalMessage();
+  }
+}
+
+function toolDefinitionOf(tool: ToolLike): CustomTool {
+  return 'definition' in tool ? (tool as { definition: CustomTool }).definition : (tool as CustomTool);
+}
+
+function toolChoiceOf(choice: string | ToolChoice): ToolChoice {
+  if (typeof choice !== 'string') return choice;
+  if (choice === 'auto' || choice === 'any' || choice === 'none') return { type: choice };
+  return { type: 'tool', name: choice };
+}
+
+function thinkingOf(thinking: { budgetTokens: number } | ThinkingConfig): ThinkingConfig {
+  if ('budgetTokens' in thinking)
+    return { type: 'enabled', budget_tokens: (thinking as { budgetTokens: number }).budgetTokens };
+  return thinking as ThinkingConfig;
+}
+
+function emptyUsage(): Usage {
+  return { input_tokens: 0, output_tokens: 0 };
+}
