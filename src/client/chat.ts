@@ -46,9 +46,9 @@ export type ToolLoopEvent =
   | { type: 'tool_results'; step: number; results: ToolResultBlock[] }
   | { type: 'done'; step: number; message: Message };
 
-// biome-ignore lint/style/useShorthandFunctionType: an interface, to merge the call signature into the class.
 export interface Chat {
   /** Sends a prompt (or continues, with none) and returns the reply; requested tools run. */
+  // biome-ignore lint/style/useShorthandFunctionType: an interface, to merge the call signature into the class.
   (prompt?: Prompt, options?: ChatCallOptions): Promise<Message>;
 }
 

@@ -31,8 +31,9 @@ export const ServerToolSchema = z.looseObject({
   name: z.string(),
 });
 
-export const ToolSchema = z.union([CustomToolSchema, ServerToolSchema]);
-export type Tool = z.infer<typeof ToolSchema>;
+export const ToolParamSchema = z.union([CustomToolSchema, ServerToolSchema]);
+/** A tool as the API takes it in `tools` (a custom tool or a versioned server tool). */
+export type ToolParam = z.infer<typeof ToolParamSchema>;
 
 export const ToolChoiceSchema = z.discriminatedUnion('type', [
   z.looseObject({ type: z.literal('auto'), disable_parallel_tool_use: z.boolean().optional() }),
@@ -62,7 +63,7 @@ export const MessageCreateParamsSchema = z.looseObject({
   top_k: z.number().int().min(0).optional(),
   stop_sequences: z.array(z.string()).optional(),
   stream: z.boolean().optional(),
-  tools: z.array(ToolSchema).optional(),
+  tools: z.array(ToolParamSchema).optional(),
   tool_choice: ToolChoiceSchema.optional(),
   metadata: z.looseObject({ user_id: z.string().nullable().optional() }).optional(),
   thinking: ThinkingConfigSchema.optional(),

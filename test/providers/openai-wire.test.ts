@@ -18,11 +18,11 @@ import type { StreamEvent } from '../../src/protocol/events.ts';
 import type { Message } from '../../src/protocol/message.ts';
 import type { MessageCreateParams, MessageParam } from '../../src/protocol/request.ts';
 import {
-  DEFAULT_MAX_TOKENS,
   encodeOpenAIChunk,
   eventsToOpenAIChunks,
   fromOpenAIRequest,
   messageToOpenAIResponse,
+  OPENAI_DEFAULT_MAX_TOKENS,
   OPENAI_STREAM_DONE,
 } from '../../src/providers/openai/from-openai.ts';
 import {
@@ -451,7 +451,7 @@ describe('fromOpenAIRequest', () => {
           { type: 'text', text: 'Answer in French.' },
         ],
         messages: [{ role: 'user', content: 'Hi' }],
-        max_tokens: DEFAULT_MAX_TOKENS,
+        max_tokens: OPENAI_DEFAULT_MAX_TOKENS,
         temperature: 1,
         top_p: 0.5,
         stream: true,

@@ -35,7 +35,8 @@ import {
 // ── Request ──────────────────────────────────────────────────────────────────────────────────
 
 /** What Anthropic's API requires and OpenAI's leaves optional. */
-export const DEFAULT_MAX_TOKENS = 4096;
+/** What a Chat Completions request without a token limit gets (the Messages API requires one). */
+export const OPENAI_DEFAULT_MAX_TOKENS = 4096;
 
 export interface FromOpenAIRequestResult {
   request: MessageCreateParams;
@@ -76,7 +77,7 @@ export function fromOpenAIRequest(body: unknown): FromOpenAIRequestResult {
   const request: MessageCreateParams = {
     model: input.model,
     messages: turns.map(toMessageParam),
-    max_tokens: input.max_completion_tokens ?? input.max_tokens ?? DEFAULT_MAX_TOKENS,
+    max_tokens: input.max_completion_tokens ?? input.max_tokens ?? OPENAI_DEFAULT_MAX_TOKENS,
   };
   if (systemTexts.length === 1) request.system = systemTexts[0];
   else if (systemTexts.length > 1) request.system = systemTexts.map((text) => ({ type: 'text', text }));

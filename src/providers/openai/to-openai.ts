@@ -19,8 +19,8 @@ import type {
   CustomTool,
   MessageCreateParams,
   MessageParam,
-  Tool,
   ToolChoice,
+  ToolParam,
 } from '../../protocol/request.ts';
 import { MessageAssembler } from '../../stream/assemble.ts';
 import type { SSEEvent } from '../../stream/sse.ts';
@@ -255,7 +255,7 @@ function unrepresentable(block: ContentBlockParam, path: string, where: string):
   );
 }
 
-function convertTool(tool: Tool, index: number): OpenAIFunctionTool {
+function convertTool(tool: ToolParam, index: number): OpenAIFunctionTool {
   if (typeof tool.type === 'string' && tool.type !== 'custom') {
     throw new InvalidRequestError(
       `tools[${index}]: the server tool ${tool.type} runs only on Anthropic's API; remove it or use an Anthropic model.`,
