@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
+import { registerChat } from './chat.ts';
 import { registerSimulate } from './simulate.ts';
 
 function packageVersion(): string {
@@ -20,5 +21,6 @@ export function createProgram(): Command {
     .helpOption('-h, --help', 'show help')
     .showHelpAfterError();
   registerSimulate(program);
+  registerChat(program);
   return program;
 }

@@ -1,6 +1,7 @@
 import { AuthenticationError, ProtocolError } from '../protocol/errors.ts';
 import type { StreamEvent } from '../protocol/events.ts';
 import type { MessageCreateParams } from '../protocol/request.ts';
+import { type BatchedIterable, batched, batchesOf } from '../stream/batches.ts';
 import { decodeStreamEvents } from '../stream/decode-events.ts';
 import { decodeSSE } from '../stream/sse.ts';
 import { postJson, sluiceErrors, trimSlash } from './http.ts';
@@ -30,33 +31,37 @@ export function createAnthropicProvider(options: AnthropicProviderOptions = {}):
   return {
     name: 'anthropic',
     capabilities: { prefill: true, tools: true, images: true, documents: true, thinking: true },
-    async *stream(request: MessageCreateParams, call: ProviderCallOptions = {}): AsyncGenerator<StreamEvent> {
-      if (!apiKey) {
-        throw new AuthenticationError(
-          'No Anthropic API key: set ANTHROPIC_API_KEY (or pass apiKey) to use anthropic: models, or use sim:default.',
-        );
-      }
-      const response = await postJson(
-        fetchImpl,
-        `${baseURL}/v1/messages`,
-        { ...request, stream: true },
-        {
-          accept: 'text/event-stream',
-          'anthropic-version': version,
-          ...options.headers,
-          ...call.headers,
-          'x-api-key': apiKey,
-        },
-        call.signal,
-      );
-      const contentType = response.headers.get('content-type') ?? '';
-      if (!contentType.includes('text/event-stream') || response.body === null) {
-        await response.body?.cancel();
-        throw new ProtocolError(
-          `The Anthropic endpoint at ${baseURL} answered a streaming request with '${contentType || 'no content type'}' instead of an event stream; check ANTHROPIC_BASE_URL.`,
-        );
-      }
-      yield* sluiceErrors(decodeStreamEvents(decodeSSE(response.body, { signal: call.signal })));
+    stream(request: MessageCreateParams, call: ProviderCallOptions = {}): BatchedIterable<StreamEvent> {
+      return batched(() => streamBatches(request, call));
     },
   };
+
+  async function* streamBatches(request: MessageCreateParams, call: ProviderCallOptions) {
+    if (!apiKey) {
+      throw new AuthenticationError(
+        'No Anthropic API key: set ANTHROPIC_API_KEY (or pass apiKey) to use anthropic: models, or use sim:default.',
+      );
+    }
+    const response = await postJson(
+      fetchImpl,
+      `${baseURL}/v1/messages`,
+      { ...request, stream: true },
+      {
+        accept: 'text/event-stream',
+        'anthropic-version': version,
+        ...options.headers,
+        ...call.headers,
+        'x-api-key': apiKey,
+      },
+      call.signal,
+    );
+    const contentType = response.headers.get('content-type') ?? '';
+    if (!contentType.includes('text/event-stream') || response.body === null) {
+      await response.body?.cancel();
+      throw new ProtocolError(
+        `The Anthropic endpoint at ${baseURL} answered a streaming request with '${contentType || 'no content type'}' instead of an event stream; check ANTHROPIC_BASE_URL.`,
+      );
+    }
+    yield* batchesOf(sluiceErrors(decodeStreamEvents(decodeSSE(response.body, { signal: call.signal }))));
+  }
 }

@@ -1,4 +1,5 @@
 import { errorFromHttp } from '../protocol/http-errors.ts';
+import { type BatchedIterable, batched, batchesOf } from '../stream/batches.ts';
 import { toSluiceError } from '../stream/to-sluice-error.ts';
 
 /**
@@ -32,12 +33,14 @@ export async function postJson(
 }
 
 /** Rethrows any failure of a streamed body as a Sluice error (a reset mid-body is a `ConnectionError`). */
-export async function* sluiceErrors<T>(source: AsyncIterable<T>): AsyncGenerator<T> {
-  try {
-    yield* source;
-  } catch (error) {
-    throw toSluiceError(error);
-  }
+export function sluiceErrors<T>(source: AsyncIterable<T>): BatchedIterable<T> {
+  return batched(async function* () {
+    try {
+      yield* batchesOf(source);
+    } catch (error) {
+      throw toSluiceError(error);
+    }
+  });
 }
 
 export function trimSlash(url: string): string {

@@ -5,6 +5,7 @@ import { emptyUsage, type Usage } from '../protocol/message.ts';
 import type { MessageCreateParams } from '../protocol/request.ts';
 import type { Provider } from '../providers/types.ts';
 import { MessageAssembler } from '../stream/assemble.ts';
+import { type BatchedIterable, batched, batchesOf } from '../stream/batches.ts';
 import type { RetryInfo } from '../stream/message-stream.ts';
 import { MessageStream } from '../stream/message-stream.ts';
 import { toSluiceError } from '../stream/to-sluice-error.ts';
@@ -32,11 +33,19 @@ export interface ResilientStreamOptions {
  * idle watchdog and a total deadline, so the consumer sees one uninterrupted message or one
  * typed error that carries the partial message and the usage spent.
  */
-export async function* resilientStream(
+export function resilientStream(
   provider: Provider,
   request: MessageCreateParams,
   options: ResilientStreamOptions = {},
-): AsyncGenerator<StreamEvent> {
+): BatchedIterable<StreamEvent> {
+  return batched(() => resilientBatches(provider, request, options));
+}
+
+async function* resilientBatches(
+  provider: Provider,
+  request: MessageCreateParams,
+  options: ResilientStreamOptions,
+): AsyncGenerator<StreamEvent[]> {
   const policy = resolvePolicy(options.policy);
   const call = new AbortController();
   const callerSignal = options.signal;
@@ -71,10 +80,9 @@ export async function* resilientStream(
     while (true) {
       if (call.signal.aborted) throw withPartial(call.signal.reason);
       if (plan.mode === 'finish') {
-        for (const event of maxTokensEnding(delivered, usageBase)) {
-          delivered.apply(event);
-          yield event;
-        }
+        const ending = maxTokensEnding(delivered, usageBase);
+        for (const event of ending) delivered.apply(event);
+        yield ending;
         return;
       }
       const attempt = new AbortController();
@@ -88,12 +96,23 @@ export async function* resilientStream(
             onExpire: (error) => attempt.abort(error),
           });
         }
-        for await (const event of events) {
-          for (const out of splicer.accept(event)) {
-            delivered.apply(out);
-            if (out.type === 'content_block_delta') deliveredTokens++;
-            yield out;
+        for await (const batch of batchesOf(events)) {
+          const out: StreamEvent[] = [];
+          let failure: { error: unknown } | undefined;
+          try {
+            for (const event of batch) {
+              for (const spliced of splicer.accept(event)) {
+                delivered.apply(spliced);
+                if (spliced.type === 'content_block_delta') deliveredTokens++;
+                out.push(spliced);
+              }
+            }
+          } catch (error) {
+            failure = { error };
           }
+          // What was delivered before an error event in the same batch must reach the consumer.
+          if (out.length > 0) yield out;
+          if (failure) throw failure.error;
         }
         if (call.signal.aborted) throw call.signal.reason;
         splicer.finish();

@@ -1,5 +1,6 @@
 import { ProtocolError } from '../protocol/errors.ts';
 import type { StreamEvent } from '../protocol/events.ts';
+import { type BatchedIterable, batched, batchesOf } from './batches.ts';
 import type { SSEEvent } from './sse.ts';
 
 /**
@@ -7,12 +8,18 @@ import type { SSEEvent } from './sse.ts';
  * here (an object with a string `type`); the assembler checks the rest of what it uses, so
  * the hot path parses each event exactly once.
  */
-export async function* decodeStreamEvents(events: AsyncIterable<SSEEvent>): AsyncGenerator<StreamEvent> {
-  for await (const sse of events) {
-    const event = parseStreamEvent(sse);
-    if (event === undefined) return;
-    yield event;
-  }
+export function decodeStreamEvents(events: AsyncIterable<SSEEvent>): BatchedIterable<StreamEvent> {
+  return batched(async function* () {
+    for await (const batch of batchesOf(events)) {
+      const out: StreamEvent[] = [];
+      for (const sse of batch) {
+        const event = parseStreamEvent(sse);
+        if (event === undefined) break;
+        out.push(event);
+      }
+      if (out.length > 0) yield out;
+    }
+  });
 }
 
 /**

@@ -4,6 +4,7 @@ import type { ContentBlockDeltaEvent, StreamEvent } from '../protocol/events.ts'
 import { errorFromHttp } from '../protocol/http-errors.ts';
 import type { Message } from '../protocol/message.ts';
 import { MessageAssembler } from './assemble.ts';
+import { batched, batchesOf } from './batches.ts';
 import { decodeStreamEvents } from './decode-events.ts';
 import { type ByteSource, decodeSSE } from './sse.ts';
 import { Subscriber } from './subscriber.ts';
@@ -60,7 +61,8 @@ export interface MessageStreamOptions {
   startedAt?: number;
 }
 
-// A consumer may fall this many events behind before the stream stops reading upstream.
+// A reader may fall this many events behind (plus one network chunk's worth) before the
+// stream stops reading upstream.
 const HIGH_WATER_MARK = 32;
 
 /** Adds a drain promise for each reader that fell `HIGH_WATER_MARK` events behind. */
@@ -112,14 +114,18 @@ export class MessageStream implements AsyncIterable<StreamEvent> {
 
   /** A stream over a fetch `Response`; a failed status becomes the matching typed error. */
   static fromResponse(response: Response, options?: MessageStreamOptions): MessageStream {
-    return new MessageStream(async function* ({ signal }) {
-      if (!response.ok) {
-        const body = await response.text().catch(() => '');
-        throw errorFromHttp(response.status, response.headers, body);
-      }
-      if (response.body === null) return;
-      yield* decodeStreamEvents(decodeSSE(response.body, { signal }));
-    }, options);
+    return new MessageStream(
+      ({ signal }) =>
+        batched(async function* () {
+          if (!response.ok) {
+            const body = await response.text().catch(() => '');
+            throw errorFromHttp(response.status, response.headers, body);
+          }
+          if (response.body === null) return;
+          yield* batchesOf(decodeStreamEvents(decodeSSE(response.body, { signal })));
+        }),
+      options,
+    );
   }
 
   /** The message as assembled so far (live; do not mutate). */
@@ -233,17 +239,17 @@ export class MessageStream implements AsyncIterable<StreamEvent> {
       else signal.addEventListener('abort', onAbort, { once: true });
     });
     aborted.catch(() => {});
-    let iterator: AsyncIterator<StreamEvent> | undefined;
+    let iterator: AsyncIterator<readonly StreamEvent[]> | undefined;
     try {
-      iterator = this.sourceFactory({ signal, reportRetry: (info) => this.emit('retry', info) })[
-        Symbol.asyncIterator
-      ]();
+      const source = this.sourceFactory({ signal, reportRetry: (info) => this.emit('retry', info) });
+      iterator = batchesOf(source)[Symbol.asyncIterator]();
       while (true) {
         // Racing the abort keeps abort immediate even for a source that ignores its signal.
         const result = await Promise.race([iterator.next(), aborted]);
         if (result.done) break;
-        const backpressure = this.handle(result.value);
-        if (backpressure) await backpressure;
+        for (const event of result.value) this.handle(event);
+        const behind = laggingReaders(this.eventSubscribers, laggingReaders(this.textSubscribers, []));
+        if (behind.length > 0) await Promise.all(behind);
       }
       if (this.abortReason) throw this.abortReason;
       this.finishWith({ ok: true, message: this.assembler.finish() });
@@ -256,15 +262,13 @@ export class MessageStream implements AsyncIterable<StreamEvent> {
     }
   }
 
-  /** Folds in one event; returns a promise only when a slow reader must catch up first. */
-  private handle(event: StreamEvent): Promise<unknown> | undefined {
+  /** Folds in one event and hands it to listeners and readers. */
+  private handle(event: StreamEvent): void {
     this.timing.firstEventAt ??= performance.now();
     if (event.type === 'error') throw errorFromEvent(event);
     this.assembler.apply(event);
     this.emitFor(event);
     for (const subscriber of this.eventSubscribers) subscriber.push(event);
-    const behind = laggingReaders(this.eventSubscribers, laggingReaders(this.textSubscribers, []));
-    return behind.length > 0 ? Promise.all(behind) : undefined;
   }
 
   private emitFor(event: StreamEvent): void {

@@ -1,4 +1,5 @@
 import { DeadlineExceededError, IdleTimeoutError, type SluiceError } from '../protocol/errors.ts';
+import { type BatchedIterable, batched, batchesOf } from './batches.ts';
 
 export interface WatchdogOptions {
   /**
@@ -17,7 +18,7 @@ export function withIdleTimeout<T>(
   source: AsyncIterable<T>,
   ms: number,
   options: WatchdogOptions = {},
-): AsyncIterable<T> {
+): BatchedIterable<T> {
   return guard(source, options, (expire) => {
     let waitingSince = 0;
     let waiting = false;
@@ -50,7 +51,7 @@ export function withDeadline<T>(
   source: AsyncIterable<T>,
   ms: number,
   options: WatchdogOptions = {},
-): AsyncIterable<T> {
+): BatchedIterable<T> {
   return guard(source, options, (expire) => {
     let timer: NodeJS.Timeout | undefined;
     return {
@@ -71,48 +72,47 @@ interface Clock {
   dispose(): void;
 }
 
+/** Passes the source through in batches, racing each wait on it against the clock. */
 function guard<T>(
   source: AsyncIterable<T>,
   options: WatchdogOptions,
   makeClock: (expire: (error: SluiceError) => void) => Clock,
-): AsyncIterable<T> {
-  return {
-    async *[Symbol.asyncIterator]() {
-      let expired: SluiceError | undefined;
-      let interrupt: ((error: SluiceError) => void) | undefined;
-      const clock = makeClock((error) => {
-        if (expired) return;
-        expired = error;
-        options.onExpire?.(error);
-        interrupt?.(error);
-      });
-      const iterator = source[Symbol.asyncIterator]();
-      let finished = false;
-      try {
-        while (true) {
-          if (expired) throw expired;
-          clock.beforeWait();
-          const interrupted = new Promise<never>((_, reject) => {
-            interrupt = reject;
-          });
-          let result: IteratorResult<T>;
-          try {
-            result = await Promise.race([iterator.next(), interrupted]);
-          } finally {
-            interrupt = undefined;
-            clock.afterWait();
-          }
-          if (result.done) {
-            finished = true;
-            return;
-          }
-          yield result.value;
+): BatchedIterable<T> {
+  return batched(async function* () {
+    let expired: SluiceError | undefined;
+    let interrupt: ((error: SluiceError) => void) | undefined;
+    const clock = makeClock((error) => {
+      if (expired) return;
+      expired = error;
+      options.onExpire?.(error);
+      interrupt?.(error);
+    });
+    const iterator = batchesOf(source)[Symbol.asyncIterator]();
+    let finished = false;
+    try {
+      while (true) {
+        if (expired) throw expired;
+        clock.beforeWait();
+        const interrupted = new Promise<never>((_, reject) => {
+          interrupt = reject;
+        });
+        let result: IteratorResult<readonly T[]>;
+        try {
+          result = await Promise.race([iterator.next(), interrupted]);
+        } finally {
+          interrupt = undefined;
+          clock.afterWait();
         }
-      } finally {
-        clock.dispose();
-        // Stop the source when we leave early; do not wait on a source that may be stuck.
-        if (!finished && iterator.return) void Promise.resolve(iterator.return()).catch(() => {});
+        if (result.done) {
+          finished = true;
+          return;
+        }
+        yield result.value;
       }
-    },
-  };
+    } finally {
+      clock.dispose();
+      // Stop the source when we leave early; do not wait on a source that may be stuck.
+      if (!finished && iterator.return) void Promise.resolve(iterator.return()).catch(() => {});
+    }
+  });
 }

@@ -1,0 +1,68 @@
+/**
+ * Batched iteration: an async iterable that can also hand its items over a network chunk
+ * at a time. Every stage of the pipeline (SSE, events, watchdog, resilience, MessageStream)
+ * passes batches to the next, so a chunk of 100 events costs one await instead of 100 per
+ * stage; anyone iterating item by item still can. An await per event per stage was most of
+ * the time spent decoding a stream.
+ */
+export const BATCHES: unique symbol = Symbol('sluice.batches');
+
+export interface BatchedIterable<T> extends AsyncIterable<T> {
+  [BATCHES](): AsyncIterator<readonly T[]>;
+}
+
+function isBatched<T>(source: AsyncIterable<T>): source is BatchedIterable<T> {
+  return typeof (source as Partial<BatchedIterable<T>>)[BATCHES] === 'function';
+}
+
+/** An iterable over batches that also iterates item by item. */
+export function batched<T>(batches: () => AsyncIterable<readonly T[]>): BatchedIterable<T> {
+  return {
+    [BATCHES]: () => batches()[Symbol.asyncIterator](),
+    async *[Symbol.asyncIterator]() {
+      for await (const batch of batches()) yield* batch;
+    },
+  };
+}
+
+/** The batches of any async iterable: its own, or one item at a time. */
+export function batchesOf<T>(source: AsyncIterable<T>): AsyncIterable<readonly T[]> {
+  if (isBatched(source)) return { [Symbol.asyncIterator]: () => source[BATCHES]() };
+  return {
+    [Symbol.asyncIterator]() {
+      const items = source[Symbol.asyncIterator]();
+      // A plain iterator rather than a generator: `return()` must reach a source stalled in
+      // `next()` at once, where a generator would queue it behind the pending `next()`.
+      return {
+        next: async () => {
+          const result = await items.next();
+          return result.done ? { done: true, value: undefined } : { done: false, value: [result.value] };
+        },
+        return: async () => {
+          await items.return?.();
+          return { done: true, value: undefined };
+        },
+      };
+    },
+  };
+}
+
+/**
+ * A stateful one-to-many map over a batched source, keeping the batching: `map` returns
+ * the items one input item becomes (often none or one).
+ */
+export function flatMapBatches<T, U>(
+  source: AsyncIterable<T>,
+  map: (item: T) => readonly U[],
+): BatchedIterable<U> {
+  return batched(async function* () {
+    for await (const batch of batchesOf(source)) {
+      const out: U[] = [];
+      for (const item of batch) {
+        const mapped = map(item);
+        for (const each of mapped) out.push(each);
+      }
+      if (out.length > 0) yield out;
+    }
+  });
+}
