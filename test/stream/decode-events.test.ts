@@ -1,0 +1,78 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { ProtocolError } from '../../src/protocol/errors.ts';
+import { parseStreamEvent, plainTextDelta } from '../../src/stream/decode-events.ts';
+
+const delta = (index: number, text: string) =>
+  JSON.stringify({ type: 'content_block_delta', index, delta: { type: 'text_delta', text } });
+
+describe('parseStreamEvent', () => {
+  it('parses events and takes the type from the event field when the data lacks it', () => {
+    expect(parseStreamEvent({ data: '{"type":"ping"}' })).toEqual({ type: 'ping' });
+    expect(parseStreamEvent({ event: 'ping', data: '{}' })).toEqual({ type: 'ping' });
+  });
+
+  it('rejects data that is not a JSON object, naming the event', () => {
+    expect(() => parseStreamEvent({ event: 'message_start', data: '{"type":' })).toThrow(ProtocolError);
+    expect(() => parseStreamEvent({ event: 'message_start', data: '{"type":' })).toThrow(/'message_start'/);
+    expect(() => parseStreamEvent({ data: '[1]' })).toThrow(/not a JSON object/);
+    expect(() => parseStreamEvent({ data: '{"no":"type"}' })).toThrow(/without a type/);
+  });
+
+  it('an event cut off by the end of the body is undefined, not an error', () => {
+    expect(parseStreamEvent({ data: '{"type":"content_blo', unterminated: true })).toBeUndefined();
+  });
+});
+
+describe('the plain text delta fast path', () => {
+  it('reads the API’s compact form and leaves anything else to JSON.parse', () => {
+    expect(plainTextDelta(delta(0, 'Hello'))).toEqual({
+      type: 'content_block_delta',
+      index: 0,
+      delta: { type: 'text_delta', text: 'Hello' },
+    });
+    expect(plainTextDelta(delta(12, 'naïve café — 日本語 🐕'))).toEqual(JSON.parse(delta(12, 'naïve café — 日本語 🐕')));
+    for (const other of [
+      delta(0, 'line\nbreak'),
+      delta(0, 'a "quote"'),
+      delta(0, 'back\\slash'),
+      '{"type":"content_block_delta","index":01,"delta":{"type":"text_delta","text":"x"}}',
+      '{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"x"},"extra":1}',
+      '{"index":0,"type":"content_block_delta","delta":{"type":"text_delta","text":"x"}}',
+      '{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"x"}} ',
+    ]) {
+      expect(plainTextDelta(other)).toBeUndefined();
+    }
+  });
+
+  it('agrees with JSON.parse for any text and index (property)', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary' }), fc.nat(2 ** 31), (text, index) => {
+        const data = delta(index, text);
+        const parsed = parseStreamEvent({ data });
+        expect(parsed).toEqual(JSON.parse(data));
+        const fast = plainTextDelta(data);
+        if (fast !== undefined) expect(fast).toEqual(JSON.parse(data));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('never answers for text JSON.parse would reject or read differently (property)', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary' }), fc.nat(999), (raw, index) => {
+        const data = `{"type":"content_block_delta","index":${index},"delta":{"type":"text_delta","text":"${raw}"}}`;
+        const fast = plainTextDelta(data);
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(data);
+        } catch {
+          expect(fast).toBeUndefined();
+          return;
+        }
+        if (fast !== undefined) expect(fast).toEqual(parsed);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
