@@ -17,13 +17,18 @@ console.log(textOf(answer));
 const sums = tool({
   name: 'sums',
   description: 'Adds a + b.',
-  input: z.object({ a: z.number().int().describe('First thing to sum'), b: z.number().int().describe('Second thing to sum') }),
+  input: z.object({
+    a: z.number().int().describe('First thing to sum'),
+    b: z.number().int().describe('Second thing to sum'),
+  }),
   run: ({ a, b }) => a + b,
 });
 const chat = new Chat({ system: 'You are a summing expert.', tools: [sums] });
 const final = await chat.toolLoop('What is 604542+6458932?', {
   onStep: ({ step, message, toolResults }) =>
-    console.log(`step ${step}: ${message.stop_reason}${toolResults.length ? ` → ${toolResults[0]!.content}` : ''}`),
+    console.log(
+      `step ${step}: ${message.stop_reason}${toolResults.length ? ` → ${toolResults[0]!.content}` : ''}`,
+    ),
 });
 console.log(textOf(final));
 console.log(String(chat.usage), `$${chat.usage.cost.toFixed(4)}`);

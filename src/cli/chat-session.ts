@@ -107,85 +107,108 @@ const QUIT_HINT = '(press Ctrl-C again or type /exit to quit)';
 /**
  * An interactive chat on a terminal: each line is sent with the history kept, and its
  * answer streamed. Ctrl-C stops the answer being written, not the program; at an empty
- * prompt it quits when pressed twice in a row.
- *
- * A stopped or failed answer is dropped from the history together with its question: the
- * model never sees half an answer, and the next question does not follow an unanswered one
- * (Chat would otherwise have the model answer that one first).
+ * prompt it quits when pressed twice in a row. Resolves when the user quits.
  */
-export async function runSession(
-  chat: Chat,
-  terminal: Terminal,
-  options: SessionOptions = {},
-): Promise<void> {
-  const rl = createInterface({ input: process.stdin, output: terminal.stdout, terminal: true });
-  rl.setPrompt('> ');
-  const inputs = new Inputs();
-  let answering: MessageStream | undefined;
-  // A line typed while an answer streams is dropped: it was not a reply to that answer.
-  rl.on('line', (text) => {
-    if (!answering) inputs.push({ type: 'line', text });
-  });
-  rl.on('SIGINT', () => {
-    if (answering) {
-      answering.abort('Stopped with Ctrl-C.');
-      return;
-    }
-    const lineWasEmpty = rl.line === '';
-    if (!lineWasEmpty) clearLine(rl);
-    inputs.push({ type: 'interrupt', lineWasEmpty });
-  });
-  rl.on('close', () => inputs.push({ type: 'end' }));
-
-  const color = useColor(terminal.stderr);
-  if (options.banner) terminal.stderr.write(`${dim(options.banner, color)}\n`);
-  let quitHintShown = false;
-  rl.prompt();
-  for (;;) {
-    const input = await inputs.next();
-    if (input.type === 'end') break;
-    if (input.type === 'interrupt') {
-      if (input.lineWasEmpty && quitHintShown) break;
-      if (input.lineWasEmpty) terminal.stdout.write(`\n${QUIT_HINT}\n`);
-      quitHintShown = input.lineWasEmpty;
-      rl.prompt();
-      continue;
-    }
-    quitHintShown = false;
-    const text = input.text.trim();
-    if (text === '/exit' || text === '/quit') {
-      rl.close();
-      return;
-    }
-    if (text.startsWith('/')) terminal.stdout.write(`${runCommand(chat, text)}\n`);
-    else if (text !== '') {
-      const stream = chat.stream(text, { prefill: options.prefill });
-      answering = stream;
-      await answer(chat, stream, terminal, options);
-      answering = undefined;
-    }
-    rl.prompt();
-  }
-  // Ctrl-D or Ctrl-C left the cursor after the prompt: the shell's prompt starts on a new line.
-  terminal.stdout.write('\n');
-  rl.close();
+export function runSession(chat: Chat, terminal: Terminal, options: SessionOptions = {}): Promise<void> {
+  return new Session(chat, terminal, options).run();
 }
 
-/** Streams one answer of the session; a failure is reported and the session goes on. */
-async function answer(
-  chat: Chat,
-  stream: MessageStream,
-  terminal: Terminal,
-  options: SessionOptions,
-): Promise<void> {
-  // The history before the question was added (it is added when the stream starts).
-  const historyLength = chat.history.length;
-  try {
-    await printAnswer(stream, terminal, options);
-  } catch (error) {
-    chat.history.splice(historyLength);
-    const line = stream.aborted ? dim('(stopped)', useColor(terminal.stderr)) : `sluice: ${errorLine(error)}`;
-    terminal.stderr.write(`${line}\n`);
+class Session {
+  private readonly chat: Chat;
+  private readonly terminal: Terminal;
+  private readonly options: SessionOptions;
+  private readonly rl: Interface;
+  private readonly inputs = new Inputs();
+  /** The answer being written, which Ctrl-C stops. */
+  private answering: MessageStream | undefined;
+  private quitHintShown = false;
+
+  constructor(chat: Chat, terminal: Terminal, options: SessionOptions) {
+    this.chat = chat;
+    this.terminal = terminal;
+    this.options = options;
+    // A terminal in raw mode: Ctrl-C reaches us as a key, not as a signal that ends the process.
+    this.rl = createInterface({ input: process.stdin, output: terminal.stdout, terminal: true });
+    this.rl.setPrompt('> ');
+    this.rl.on('line', (text) => {
+      // A line typed while an answer streams is dropped: it was not a reply to that answer.
+      if (!this.answering) this.inputs.push({ type: 'line', text });
+    });
+    this.rl.on('SIGINT', () => this.interrupt());
+    this.rl.on('close', () => this.inputs.push({ type: 'end' }));
+  }
+
+  async run(): Promise<void> {
+    if (this.options.banner) {
+      this.terminal.stderr.write(`${dim(this.options.banner, useColor(this.terminal.stderr))}\n`);
+    }
+    this.rl.prompt();
+    for (;;) {
+      const input = await this.inputs.next();
+      if (!(await this.handle(input))) break;
+      this.rl.prompt();
+    }
+    this.rl.close();
+  }
+
+  /** Returns false to quit. */
+  private async handle(input: Input): Promise<boolean> {
+    switch (input.type) {
+      case 'line':
+        return this.line(input.text);
+      case 'interrupt':
+        return this.idleInterrupt(input.lineWasEmpty);
+      case 'end':
+        // Ctrl-D left the cursor after the prompt: the shell's prompt must start on a line of its own.
+        this.terminal.stdout.write('\n');
+        return false;
+    }
+  }
+
+  private interrupt(): void {
+    if (this.answering) {
+      this.answering.abort('Stopped with Ctrl-C.');
+      return;
+    }
+    const lineWasEmpty = this.rl.line === '';
+    if (!lineWasEmpty) clearLine(this.rl);
+    this.inputs.push({ type: 'interrupt', lineWasEmpty });
+  }
+
+  /** Ctrl-C at the prompt: the line was cleared; on an empty one, warns once, then quits. */
+  private idleInterrupt(lineWasEmpty: boolean): boolean {
+    const quit = lineWasEmpty && this.quitHintShown;
+    if (lineWasEmpty) this.terminal.stdout.write(quit ? '\n' : `\n${QUIT_HINT}\n`);
+    this.quitHintShown = lineWasEmpty;
+    return !quit;
+  }
+
+  /** A line typed at the prompt: a command or a question. */
+  private async line(line: string): Promise<boolean> {
+    this.quitHintShown = false;
+    const text = line.trim();
+    if (text === '/exit' || text === '/quit') return false;
+    if (text.startsWith('/')) this.terminal.stdout.write(`${runCommand(this.chat, text)}\n`);
+    else if (text !== '') await this.ask(text);
+    return true;
+  }
+
+  /**
+   * Streams one answer; a failure is reported and the session goes on. A stopped or failed
+   * answer leaves the history as it was (Chat takes the unanswered question back out).
+   */
+  private async ask(text: string): Promise<void> {
+    const stream = this.chat.stream(text, { prefill: this.options.prefill });
+    this.answering = stream;
+    try {
+      await printAnswer(stream, this.terminal, this.options);
+    } catch (error) {
+      const color = useColor(this.terminal.stderr);
+      const line = stream.aborted ? dim('(stopped)', color) : `sluice: ${errorLine(error)}`;
+      this.terminal.stderr.write(`${line}\n`);
+    } finally {
+      this.answering = undefined;
+    }
   }
 }
 

@@ -28,6 +28,11 @@ export type ChatCallOptions = Omit<CallOptions, 'system' | 'tools'>;
 /** A new user turn: text, blocks, or nothing to let the model continue. */
 export type Prompt = string | ContentBlockParam | ContentBlockParam[] | undefined;
 
+/** Where a call put its prompt in the history, so a failed call can take it back out. */
+interface PendingTurn {
+  index?: number;
+}
+
 export interface ToolLoopStep {
   step: number;
   message: Message;
@@ -101,14 +106,28 @@ export class Chat {
   }
 
   async send(prompt?: Prompt, options: ChatCallOptions = {}): Promise<Message> {
-    const message = await this.client.create(() => this.prepare(prompt, options), this.callOptions(options));
+    const turn: PendingTurn = {};
+    let message: Message;
+    try {
+      message = await this.client.create(
+        () => this.prepare(prompt, options, turn),
+        this.callOptions(options),
+      );
+    } catch (error) {
+      this.dropUnanswered(turn);
+      throw error;
+    }
     await this.afterReply(message, options);
     return message;
   }
 
   /** Streams the reply; the history is updated when it ends, and requested tools run then. */
   stream(prompt?: Prompt, options: ChatCallOptions = {}): MessageStream {
-    const stream = this.client.stream(() => this.prepare(prompt, options), this.callOptions(options));
+    const turn: PendingTurn = {};
+    const stream = this.client.stream(() => this.prepare(prompt, options, turn), this.callOptions(options));
+    stream.on('end', () => {
+      if (!stream.currentMessage?.stop_reason || stream.aborted) this.dropUnanswered(turn);
+    });
     stream.on('message', (message) => {
       // Registered before any caller can await the stream: the reply is in the history, and
       // its tools are under way, by the time `finalMessage()` resolves.
@@ -175,12 +194,17 @@ export class Chat {
   }
 
   /** The conversation to send: the new prompt appended, pending work done first. */
-  private async prepare(prompt: Prompt, options: ChatCallOptions): Promise<MessageParam[]> {
+  private async prepare(
+    prompt: Prompt,
+    options: ChatCallOptions,
+    turn: PendingTurn,
+  ): Promise<MessageParam[]> {
     // A failed or aborted tool run was reported to whoever awaited it; it does not block the chat.
     await this.pendingTools.catch(() => {});
     if (prompt !== undefined) {
       // A prompt after tool results: the model answers those first, as in claudette.
       if (this.history.at(-1)?.role === 'user') await this.send(undefined, options);
+      turn.index = this.history.length;
       this.history.push({
         role: 'user',
         content: typeof prompt === 'string' || Array.isArray(prompt) ? prompt : [prompt],
@@ -189,6 +213,15 @@ export class Chat {
       throw new InvalidRequestError('The chat is empty: call it with a prompt first.');
     }
     return this.history;
+  }
+
+  /**
+   * A prompt whose call failed or was aborted leaves the history as it was: an unanswered user
+   * turn would otherwise be answered, unseen, by the next call.
+   */
+  private dropUnanswered(turn: PendingTurn): void {
+    if (turn.index !== undefined && this.history.length === turn.index + 1) this.history.pop();
+    turn.index = undefined;
   }
 
   private async afterReply(message: Message, options: ChatCallOptions): Promise<void> {

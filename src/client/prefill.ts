@@ -16,11 +16,21 @@ export function withPrefill(
   return flatMapBatches(events, (event) => splice.accept(event));
 }
 
+const MOVES_CONTENT = new Set([
+  'content_block_delta',
+  'content_block_stop',
+  'message_delta',
+  'message_stop',
+  'error',
+]);
+
 class PrefillSplice {
   private readonly prefill: string;
   private skip: string;
   private shift = 0;
   private injected = false;
+  /** The first block's start, held until its first delta: see `accept`. */
+  private firstStart: ContentBlockStartEvent | undefined;
 
   constructor(prefill: string) {
     this.prefill = prefill;
@@ -28,13 +38,18 @@ class PrefillSplice {
   }
 
   accept(event: StreamEvent): StreamEvent[] {
+    if (!this.injected && !this.firstStart && event.type === 'content_block_start') {
+      // Held back so the prefill is delivered with the model's first token, not ahead of it:
+      // time to first token then measures the model, not our own injected text.
+      this.firstStart = event as ContentBlockStartEvent;
+      return [];
+    }
+    // Pings and unknown events carry no content: they pass while the first start is held.
+    if (this.firstStart && !MOVES_CONTENT.has(event.type)) return [event];
     const out: StreamEvent[] = [];
-    if (!this.injected && event.type === 'content_block_start') {
-      this.injected = true;
-      const start = event as ContentBlockStartEvent;
-      if (start.content_block.type === 'text') return [event, textDelta(start.index, this.prefill)];
-      out.push(...this.prefillBlock());
-      this.shift = 1;
+    if (this.firstStart) {
+      out.push(...this.startWithPrefill(this.firstStart));
+      this.firstStart = undefined;
     } else if (!this.injected && (event.type === 'message_delta' || event.type === 'message_stop')) {
       // The model added nothing: the answer is the prefill alone.
       this.injected = true;
@@ -42,6 +57,14 @@ class PrefillSplice {
     }
     out.push(...this.shifted(this.withoutRepeatedWhiteSpace(event)));
     return out;
+  }
+
+  /** The first block's start with the prefill: inside it if it is text, else in a text block before it. */
+  private startWithPrefill(start: ContentBlockStartEvent): StreamEvent[] {
+    this.injected = true;
+    if (start.content_block.type === 'text') return [start, textDelta(start.index, this.prefill)];
+    this.shift = 1;
+    return [...this.prefillBlock(), ...this.shifted([start])];
   }
 
   private prefillBlock(): StreamEvent[] {

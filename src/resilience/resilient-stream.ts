@@ -49,8 +49,20 @@ async function* resilientBatches(
   const policy = resolvePolicy(options.policy);
   const call = new AbortController();
   const callerSignal = options.signal;
-  const onCallerAbort = () =>
+  const delivered = new MessageAssembler();
+  let usageBase = emptyUsage();
+  let splicer: AttemptSplicer | undefined;
+  let usageReported = false;
+  const reportUsage = () => {
+    if (usageReported) return;
+    usageReported = true;
+    options.onUsage?.(splicer ? addUsage(usageBase, splicer.usage) : usageBase);
+  };
+  const onCallerAbort = () => {
     call.abort(callerSignal?.reason instanceof SluiceError ? callerSignal.reason : new AbortError());
+    // Now, not when the source closes: whoever awaits the aborted stream sees the usage counted.
+    reportUsage();
+  };
   if (callerSignal?.aborted) onCallerAbort();
   callerSignal?.addEventListener('abort', onCallerAbort, { once: true });
   const deadline =
@@ -58,9 +70,6 @@ async function* resilientBatches(
       ? setTimeout(() => call.abort(new DeadlineExceededError(policy.deadlineMs)), policy.deadlineMs)
       : undefined;
 
-  const delivered = new MessageAssembler();
-  let usageBase = emptyUsage();
-  let splicer: AttemptSplicer | undefined;
   let plan: AttemptPlan | { mode: 'finish' } = { mode: 'fresh' };
   let attemptRequest = request;
   let retries = 0;
@@ -157,7 +166,7 @@ async function* resilientBatches(
   } finally {
     clearTimeout(deadline);
     callerSignal?.removeEventListener('abort', onCallerAbort);
-    options.onUsage?.(splicer ? addUsage(usageBase, splicer.usage) : usageBase);
+    reportUsage();
   }
 }
 

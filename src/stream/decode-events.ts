@@ -63,8 +63,10 @@ function preview(text: string): string {
 const TEXT_DELTA_HEAD = '{"type":"content_block_delta","index":';
 const TEXT_DELTA_MIDDLE = ',"delta":{"type":"text_delta","text":"';
 const TEXT_DELTA_TAIL = '"}}';
-// A quote, a backslash (an escape) or a control character: JSON.parse decides.
-const NEEDS_JSON_PARSE = /["\\\u0000-\u001f]/;
+// A string literal with no quote, backslash (escape) or control character inside: its text is
+// exactly its characters. Anything else is left to the full JSON.parse.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: raw control characters are exactly what JSON forbids in strings.
+const PLAIN_STRING_LITERAL = /^"[^"\\\u0000-\u001f]*"$/;
 
 /**
  * A text delta in exactly the API's compact form whose text holds no escape, read without
@@ -89,7 +91,10 @@ export function plainTextDelta(data: string): StreamEvent | undefined {
   const textStart = end + TEXT_DELTA_MIDDLE.length;
   const textEnd = data.length - TEXT_DELTA_TAIL.length;
   if (textEnd < textStart) return undefined;
-  const text = data.slice(textStart, textEnd);
-  if (NEEDS_JSON_PARSE.test(text)) return undefined;
+  const literal = data.slice(textStart - 1, textEnd + 1);
+  if (!PLAIN_STRING_LITERAL.test(literal)) return undefined;
+  // Parsing the literal rather than slicing out its text: a slice would keep the whole decoded
+  // network chunk alive for as long as the message holds its text.
+  const text = JSON.parse(literal) as string;
   return { type: 'content_block_delta', index, delta: { type: 'text_delta', text } };
 }

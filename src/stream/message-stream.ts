@@ -233,19 +233,23 @@ export class MessageStream implements AsyncIterable<StreamEvent> {
 
   private async pump(): Promise<void> {
     const signal = this.controller.signal;
-    const aborted = new Promise<never>((_, reject) => {
-      const onAbort = () => reject(this.abortReason ?? new AbortError());
-      if (signal.aborted) onAbort();
-      else signal.addEventListener('abort', onAbort, { once: true });
-    });
-    aborted.catch(() => {});
+    // Abort must end a wait even on a source that ignores its signal. A fresh promise per wait,
+    // not one long-lived promise raced every time: each race would leave a reaction on it that
+    // keeps that batch alive until the stream ends.
+    let interrupt: ((reason: unknown) => void) | undefined;
+    const onAbort = () => interrupt?.(this.abortReason ?? new AbortError());
+    signal.addEventListener('abort', onAbort, { once: true });
     let iterator: AsyncIterator<readonly StreamEvent[]> | undefined;
     try {
       const source = this.sourceFactory({ signal, reportRetry: (info) => this.emit('retry', info) });
       iterator = batchesOf(source)[Symbol.asyncIterator]();
       while (true) {
-        // Racing the abort keeps abort immediate even for a source that ignores its signal.
-        const result = await Promise.race([iterator.next(), aborted]);
+        if (signal.aborted) throw this.abortReason ?? new AbortError();
+        const interrupted = new Promise<never>((_, reject) => {
+          interrupt = reject;
+        });
+        const result = await Promise.race([iterator.next(), interrupted]);
+        interrupt = undefined;
         if (result.done) break;
         for (const event of result.value) this.handle(event);
         const behind = laggingReaders(this.eventSubscribers, laggingReaders(this.textSubscribers, []));
@@ -259,6 +263,8 @@ export class MessageStream implements AsyncIterable<StreamEvent> {
       // Whatever failed, the upstream request must not outlive the stream.
       if (!signal.aborted) this.controller.abort(this.outcome?.ok === false ? this.outcome.error : undefined);
       if (iterator?.return) void Promise.resolve(iterator.return()).catch(() => {});
+    } finally {
+      signal.removeEventListener('abort', onAbort);
     }
   }
 
@@ -268,7 +274,8 @@ export class MessageStream implements AsyncIterable<StreamEvent> {
     if (event.type === 'error') throw errorFromEvent(event);
     this.assembler.apply(event);
     this.emitFor(event);
-    for (const subscriber of this.eventSubscribers) subscriber.push(event);
+    if (this.eventSubscribers.size > 0)
+      for (const subscriber of this.eventSubscribers) subscriber.push(event);
   }
 
   private emitFor(event: StreamEvent): void {
@@ -280,12 +287,14 @@ export class MessageStream implements AsyncIterable<StreamEvent> {
         case 'text_delta':
           this.timing.firstTokenAt ??= performance.now();
           this.emit('text', delta.text, block.text as string);
-          for (const subscriber of this.textSubscribers) subscriber.push(delta.text);
+          if (this.textSubscribers.size > 0)
+            for (const subscriber of this.textSubscribers) subscriber.push(delta.text);
           break;
         case 'input_json_delta':
           this.timing.firstTokenAt ??= performance.now();
           if (this.listeners.get('inputJson')?.size) {
-            this.emit('inputJson', delta.partial_json, this.assembler.partialInput(index));
+            // The block's input: `{}` until the first key arrives, like the live message shows.
+            this.emit('inputJson', delta.partial_json, block.input);
           }
           break;
         case 'thinking_delta':

@@ -230,3 +230,51 @@ describe('Chat', () => {
     expect(textOf(await chat.toolLoop(question))).toContain('7063474');
   });
 });
+
+describe('Chat after a failed or aborted call', () => {
+  const pacedClient = () =>
+    new Client('sim:default', {
+      provider: createSimulatedProvider({ pacing: { ttftMs: 0, tokensPerSecond: 2000 } }),
+    });
+
+  it('an aborted stream takes its question back out: no hidden call answers it later', async () => {
+    const chat = new Chat({ client: pacedClient() });
+    const controller = new AbortController();
+    const stream = chat.stream('Write a long essay on rivers, in detail.', { signal: controller.signal });
+    stream.on('text', () => controller.abort());
+    await expect(stream.finalMessage()).rejects.toBeInstanceOf(AbortError);
+    expect(chat.history).toEqual([]);
+    await chat('Hi');
+    expect(chat.history.map((turn) => turn.role)).toEqual(['user', 'assistant']);
+    expect(chat.usage.calls).toBe(2);
+  });
+
+  it('a failed send leaves the history as it was', async () => {
+    const chat = new Chat({
+      client: new Client('anthropic:claude-sonnet-4-5', { registry: unpacedRegistry({}) }),
+    });
+    await expect(chat("I'm Jeremy")).rejects.toThrow(/ANTHROPIC_API_KEY/);
+    expect(chat.history).toEqual([]);
+  });
+
+  it('the usage of an aborted call is counted by the time the stream has ended', async () => {
+    const client = pacedClient();
+    const controller = new AbortController();
+    const stream = client.stream('Write a long essay on rivers, in detail.', { signal: controller.signal });
+    stream.on('text', () => controller.abort());
+    await stream.done();
+    expect(client.usage.calls).toBe(1);
+    expect(client.usage.output).toBeGreaterThan(0);
+  });
+
+  it('time to first token is measured at the model’s first token, not at the prefill', async () => {
+    const slowStart = new Client('sim:default', {
+      provider: createSimulatedProvider({ pacing: { ttftMs: 60, tokensPerSecond: 0 } }),
+    });
+    const stream = slowStart.stream('Hi', { prefill: 'Well,' });
+    const { measureStream } = await import('../../src/stream/measure.ts');
+    const measurement = await measureStream(stream);
+    expect(measurement.ttftMs).toBeGreaterThanOrEqual(55);
+    expect((await stream.finalText()).startsWith('Well,')).toBe(true);
+  });
+});

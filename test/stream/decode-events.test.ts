@@ -31,7 +31,9 @@ describe('the plain text delta fast path', () => {
       index: 0,
       delta: { type: 'text_delta', text: 'Hello' },
     });
-    expect(plainTextDelta(delta(12, 'naïve café — 日本語 🐕'))).toEqual(JSON.parse(delta(12, 'naïve café — 日本語 🐕')));
+    expect(plainTextDelta(delta(12, 'naïve café — 日本語 🐕'))).toEqual(
+      JSON.parse(delta(12, 'naïve café — 日本語 🐕')),
+    );
     for (const other of [
       delta(0, 'line\nbreak'),
       delta(0, 'a "quote"'),
