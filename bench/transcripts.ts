@@ -6,6 +6,7 @@
  */
 
 import type { KnownStreamEvent } from '../src/protocol/events.ts';
+import { seededRandom } from '../src/providers/simulated/random.ts';
 
 /** A transcript as the wire carries it, with what a correct consumer must assemble from it. */
 export interface Transcript {
@@ -58,18 +59,6 @@ export interface ToolTranscriptOptions {
 
 export const TEXT_DELTA_CHARS = { min: 1, max: 40 } as const;
 export const TOOL_FRAGMENT_CHARS = { min: 4, max: 16 } as const;
-
-// Small, fast and good enough to make varied but reproducible data; Math.random is not seedable.
-export function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Random = () => number;
 
@@ -177,7 +166,7 @@ class TextSource {
 /** ~`targetBytes` of SSE: several text blocks of 1–40 code point deltas, with the odd ping. */
 export function textTranscript(options: TextTranscriptOptions = {}): TextTranscript {
   const { targetBytes = 5_000_000, blocks = 5, seed = 1, pingRate = 0.002 } = options;
-  const random = mulberry32(seed);
+  const random = seededRandom(seed);
   const source = new TextSource(random);
   const events = [messageStart('msg_bench_text')];
   let size = events[0]!.length;
@@ -320,7 +309,7 @@ export function toolTranscript(options: ToolTranscriptOptions = {}): ToolTranscr
     minFragment = TOOL_FRAGMENT_CHARS.min,
     maxFragment = TOOL_FRAGMENT_CHARS.max,
   } = options;
-  const random = mulberry32(seed);
+  const random = seededRandom(seed);
   const json = toolInputJson(random, inputChars);
   const fragments = fragmentsOf(json, random, minFragment, maxFragment);
   const delta = (partial_json: string) =>

@@ -54,3 +54,14 @@ export function chunkWith(bytes: Uint8Array, cuts: number[]): Uint8Array[] {
 }
 
 export const encoder = new TextEncoder();
+
+/** Every well-formed transcript fixture (those that end in message_stop). */
+export const COMPLETE_FIXTURES = [
+  'text.sse',
+  'text-crlf.sse',
+  'text-cr.sse',
+  'tool-use.sse',
+  'thinking.sse',
+  'citations.sse',
+  'pings-comments-unknown.sse',
+];

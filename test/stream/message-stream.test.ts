@@ -9,18 +9,8 @@ import {
 } from '../../src/protocol/errors.ts';
 import type { StreamEvent } from '../../src/protocol/events.ts';
 import { MessageStream } from '../../src/stream/message-stream.ts';
-import { fixture, iterableOf, readableOf, splitAt } from '../helpers/bytes.ts';
+import { COMPLETE_FIXTURES, fixture, iterableOf, readableOf, splitAt } from '../helpers/bytes.ts';
 import { eventsOf, textMessageEvents } from '../helpers/events.ts';
-
-const FIXTURES = [
-  'text.sse',
-  'text-crlf.sse',
-  'text-cr.sse',
-  'tool-use.sse',
-  'thinking.sse',
-  'citations.sse',
-  'pings-comments-unknown.sse',
-];
 
 function streamOf(events: StreamEvent[]): MessageStream {
   return new MessageStream(() => eventsOf(events));
@@ -290,7 +280,7 @@ describe('MessageStream.fromResponse', () => {
 
 describe('MessageStream chunking (property)', () => {
   it('any chunking of any fixture, down to single bytes, gives the same message and text', async () => {
-    for (const name of FIXTURES) {
+    for (const name of COMPLETE_FIXTURES) {
       const bytes = fixture(name);
       const reference = await MessageStream.fromSSE(iterableOf([bytes])).finalMessage();
       const referenceText = reference.content

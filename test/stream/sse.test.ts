@@ -1,7 +1,15 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodeSSE, encodeSSE, encodeSSEComment, type SSEEvent } from '../../src/stream/sse.ts';
-import { encoder, fixture, iterableOf, readableOf, splitAt, splitEvery } from '../helpers/bytes.ts';
+import {
+  COMPLETE_FIXTURES,
+  encoder,
+  fixture,
+  iterableOf,
+  readableOf,
+  splitAt,
+  splitEvery,
+} from '../helpers/bytes.ts';
 
 async function decodeAll(chunks: Uint8Array[], asReadable = false): Promise<SSEEvent[]> {
   const events: SSEEvent[] = [];
@@ -91,17 +99,7 @@ describe('decodeSSE', () => {
   });
 
   it('gives the same events for any chunking of any fixture (property)', async () => {
-    const names = [
-      'text.sse',
-      'text-crlf.sse',
-      'text-cr.sse',
-      'tool-use.sse',
-      'thinking.sse',
-      'citations.sse',
-      'pings-comments-unknown.sse',
-      'error-event.sse',
-      'cut-before-stop.sse',
-    ];
+    const names = [...COMPLETE_FIXTURES, 'error-event.sse', 'cut-before-stop.sse'];
     for (const name of names) {
       const bytes = fixture(name);
       const whole = await decodeAll([bytes]);

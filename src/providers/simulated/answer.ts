@@ -1,5 +1,6 @@
 import type { ContentBlockParam } from '../../protocol/content.ts';
 import type { MessageCreateParams, MessageParam } from '../../protocol/request.ts';
+import { seededRandom } from './random.ts';
 import { countRequestTokens, countTokens, tokenize } from './tokens.ts';
 
 /**
@@ -83,18 +84,6 @@ export function hash32(text: string, seed = 0): number {
   hash = Math.imul(hash, 0xc2b2ae35);
   hash ^= hash >>> 16;
   return hash >>> 0;
-}
-
-/** mulberry32: a tiny seeded PRNG returning numbers in [0, 1). */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
