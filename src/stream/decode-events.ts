@@ -63,15 +63,12 @@ function preview(text: string): string {
 const TEXT_DELTA_HEAD = '{"type":"content_block_delta","index":';
 const TEXT_DELTA_MIDDLE = ',"delta":{"type":"text_delta","text":"';
 const TEXT_DELTA_TAIL = '"}}';
-// A string literal with no quote, backslash (escape) or control character inside: its text is
-// exactly its characters. Anything else is left to the full JSON.parse.
-// biome-ignore lint/suspicious/noControlCharactersInRegex: raw control characters are exactly what JSON forbids in strings.
-const PLAIN_STRING_LITERAL = /^"[^"\\\u0000-\u001f]*"$/;
 
 /**
- * A text delta in exactly the API's compact form whose text holds no escape, read without
- * JSON.parse; `undefined` for anything else. When it answers, the answer is what JSON.parse
- * would give: the text between the quotes is the string itself.
+ * A text delta in exactly the API's compact form, read by parsing only its text; `undefined`
+ * for anything else. When it answers, the answer is what JSON.parse of the whole would give:
+ * the text runs from the quote after the fixed head to the quote before the fixed tail, and
+ * when that span parses as one JSON string, the whole is that fixed form around it.
  */
 export function plainTextDelta(data: string): StreamEvent | undefined {
   if (!data.startsWith(TEXT_DELTA_HEAD) || !data.endsWith(TEXT_DELTA_TAIL)) return undefined;
@@ -91,10 +88,14 @@ export function plainTextDelta(data: string): StreamEvent | undefined {
   const textStart = end + TEXT_DELTA_MIDDLE.length;
   const textEnd = data.length - TEXT_DELTA_TAIL.length;
   if (textEnd < textStart) return undefined;
-  const literal = data.slice(textStart - 1, textEnd + 1);
-  if (!PLAIN_STRING_LITERAL.test(literal)) return undefined;
-  // Parsing the literal rather than slicing out its text: a slice would keep the whole decoded
-  // network chunk alive for as long as the message holds its text.
-  const text = JSON.parse(literal) as string;
+  let text: string;
+  try {
+    // Parsed rather than sliced out: a slice would keep the whole decoded network chunk
+    // alive for as long as the message holds its text.
+    text = JSON.parse(data.slice(textStart - 1, textEnd + 1)) as string;
+  } catch {
+    // Not a single string literal (an extra field, a stray quote): the full parse decides.
+    return undefined;
+  }
   return { type: 'content_block_delta', index, delta: { type: 'text_delta', text } };
 }
