@@ -125,10 +125,10 @@ export class Chat {
   stream(prompt?: Prompt, options: ChatCallOptions = {}): MessageStream {
     const turn: PendingTurn = {};
     const stream = this.client.stream(() => this.prepare(prompt, options, turn), this.callOptions(options));
-    stream.on('end', () => {
+    stream.observe('end', () => {
       if (!stream.currentMessage?.stop_reason || stream.aborted) this.dropUnanswered(turn);
     });
-    stream.on('message', (message) => {
+    stream.observe('message', (message) => {
       // Registered before any caller can await the stream: the reply is in the history, and
       // its tools are under way, by the time `finalMessage()` resolves.
       this.history.push({ role: 'assistant', content: message.content });

@@ -159,16 +159,16 @@ export class Client {
       }.bind(this),
       { signal: options.signal, startedAt },
     );
-    stream.on('message', (message) => {
+    stream.observe('message', (message) => {
       this.result = message;
       record.message = message;
     });
-    stream.on('error', (error) => {
+    stream.observe('error', (error) => {
       record.error = error;
     });
     if (this.options.log) {
       this.log.push(record);
-      stream.on('end', () => {
+      stream.observe('end', () => {
         record.durationMs = performance.now() - startedAt;
       });
     }

@@ -93,6 +93,8 @@ export class MessageStream implements AsyncIterable<StreamEvent> {
   private readonly settled: Promise<Outcome>;
   private settle!: (outcome: Outcome) => void;
   private abortReason: AbortError | undefined;
+  /** Detaches from the caller's signal: a long-lived signal must not keep finished streams alive. */
+  private detachExternalSignal: () => void = () => {};
 
   constructor(source: EventSourceFactory, options: MessageStreamOptions = {}) {
     this.sourceFactory = source;
@@ -101,9 +103,11 @@ export class MessageStream implements AsyncIterable<StreamEvent> {
       this.settle = resolve;
     });
     const external = options.signal;
-    if (external) {
-      if (external.aborted) this.abort(external.reason);
-      else external.addEventListener('abort', () => this.abort(external.reason), { once: true });
+    if (external?.aborted) this.abort(external.reason);
+    else if (external) {
+      const onAbort = () => this.abort(external.reason);
+      external.addEventListener('abort', onAbort, { once: true });
+      this.detachExternalSignal = () => external.removeEventListener('abort', onAbort);
     }
   }
 
@@ -144,14 +148,23 @@ export class MessageStream implements AsyncIterable<StreamEvent> {
   }
 
   on<K extends ListenerName>(name: K, listener: MessageStreamListeners[K]): this {
+    this.observe(name, listener);
+    // A stream with listeners only still has to run.
+    queueMicrotask(() => this.start());
+    return this;
+  }
+
+  /**
+   * Listens without starting the stream: for code that wraps a stream for someone else to
+   * consume (bookkeeping must not start a request the caller will iterate later).
+   */
+  observe<K extends ListenerName>(name: K, listener: MessageStreamListeners[K]): this {
     let set = this.listeners.get(name);
     if (!set) {
       set = new Set();
       this.listeners.set(name, set);
     }
     set.add(listener);
-    // A stream with listeners only still has to run.
-    queueMicrotask(() => this.start());
     return this;
   }
 
@@ -325,6 +338,7 @@ export class MessageStream implements AsyncIterable<StreamEvent> {
 
   private finishWith(outcome: Outcome): void {
     if (this.outcome) return;
+    this.detachExternalSignal();
     this.timing.endedAt = performance.now();
     if (!outcome.ok) {
       const error = toSluiceError(outcome.error);

@@ -171,3 +171,15 @@ describe('Client', () => {
     await expect(client.create('Hi')).rejects.toThrow(/ANTHROPIC_API_KEY/);
   });
 });
+
+describe('Client.stream before it is consumed', () => {
+  it('does not start until read, so the caller may await something first', async () => {
+    const client = simClient();
+    const stream = client.stream('Hi');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    let text = '';
+    for await (const delta of stream.textStream) text += delta;
+    expect(text).toContain('simulated');
+    expect(client.usage.calls).toBe(1);
+  });
+});

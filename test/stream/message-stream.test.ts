@@ -203,6 +203,17 @@ describe('MessageStream abort', () => {
     await expect(stream.finalMessage()).rejects.toBeInstanceOf(AbortError);
   });
 
+  it('a finished stream lets go of the caller’s signal, which may live much longer', async () => {
+    const { getEventListeners } = await import('node:events');
+    const shared = new AbortController();
+    for (let i = 0; i < 20; i++) {
+      await new MessageStream(() => eventsOf(textMessageEvents(['x'])), {
+        signal: shared.signal,
+      }).finalMessage();
+    }
+    expect(getEventListeners(shared.signal, 'abort')).toHaveLength(0);
+  });
+
   it('a signal already aborted fails the stream without touching the source', async () => {
     let called = false;
     const stream = new MessageStream(
