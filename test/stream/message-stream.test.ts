@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -204,7 +205,6 @@ describe('MessageStream abort', () => {
   });
 
   it('a finished stream lets go of the caller’s signal, which may live much longer', async () => {
-    const { getEventListeners } = await import('node:events');
     const shared = new AbortController();
     for (let i = 0; i < 20; i++) {
       await new MessageStream(() => eventsOf(textMessageEvents(['x'])), {
