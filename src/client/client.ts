@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import type { TextBlock } from '../protocol/content.ts';
-import type { Message, Usage } from '../protocol/message.ts';
+import { emptyUsage, type Message, type Usage } from '../protocol/message.ts';
 import type { CustomTool, MessageCreateParams, ThinkingConfig, ToolChoice } from '../protocol/request.ts';
 import { ProviderRegistry } from '../providers/registry.ts';
 import type { Provider } from '../providers/types.ts';
@@ -208,8 +208,4 @@ function thinkingOf(thinking: { budgetTokens: number } | ThinkingConfig): Thinki
   if ('budgetTokens' in thinking)
     return { type: 'enabled', budget_tokens: (thinking as { budgetTokens: number }).budgetTokens };
   return thinking as ThinkingConfig;
-}
-
-function emptyUsage(): Usage {
-  return { input_tokens: 0, output_tokens: 0 };
 }

@@ -136,7 +136,3 @@ export const StreamEventSchema: z.ZodType<StreamEvent> = z
       for (const issue of result.error.issues) ctx.addIssue({ ...issue, code: 'custom', path: issue.path });
     }
   }) as unknown as z.ZodType<StreamEvent>;
-
-export function isKnownEvent(event: StreamEvent): event is KnownStreamEvent {
-  return isKnownEventType(event.type);
-}

@@ -53,11 +53,6 @@ export class MessageAssembler {
     return this.open.has(index);
   }
 
-  /** The live best-effort input of an open tool_use block. */
-  partialInput(index: number): unknown {
-    return this.open.get(index)?.value();
-  }
-
   apply(event: StreamEvent): void {
     switch (event.type) {
       case 'message_start':

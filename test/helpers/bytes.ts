@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import fc from 'fast-check';
 
 export function fixture(name: string): Uint8Array {
   return new Uint8Array(readFileSync(new URL(`../fixtures/${name}`, import.meta.url)));
@@ -39,18 +38,6 @@ export function readableOf(chunks: Uint8Array[]): ReadableStream<Uint8Array> {
 
 export async function* iterableOf(chunks: Uint8Array[]): AsyncGenerator<Uint8Array> {
   for (const chunk of chunks) yield chunk;
-}
-
-/** Arbitrary cut offsets into a byte array of the given length, including 1-byte chunking. */
-export function arbitraryChunking(length: number): fc.Arbitrary<Uint8Array[] | number[]> {
-  return fc.oneof(
-    fc.array(fc.integer({ min: 0, max: length }), { maxLength: 64 }),
-    fc.constant(Array.from({ length }, (_, i) => i)),
-  );
-}
-
-export function chunkWith(bytes: Uint8Array, cuts: number[]): Uint8Array[] {
-  return splitAt(bytes, cuts);
 }
 
 export const encoder = new TextEncoder();
