@@ -4,6 +4,7 @@
  */
 
 export * from './client/index.ts';
+export * from './mcp/index.ts';
 export * from './protocol/index.ts';
 export * from './providers/index.ts';
 export * from './resilience/index.ts';

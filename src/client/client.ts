@@ -47,6 +47,8 @@ export interface ClientOptions {
   prices?: Record<string, Price>;
   /** Keep a record of every call in `client.log`. */
   log?: boolean;
+  /** Totals to add this client's usage to, shared with other clients (default: its own). */
+  usage?: Totals;
   headers?: Record<string, string>;
 }
 
@@ -69,7 +71,7 @@ export const DEFAULT_MAX_TOKENS = 4096;
  */
 export class Client {
   readonly model: string;
-  readonly usage = new Totals();
+  readonly usage: Totals;
   readonly log: CallRecord[] = [];
   /** The last complete response. */
   result: Message | undefined;
@@ -87,6 +89,7 @@ export class Client {
     this.provider = resolved.provider;
     this.providerModel = resolved.model;
     this.options = options;
+    this.usage = options.usage ?? new Totals();
     this.prices = { ...DEFAULT_PRICES, ...options.prices };
   }
 

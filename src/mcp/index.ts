@@ -1,0 +1,4 @@
+export * from './client.ts';
+export * from './command-line.ts';
+export * from './sampling.ts';
+export * from './tools.ts';
