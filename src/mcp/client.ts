@@ -1,7 +1,7 @@
 import { Client as McpClient } from '@modelcontextprotocol/sdk/client/index.js';
 import { getDefaultEnvironment, StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { CreateMessageRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { CancelledNotificationSchema, CreateMessageRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { ApiError } from '../protocol/errors.ts';
 import { splitCommandLine } from './command-line.ts';
 import { type SamplingHandler, type SamplingHandlerOptions, samplingHandler } from './sampling.ts';
@@ -45,11 +45,7 @@ export async function connectMcp(
     { name: options.clientName ?? 'sluice', version: '0.1.0' },
     { capabilities: sampling ? { sampling: { tools: {} } } : {} },
   );
-  if (sampling)
-    client.setRequestHandler(
-      CreateMessageRequestSchema,
-      (request, extra) => sampling(request as never, extra) as never,
-    );
+  if (sampling) serveSampling(client, sampling);
 
   const url = isUrl(target) ? new URL(String(target)) : undefined;
   if (url) {
@@ -91,6 +87,30 @@ export async function connectMcp(
     );
   }
   return client;
+}
+
+/**
+ * Registers the sampling handler, honouring cancellation by the server. The SDK (1.32) drops
+ * a `notifications/cancelled` whose request id is 0 (it tests the id for truthiness), and 0
+ * is the id of the first request a server sends: so in-flight sampling requests are tracked
+ * here and aborted on any cancellation, alongside the SDK's own signal.
+ */
+function serveSampling(client: McpClient, sampling: SamplingHandler): void {
+  const inFlight = new Map<string | number, AbortController>();
+  client.setRequestHandler(CreateMessageRequestSchema, async (request, extra) => {
+    const cancelled = new AbortController();
+    inFlight.set(extra.requestId, cancelled);
+    try {
+      const signal = AbortSignal.any([extra.signal, cancelled.signal]);
+      return (await sampling(request as never, { signal })) as never;
+    } finally {
+      inFlight.delete(extra.requestId);
+    }
+  });
+  client.setNotificationHandler(CancelledNotificationSchema, (notification) => {
+    const id = notification.params.requestId;
+    if (id !== undefined) inFlight.get(id)?.abort(notification.params.reason);
+  });
 }
 
 function isUrl(target: string | string[] | URL): boolean {
