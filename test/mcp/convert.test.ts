@@ -1,0 +1,91 @@
+import { describe, expect, it } from 'vitest';
+import { splitCommandLine } from '../../src/mcp/command-line.ts';
+import { toMcpContent, toMcpStopReason, toMessageParams, toToolChoice } from '../../src/mcp/convert.ts';
+import { InvalidRequestError } from '../../src/protocol/errors.ts';
+import type { Message } from '../../src/protocol/message.ts';
+
+describe('splitCommandLine', () => {
+  it('splits on white space and honours quotes and escapes, without a shell', () => {
+    expect(splitCommandLine('npx -y @modelcontextprotocol/server-everything')).toEqual([
+      'npx',
+      '-y',
+      '@modelcontextprotocol/server-everything',
+    ]);
+    expect(splitCommandLine(`node "my server.js" --name 'a b' --x=\\$HOME ""`)).toEqual([
+      'node',
+      'my server.js',
+      '--name',
+      'a b',
+      '--x=$HOME',
+      '',
+    ]);
+    expect(splitCommandLine('say "he said \\"hi\\""')).toEqual(['say', 'he said "hi"']);
+    expect(() => splitCommandLine('node "unclosed')).toThrow(/Unclosed/);
+  });
+});
+
+describe('MCP sampling content', () => {
+  it('text, images, tool calls and tool results become Messages API blocks', () => {
+    expect(
+      toMessageParams([
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'Hi' },
+            { type: 'image', data: 'AAAA', mimeType: 'image/png' },
+          ],
+        },
+        { role: 'assistant', content: { type: 'tool_use', id: 't1', name: 'lookup', input: { q: 'x' } } },
+        {
+          role: 'user',
+          content: { type: 'tool_result', toolUseId: 't1', content: [{ type: 'text', text: 'found' }] },
+        },
+      ]),
+    ).toEqual([
+      {
+        role: 'user',
+        content: [
+          { type: 'text', text: 'Hi' },
+          { type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'AAAA' } },
+        ],
+      },
+      { role: 'assistant', content: [{ type: 'tool_use', id: 't1', name: 'lookup', input: { q: 'x' } }] },
+      {
+        role: 'user',
+        content: [{ type: 'tool_result', tool_use_id: 't1', content: [{ type: 'text', text: 'found' }] }],
+      },
+    ]);
+  });
+
+  it('audio and unsupported image types are refused with what to do, not dropped', () => {
+    expect(() =>
+      toMessageParams([{ role: 'user', content: { type: 'audio', data: 'AA', mimeType: 'audio/wav' } }]),
+    ).toThrow(InvalidRequestError);
+    expect(() =>
+      toMessageParams([{ role: 'user', content: { type: 'image', data: 'AA', mimeType: 'image/tiff' } }]),
+    ).toThrow(/PNG, JPEG, GIF or WebP/);
+  });
+
+  it('maps tool choice and stop reasons', () => {
+    expect(toToolChoice({ mode: 'required' })).toEqual({ type: 'any' });
+    expect(toToolChoice({ mode: 'none' })).toEqual({ type: 'none' });
+    expect(toToolChoice(undefined)).toBeUndefined();
+    expect(toMcpStopReason('end_turn')).toBe('endTurn');
+    expect(toMcpStopReason('max_tokens')).toBe('maxTokens');
+    expect(toMcpStopReason('refusal')).toBe('refusal');
+  });
+
+  it('the reply is one text block, or text and tool calls when tools were offered', () => {
+    const message = {
+      content: [
+        { type: 'text', text: 'I will look.' },
+        { type: 'tool_use', id: 't', name: 'lookup', input: { q: 'x' } },
+      ],
+    } as unknown as Message;
+    expect(toMcpContent(message, false)).toEqual({ type: 'text', text: 'I will look.' });
+    expect(toMcpContent(message, true)).toEqual([
+      { type: 'text', text: 'I will look.' },
+      { type: 'tool_use', id: 't', name: 'lookup', input: { q: 'x' } },
+    ]);
+  });
+});
