@@ -1,6 +1,7 @@
 import { createInterface, type Interface } from 'node:readline/promises';
 import type { Writable } from 'node:stream';
 import type { Chat } from '../client/chat.ts';
+import type { ToolResultBlock, ToolUseBlock } from '../protocol/content.ts';
 import type { Message } from '../protocol/message.ts';
 import type { MessageStream, RetryInfo } from '../stream/message-stream.ts';
 import { TextPrinter } from '../stream/print.ts';
@@ -24,17 +25,24 @@ export interface AnswerOptions {
  * the partial text stays printed, ended by a newline, and the error is rethrown.
  * Call it in the same tick the stream was created: the text is read as it streams.
  */
-export async function printAnswer(
+export function printAnswer(
   stream: MessageStream,
   terminal: Terminal,
   options: AnswerOptions = {},
 ): Promise<Message> {
+  return showAnswer(stream, terminal, options.json ? 'json' : 'text');
+}
+
+/** `quiet`: only the spinner and the figures, for the steps before the last of a `--json` tool loop. */
+type Show = 'text' | 'json' | 'quiet';
+
+async function showAnswer(stream: MessageStream, terminal: Terminal, show: Show): Promise<Message> {
   const retries: RetryInfo[] = [];
   stream.on('retry', (info) => retries.push(info));
   const spinner = startSpinner(terminal.stderr);
   let message: Message;
   try {
-    if (options.json) {
+    if (show !== 'text') {
       // Nothing is shown until the message is whole, so the spinner stays until then.
       message = await stream.finalMessage();
     } else {
@@ -45,9 +53,13 @@ export async function printAnswer(
   } finally {
     spinner.stop();
   }
-  if (options.json) terminal.stdout.write(`${JSON.stringify(message, null, 2)}\n`);
+  if (show === 'json') printJson(message, terminal);
   terminal.stderr.write(`${dim(statsLine(stream, retries), useColor(terminal.stderr))}\n`);
   return message;
+}
+
+function printJson(message: Message, terminal: Terminal): void {
+  terminal.stdout.write(`${JSON.stringify(message, null, 2)}\n`);
 }
 
 async function printText(stream: MessageStream, out: Writable): Promise<Message> {
@@ -63,6 +75,87 @@ async function printText(stream: MessageStream, out: Writable): Promise<Message>
     if (printer.text !== '' && !printer.text.endsWith('\n')) out.write('\n');
   }
   return stream.finalMessage();
+}
+
+export interface ToolAnswerOptions extends AnswerOptions {
+  /** For the first step only: the steps after it continue from tool results. */
+  prefill?: string;
+  /** Stops the answer and the tools it is running. */
+  signal?: AbortSignal;
+  /** Model calls that may ask for tools; then one more that may not. Default 10, as in `Chat.toolLoop`. */
+  maxSteps?: number;
+}
+
+const DEFAULT_MAX_STEPS = 10;
+// A tool call is one line on stderr: enough to follow what happened, not the whole result.
+const MAX_INPUT_SHOWN = 120;
+const MAX_RESULT_SHOWN = 160;
+
+/**
+ * Answers with the chat's tools: model → tools → model … as `Chat.toolLoop` does, but each
+ * step's text streams as `printAnswer` shows it and each tool call is one dim line on
+ * stderr, `→ get-sum {"a":2,"b":3} = The sum of 2 and 3 is 5.`. With `json`, only the final
+ * message is printed. Resolves with the final message.
+ */
+export async function printToolLoop(
+  chat: Chat,
+  prompt: string,
+  terminal: Terminal,
+  options: ToolAnswerOptions = {},
+): Promise<Message> {
+  const maxSteps = options.maxSteps ?? DEFAULT_MAX_STEPS;
+  for (let step = 1; ; step++) {
+    const finalStep = step > maxSteps;
+    const stream = chat.stream(step === 1 ? prompt : undefined, {
+      signal: options.signal,
+      prefill: step === 1 ? options.prefill : undefined,
+      // Out of steps: told not to use tools, for an answer from what it has.
+      ...(finalStep ? { toolChoice: 'none' as const } : {}),
+    });
+    const message = await showAnswer(stream, terminal, options.json ? 'quiet' : 'text');
+    const results = await toolResults(chat, terminal);
+    if (message.stop_reason !== 'tool_use' || finalStep || results.length === 0) {
+      if (options.json) printJson(message, terminal);
+      return message;
+    }
+    const color = useColor(terminal.stderr);
+    const calls = message.content.filter((block): block is ToolUseBlock => block.type === 'tool_use');
+    for (const call of calls) {
+      const result = results.find((candidate) => candidate.tool_use_id === call.id);
+      terminal.stderr.write(`${dim(toolCallLine(call, result), color)}\n`);
+    }
+  }
+}
+
+/** Waits, with a spinner, for the tools of the last reply; returns their results (none if it asked for none). */
+async function toolResults(chat: Chat, terminal: Terminal): Promise<ToolResultBlock[]> {
+  const spinner = startSpinner(terminal.stderr);
+  try {
+    await chat.settled();
+  } finally {
+    spinner.stop();
+  }
+  const last = chat.history.at(-1);
+  if (last?.role !== 'user' || !Array.isArray(last.content)) return [];
+  return last.content.filter((block): block is ToolResultBlock => block.type === 'tool_result');
+}
+
+/** `→ get-sum {"a":2,"b":3} = The sum of 2 and 3 is 5.`, or `… failed: reason`, shortened to one line. */
+export function toolCallLine(call: ToolUseBlock, result: ToolResultBlock | undefined): string {
+  const input = shorten(JSON.stringify(call.input ?? {}), MAX_INPUT_SHOWN);
+  const outcome = result?.is_error ? 'failed:' : '=';
+  return `→ ${call.name} ${input} ${outcome} ${shorten(resultText(result), MAX_RESULT_SHOWN)}`;
+}
+
+function resultText(result: ToolResultBlock | undefined): string {
+  const content = result?.content ?? '';
+  if (typeof content === 'string') return content;
+  return content.map((part) => (part.type === 'text' ? part.text : `[${part.type}]`)).join(' ');
+}
+
+function shorten(text: string, max: number): string {
+  const line = text.replace(/\s+/g, ' ').trim();
+  return line.length > max ? `${line.slice(0, max - 1)}…` : line;
 }
 
 /** An error as one line for people: no stack, no line breaks. */
@@ -119,8 +212,8 @@ class Session {
   private readonly options: SessionOptions;
   private readonly rl: Interface;
   private readonly inputs = new Inputs();
-  /** The answer being written, which Ctrl-C stops. */
-  private answering: MessageStream | undefined;
+  /** Stops the answer being written (and the tools it runs): Ctrl-C. */
+  private answering: AbortController | undefined;
   private quitHintShown = false;
 
   constructor(chat: Chat, terminal: Terminal, options: SessionOptions) {
@@ -194,17 +287,26 @@ class Session {
   }
 
   /**
-   * Streams one answer; a failure is reported and the session goes on. A stopped or failed
-   * answer leaves the history as it was (Chat takes the unanswered question back out).
+   * Streams one answer, running the chat's tools if it has any; a failure is reported and
+   * the session goes on. A stopped or failed answer leaves the history as it was.
    */
   private async ask(text: string): Promise<void> {
-    const stream = this.chat.stream(text, { prefill: this.options.prefill });
-    this.answering = stream;
+    const controller = new AbortController();
+    this.answering = controller;
+    const before = this.chat.history.length;
     try {
-      await printAnswer(stream, this.terminal, this.options);
+      if (this.chat.tools.length > 0) {
+        await printToolLoop(this.chat, text, this.terminal, { ...this.options, signal: controller.signal });
+      } else {
+        const stream = this.chat.stream(text, { prefill: this.options.prefill, signal: controller.signal });
+        await printAnswer(stream, this.terminal, this.options);
+      }
     } catch (error) {
       const color = useColor(this.terminal.stderr);
-      const line = stream.aborted ? dim('(stopped)', color) : `sluice: ${errorLine(error)}`;
+      // Chat takes an unanswered question back out, but not the steps of a tool loop before the
+      // failed one: tool calls left without results would make the next question fail.
+      this.chat.history.splice(before);
+      const line = controller.signal.aborted ? dim('(stopped)', color) : `sluice: ${errorLine(error)}`;
       this.terminal.stderr.write(`${line}\n`);
     } finally {
       this.answering = undefined;

@@ -24,3 +24,10 @@ export function numberOption(name: string, range: { min: number; max: number }):
     return number;
   };
 }
+
+/** A mistake in how the command was called: exit code 2, like commander's own. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+export const USAGE_EXIT_CODE = 2;

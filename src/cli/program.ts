@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { registerChat } from './chat.ts';
+import { registerMcp } from './mcp.ts';
 import { registerSimulate } from './simulate.ts';
 
 function packageVersion(): string {
@@ -22,5 +23,6 @@ export function createProgram(): Command {
     .showHelpAfterError();
   registerSimulate(program);
   registerChat(program);
+  registerMcp(program);
   return program;
 }

@@ -15,13 +15,27 @@ type ResultPart = Exclude<ToolResultBlock['content'], string | undefined>[number
  */
 export async function mcpTools(client: McpClient): Promise<Tool[]> {
   const tools: Tool[] = [];
+  const taken = new Set<string>();
   let cursor: string | undefined;
   do {
     const page = await client.listTools(cursor ? { cursor } : undefined);
-    for (const tool of page.tools) tools.push(mcpTool(client, tool));
+    for (const tool of page.tools) tools.push(mcpTool(client, tool, apiToolName(tool.name, taken)));
     cursor = page.nextCursor;
   } while (cursor);
   return tools;
+}
+
+/**
+ * A name the Messages API accepts (`^[a-zA-Z0-9_-]{1,128}$`) for an MCP tool, whose names
+ * may hold dots, slashes and more: other characters become `_`, and a clash gets a suffix.
+ * Calls still go to the server under the tool's own name.
+ */
+export function apiToolName(name: string, taken: Set<string>): string {
+  const base = (name.replace(/[^a-zA-Z0-9_-]/g, '_') || 'tool').slice(0, 120);
+  let candidate = base;
+  for (let n = 2; taken.has(candidate); n++) candidate = `${base}_${n}`;
+  taken.add(candidate);
+  return candidate;
 }
 
 interface ListedTool {
@@ -30,14 +44,14 @@ interface ListedTool {
   inputSchema: { type: 'object'; [field: string]: unknown };
 }
 
-function mcpTool(client: McpClient, listed: ListedTool): Tool {
+function mcpTool(client: McpClient, listed: ListedTool, apiName: string): Tool {
   const definition: CustomTool = {
-    name: listed.name,
+    name: apiName,
     ...(listed.description ? { description: listed.description } : {}),
     input_schema: listed.inputSchema,
   };
   return {
-    name: listed.name,
+    name: apiName,
     description: listed.description,
     input: z.record(z.string(), z.unknown()),
     inputSchema: listed.inputSchema,
@@ -97,7 +111,7 @@ function toPart(part: { type: string; [field: string]: unknown }): ResultPart {
     }
     case 'audio':
       return text(
-        `[audio of type ${String(part.mimeType)}, ${Math.floor((String(part.data).length * 3) / 4)} bytes]`,
+        `[audio of type ${String(part.mimeType)}, ${Buffer.byteLength(String(part.data), 'base64')} bytes]`,
       );
     case 'resource_link':
       return text(`[resource ${String(part.uri)}${part.name ? ` (${String(part.name)})` : ''}]`);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { splitCommandLine } from '../../src/mcp/command-line.ts';
 import { toMcpContent, toMcpStopReason, toMessageParams, toToolChoice } from '../../src/mcp/convert.ts';
+import { apiToolName } from '../../src/mcp/tools.ts';
 import { InvalidRequestError } from '../../src/protocol/errors.ts';
 import type { Message } from '../../src/protocol/message.ts';
 
@@ -87,5 +88,15 @@ describe('MCP sampling content', () => {
       { type: 'text', text: 'I will look.' },
       { type: 'tool_use', id: 't', name: 'lookup', input: { q: 'x' } },
     ]);
+  });
+});
+
+describe('apiToolName', () => {
+  it('makes MCP tool names acceptable to the Messages API, without clashes', () => {
+    const taken = new Set<string>();
+    expect(apiToolName('get-sum', taken)).toBe('get-sum');
+    expect(apiToolName('github.create_issue', taken)).toBe('github_create_issue');
+    expect(apiToolName('github/create_issue', taken)).toBe('github_create_issue_2');
+    expect(apiToolName('x'.repeat(200), taken)).toHaveLength(120);
   });
 });
