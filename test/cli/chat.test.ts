@@ -1,50 +1,19 @@
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CallOptions, Client } from '../../src/client/client.ts';
+import { textOf } from '../../src/client/messages.ts';
 import type { Message } from '../../src/protocol/message.ts';
 import { unpacedRegistry } from '../../src/providers/registry.ts';
 import { NO_PACING } from '../../src/providers/simulated/provider.ts';
 import { Simulator } from '../../src/providers/simulated/server.ts';
+import { BASE_ENV, type CliRun, cliMain, repoRoot, runSluice } from '../helpers/cli.ts';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
-const main = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
-
-/** The environment of a user without keys: the unpaced simulator is the default model. */
-const BASE_ENV: Record<string, string> = {
-  SLUICE_SIM_TTFT_MS: '0',
-  SLUICE_SIM_TPS: '0',
-  ANTHROPIC_API_KEY: '',
-  SLUICE_MODEL: '',
-  NO_COLOR: '',
-};
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+const root = repoRoot;
+const main = cliMain;
 
 /** Runs `sluice chat …` as a child process, stdin piped (`input`) or empty. */
-function runChat(
-  args: string[],
-  options: { input?: string; env?: Record<string, string> } = {},
-): Promise<Run> {
-  const child = spawn(process.execPath, [main, 'chat', ...args], {
-    cwd: root,
-    env: { ...process.env, ...BASE_ENV, ...options.env },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    stdout += chunk;
-  });
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-    stderr += chunk;
-  });
-  child.stdin.end(options.input ?? '');
-  return new Promise((resolve) => child.once('close', (code) => resolve({ code, stdout, stderr })));
+function runChat(args: string[], options: { input?: string; env?: Record<string, string> } = {}) {
+  return runSluice(['chat', ...args], options);
 }
 
 /** The same request made in-process: what the CLI must print. */
@@ -52,13 +21,9 @@ function expected(prompt: string, options: CallOptions = {}): Promise<Message> {
   return new Client('sim:default', { registry: unpacedRegistry() }).create(prompt, options);
 }
 
-function textOf(message: Message): string {
-  return message.content.map((block) => (block.type === 'text' ? block.text : '')).join('');
-}
-
 const STATS_LINE = /^TTFT \d+ ms · \d+ tokens( · [\d.]+ tok\/s)? · [\d.]+ s\n$/;
 
-function expectOneLineError(run: Run, pattern: RegExp): void {
+function expectOneLineError(run: CliRun, pattern: RegExp): void {
   expect(run.code).toBe(1);
   expect(run.stdout).toBe('');
   expect(run.stderr).toMatch(/^sluice: [^\n]+\n$/);

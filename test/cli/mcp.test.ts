@@ -8,61 +8,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client } from '../../src/client/client.ts';
 import { textOf } from '../../src/client/messages.ts';
 import { unpacedRegistry } from '../../src/providers/registry.ts';
+import { type CliRun, runSluice } from '../helpers/cli.ts';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
-const main = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 const everything = fileURLToPath(
   new URL('../../node_modules/@modelcontextprotocol/server-everything/dist/index.js', import.meta.url),
 );
 const node = process.execPath;
-
-/** The environment of a user without keys: the unpaced simulator is the default model. */
-const BASE_ENV: Record<string, string> = {
-  SLUICE_SIM_TTFT_MS: '0',
-  SLUICE_SIM_TPS: '0',
-  ANTHROPIC_API_KEY: '',
-  SLUICE_MODEL: '',
-  NO_COLOR: '',
-};
-
-// Far above the second or so a run takes: a CLI that does not exit by itself fails its test.
-const EXIT_TIMEOUT_MS = 10_000;
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `sluice …` as a child process, stdin empty; rejects if it has not exited in time. */
-function sluice(args: string[]): Promise<Run> {
-  const child = spawn(node, [main, ...args], {
-    cwd: root,
-    env: { ...process.env, ...BASE_ENV },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    stdout += chunk;
-  });
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-    stderr += chunk;
-  });
-  child.stdin.end();
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(
-        new Error(`sluice ${args.join(' ')} did not exit within ${EXIT_TIMEOUT_MS} ms; stderr: ${stderr}`),
-      );
-    }, EXIT_TIMEOUT_MS);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const sluice = (args: string[]) => runSluice(args);
 
 // server-everything started through a wrapper that records its pid: a server process still
 // alive once the CLI has exited is a leak.
@@ -105,7 +57,7 @@ function commandLine(words: string[]): string {
   return words.map((word) => `'${word.replaceAll("'", "'\\''")}'`).join(' ');
 }
 
-function expectOneLineError(run: Run, pattern: RegExp, code = 1): void {
+function expectOneLineError(run: CliRun, pattern: RegExp, code = 1): void {
   expect(run.code).toBe(code);
   expect(run.stdout).toBe('');
   expect(run.stderr).toMatch(/^sluice: [^\n]+\n$/);
