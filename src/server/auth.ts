@@ -1,0 +1,54 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
+import { AuthenticationError } from '../protocol/errors.ts';
+
+/**
+ * Checks a request's key (`x-api-key`, or `Authorization: Bearer`, which the official SDKs
+ * send) against the gateway's keys in constant time: digests of equal length are compared,
+ * and every key is compared, so timing reveals neither the key nor which one matched.
+ */
+export class ApiKeys {
+  private readonly digests: Buffer[];
+
+  constructor(keys: readonly string[]) {
+    this.digests = keys.filter((key) => key !== '').map(digest);
+  }
+
+  get required(): boolean {
+    return this.digests.length > 0;
+  }
+
+  /** The caller's key (for rate limits and logs, never in full), or an AuthenticationError. */
+  check(headers: IncomingHttpHeaders): string | undefined {
+    if (!this.required) return undefined;
+    const key = presentedKey(headers);
+    if (key === undefined) {
+      throw new AuthenticationError(
+        'No API key: send it in the x-api-key header or as Authorization: Bearer <key>.',
+      );
+    }
+    const candidate = digest(key);
+    let matched = false;
+    for (const known of this.digests) matched = timingSafeEqual(candidate, known) || matched;
+    if (!matched) throw new AuthenticationError('Invalid API key.');
+    return key;
+  }
+}
+
+function presentedKey(headers: IncomingHttpHeaders): string | undefined {
+  const apiKey = headers['x-api-key'];
+  if (typeof apiKey === 'string' && apiKey !== '') return apiKey;
+  const authorization = headers.authorization;
+  const bearer = typeof authorization === 'string' ? /^Bearer\s+(.+)$/i.exec(authorization)?.[1] : undefined;
+  return bearer?.trim() || undefined;
+}
+
+function digest(key: string): Buffer {
+  return createHash('sha256').update(key).digest();
+}
+
+/** A key as it may appear in a log: its first characters and a digest prefix, never the key. */
+export function keyLabel(key: string | undefined): string | undefined {
+  if (key === undefined) return undefined;
+  return `${key.slice(0, 4)}…${digest(key).toString('hex').slice(0, 8)}`;
+}

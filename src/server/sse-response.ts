@@ -1,0 +1,96 @@
+import type { ServerResponse } from 'node:http';
+import type { StreamEvent } from '../protocol/events.ts';
+import { encodeSSE, encodeSSEComment } from '../stream/sse.ts';
+
+export interface SseResponseOptions {
+  streamId: string;
+  /** A comment line after this long without an event keeps proxies and clients from timing out. */
+  pingIntervalMs: number;
+  headers?: Record<string, string>;
+}
+
+/**
+ * An SSE response on a raw Node response: each event flushed at once with an `id:` sequence
+ * number, writes that wait while the client is slow (so the gateway never buffers without
+ * bound), a ping on idle, and a signal that aborts when the client goes away.
+ */
+export class SseResponse {
+  readonly closed: AbortSignal;
+  private readonly res: ServerResponse;
+  private readonly pingIntervalMs: number;
+  private sequence = 0;
+  private pingTimer: NodeJS.Timeout | undefined;
+  private readonly disconnected = new AbortController();
+
+  constructor(res: ServerResponse, options: SseResponseOptions) {
+    this.res = res;
+    this.pingIntervalMs = options.pingIntervalMs;
+    this.closed = this.disconnected.signal;
+    res.on('close', () => {
+      this.stopPings();
+      // 'close' also follows a normal end; only a response cut short is a disconnect.
+      if (!res.writableFinished) this.disconnected.abort();
+    });
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+      'sluice-stream-id': options.streamId,
+      ...options.headers,
+    });
+    res.flushHeaders();
+    res.socket?.setNoDelay(true);
+    this.schedulePing();
+  }
+
+  /** The number of the last event written. */
+  get lastEventId(): number {
+    return this.sequence;
+  }
+
+  /** Writes a batch of events; resolves when the client can take more. */
+  async write(events: readonly StreamEvent[]): Promise<void> {
+    if (this.closed.aborted || events.length === 0) return;
+    let text = '';
+    for (const event of events) {
+      this.sequence++;
+      text += encodeSSE({ id: String(this.sequence), event: event.type, data: JSON.stringify(event) });
+    }
+    this.schedulePing();
+    if (!this.res.write(text)) await this.drained();
+  }
+
+  end(): void {
+    this.stopPings();
+    if (!this.res.writableEnded) this.res.end();
+  }
+
+  private drained(): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        this.res.off('drain', done);
+        this.res.off('close', done);
+        resolve();
+      };
+      this.res.once('drain', done);
+      this.res.once('close', done);
+    });
+  }
+
+  private schedulePing(): void {
+    if (this.pingIntervalMs <= 0) return;
+    if (this.pingTimer) {
+      this.pingTimer.refresh();
+      return;
+    }
+    this.pingTimer = setInterval(() => {
+      if (!this.res.writableEnded) this.res.write(encodeSSEComment('ping'));
+    }, this.pingIntervalMs);
+  }
+
+  private stopPings(): void {
+    clearInterval(this.pingTimer);
+    this.pingTimer = undefined;
+  }
+}
