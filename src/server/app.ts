@@ -6,6 +6,7 @@ import { ApiKeys } from './auth.ts';
 import type { GatewayContext } from './context.ts';
 import { sendError, toSluiceError } from './errors.ts';
 import { ModelResolver } from './models.ts';
+import { registerChatCompletionsRoute } from './routes/chat-completions.ts';
 import { registerMessagesRoute } from './routes/messages.ts';
 
 export interface GatewayOptions {
@@ -42,5 +43,6 @@ export function createServer(options: GatewayOptions = {}): FastifyInstance {
     };
   });
   registerMessagesRoute(app, gateway);
+  registerChatCompletionsRoute(app, gateway);
   return app;
 }

@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
+import type { FastifyReply } from 'fastify';
 import type { StreamEvent } from '../protocol/events.ts';
 import { encodeSSE, encodeSSEComment } from '../stream/sse.ts';
 
@@ -61,6 +63,13 @@ export class SseResponse {
     if (!this.res.write(text)) await this.drained();
   }
 
+  /** Writes text already in SSE form (another protocol's events); resolves when the client can take more. */
+  async writeRaw(text: string): Promise<void> {
+    if (this.closed.aborted) return;
+    this.schedulePing();
+    if (!this.res.write(text)) await this.drained();
+  }
+
   end(): void {
     this.stopPings();
     if (!this.res.writableEnded) this.res.end();
@@ -93,4 +102,19 @@ export class SseResponse {
     clearInterval(this.pingTimer);
     this.pingTimer = undefined;
   }
+}
+
+/** Takes the response over from Fastify and opens an event stream on it. */
+export function openEventStream(reply: FastifyReply, pingIntervalMs: number): SseResponse {
+  reply.hijack();
+  return new SseResponse(reply.raw, { streamId: `str_${randomUUID()}`, pingIntervalMs });
+}
+
+/** Aborts when the client goes away before the response is complete: the upstream call stops at once. */
+export function abortOnDisconnect(reply: FastifyReply): AbortSignal {
+  const controller = new AbortController();
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) controller.abort();
+  });
+  return controller.signal;
 }

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { SluiceError } from '../../protocol/errors.ts';
 import type { StreamEvent } from '../../protocol/events.ts';
@@ -9,7 +8,7 @@ import { batchesOf } from '../../stream/batches.ts';
 import { encodeSSE } from '../../stream/sse.ts';
 import type { GatewayContext } from '../context.ts';
 import { toSluiceError } from '../errors.ts';
-import { SseResponse } from '../sse-response.ts';
+import { abortOnDisconnect, openEventStream, type SseResponse } from '../sse-response.ts';
 
 /** `POST /v1/messages`: the Anthropic Messages API, streaming and not, through the resilient stream. */
 export function registerMessagesRoute(app: FastifyInstance, gateway: GatewayContext): void {
@@ -52,13 +51,7 @@ async function streamMessages(
   let sse: SseResponse | undefined;
   try {
     for await (const batch of batchesOf(events)) {
-      if (!sse) {
-        reply.hijack();
-        sse = new SseResponse(reply.raw, {
-          streamId: `str_${randomUUID()}`,
-          pingIntervalMs: gateway.pingIntervalMs,
-        });
-      }
+      sse ??= openEventStream(reply, gateway.pingIntervalMs);
       await sse.write(batch);
     }
     sse?.end();
@@ -71,15 +64,6 @@ async function streamMessages(
 
 function errorEvent(error: SluiceError, id: number): string {
   return encodeSSE({ id: String(id), event: 'error', data: JSON.stringify(error.toBody()) });
-}
-
-/** Aborts when the client goes away before the response is complete: the upstream call stops at once. */
-function abortOnDisconnect(reply: FastifyReply): AbortSignal {
-  const controller = new AbortController();
-  reply.raw.once('close', () => {
-    if (!reply.raw.writableFinished) controller.abort();
-  });
-  return controller.signal;
 }
 
 /** Headers a client may send that the upstream should see. */
