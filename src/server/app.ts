@@ -3,19 +3,28 @@ import { NotFoundError } from '../protocol/errors.ts';
 import { ProviderRegistry } from '../providers/registry.ts';
 import type { ResiliencePolicy } from '../resilience/policy.ts';
 import { ApiKeys } from './auth.ts';
-import type { GatewayContext } from './context.ts';
+import { admit, type GatewayContext } from './context.ts';
 import { sendError, toSluiceError } from './errors.ts';
 import { ModelResolver } from './models.ts';
+import { RateLimiter } from './rate-limit.ts';
 import { registerChatCompletionsRoute } from './routes/chat-completions.ts';
 import { registerMessagesRoute } from './routes/messages.ts';
+import { NO_TELEMETRY, type Telemetry } from './telemetry.ts';
 
 export interface GatewayOptions {
   registry?: ProviderRegistry;
   aliases?: Record<string, string>;
+  /** Per model or alias: the models tried, in order, when it fails before its first byte. */
+  fallbacks?: Record<string, readonly string[]>;
   apiKeys?: readonly string[];
   bodyLimitBytes?: number;
   pingIntervalMs?: number;
   policy?: Partial<ResiliencePolicy>;
+  /** Requests a minute per key (or per address without keys); 0 turns the limit off. */
+  rateLimit?: { requestsPerMinute: number; burst?: number };
+  telemetry?: Telemetry;
+  /** Aborting it ends every request in flight (the end of a shutdown's grace period). */
+  shutdown?: AbortSignal;
 }
 
 /** The streaming gateway as a Fastify app (not yet listening). */
@@ -23,9 +32,14 @@ export function createServer(options: GatewayOptions = {}): FastifyInstance {
   const registry = options.registry ?? new ProviderRegistry();
   const gateway: GatewayContext = {
     apiKeys: new ApiKeys(options.apiKeys ?? []),
-    models: new ModelResolver(registry, options.aliases),
+    rateLimiter: new RateLimiter(options.rateLimit?.requestsPerMinute ?? 0, {
+      burst: options.rateLimit?.burst,
+    }),
+    models: new ModelResolver(registry, options.aliases, options.fallbacks),
     policy: options.policy ?? {},
     pingIntervalMs: options.pingIntervalMs ?? 15_000,
+    telemetry: options.telemetry ?? NO_TELEMETRY,
+    shutdown: options.shutdown ?? new AbortController().signal,
   };
   const app = Fastify({ bodyLimit: options.bodyLimitBytes ?? 10 * 1024 * 1024, logger: false });
 
@@ -36,7 +50,7 @@ export function createServer(options: GatewayOptions = {}): FastifyInstance {
 
   app.get('/healthz', async () => ({ ok: true }));
   app.get('/v1/models', async (request) => {
-    gateway.apiKeys.check(request.headers);
+    admit(gateway, request.headers, request.ip);
     return {
       data: gateway.models.known.map((id) => ({ type: 'model', id, display_name: id })),
       has_more: false,

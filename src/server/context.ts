@@ -1,11 +1,33 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import type { ResiliencePolicy } from '../resilience/policy.ts';
-import type { ApiKeys } from './auth.ts';
+import { type ApiKeys, keyLabel } from './auth.ts';
 import type { ModelResolver } from './models.ts';
+import type { RateLimiter } from './rate-limit.ts';
+import type { Telemetry } from './telemetry.ts';
 
 /** What every route of the gateway shares. */
 export interface GatewayContext {
   apiKeys: ApiKeys;
+  rateLimiter: RateLimiter;
   models: ModelResolver;
   policy: Partial<ResiliencePolicy>;
   pingIntervalMs: number;
+  telemetry: Telemetry;
+  /** Aborts every request in flight: the end of a graceful shutdown's grace period. */
+  shutdown: AbortSignal;
+}
+
+/**
+ * Lets a request in: checks its key, then its rate (per key, or per address without keys).
+ * Returns a label of the key for logs, never the key itself.
+ */
+export function admit(
+  gateway: GatewayContext,
+  headers: IncomingHttpHeaders,
+  address: string,
+): string | undefined {
+  const key = gateway.apiKeys.check(headers);
+  const label = keyLabel(key);
+  gateway.rateLimiter.take(label ?? `address:${address}`);
+  return label;
 }

@@ -18,10 +18,34 @@ export interface ResolvedModel {
 export class ModelResolver {
   private readonly registry: ProviderRegistry;
   private readonly aliases: Record<string, string>;
+  private readonly fallbacks: Record<string, readonly string[]>;
 
-  constructor(registry: ProviderRegistry, aliases: Record<string, string> = {}) {
+  constructor(
+    registry: ProviderRegistry,
+    aliases: Record<string, string> = {},
+    fallbacks: Record<string, readonly string[]> = {},
+  ) {
     this.registry = registry;
     this.aliases = aliases;
+    this.fallbacks = fallbacks;
+  }
+
+  /**
+   * The model and the ones to try, in order, if it fails before its first byte: fallbacks are
+   * looked up by the name asked for, then by what it resolved to.
+   */
+  resolveChain(name: string): ResolvedModel[] {
+    const primary = this.resolve(name);
+    const backups = this.fallbacks[name] ?? this.fallbacks[primary.ref] ?? [];
+    const seen = new Set([primary.ref]);
+    const chain = [primary];
+    for (const backup of backups) {
+      const resolved = this.resolve(backup);
+      if (seen.has(resolved.ref)) continue;
+      seen.add(resolved.ref);
+      chain.push(resolved);
+    }
+    return chain;
   }
 
   /** What `GET /v1/models` lists: the aliases, then the default model. */

@@ -118,3 +118,8 @@ export function abortOnDisconnect(reply: FastifyReply): AbortSignal {
   });
   return controller.signal;
 }
+
+/** A request's signal: aborts when its client goes away or the gateway's grace period ends. */
+export function requestSignal(reply: FastifyReply, shutdown: AbortSignal): AbortSignal {
+  return AbortSignal.any([abortOnDisconnect(reply), shutdown]);
+}

@@ -8,10 +8,12 @@ import {
   OPENAI_STREAM_DONE,
   openAIErrorBody,
 } from '../../providers/openai/from-openai.ts';
-import { resilientMessageStream, resilientStream } from '../../resilience/resilient-stream.ts';
-import type { GatewayContext } from '../context.ts';
+import { MessageStream } from '../../stream/message-stream.ts';
+import { admit, type GatewayContext } from '../context.ts';
 import { toSluiceError } from '../errors.ts';
-import { abortOnDisconnect, openEventStream } from '../sse-response.ts';
+import { fallbackStream } from '../fallbacks.ts';
+import { openEventStream, requestSignal } from '../sse-response.ts';
+import { firstTokenWatch, observed } from './telemetry-options.ts';
 
 /**
  * `POST /v1/chat/completions`: the OpenAI Chat Completions API in front of any Sluice model,
@@ -19,31 +21,42 @@ import { abortOnDisconnect, openEventStream } from '../sse-response.ts';
  */
 export function registerChatCompletionsRoute(app: FastifyInstance, gateway: GatewayContext): void {
   app.post('/v1/chat/completions', async (request, reply) => {
+    const streaming = (request.body as { stream?: unknown } | null)?.stream === true;
+    const telemetry = gateway.telemetry.start('/v1/chat/completions', undefined, streaming);
+    const signal = requestSignal(reply, gateway.shutdown);
     try {
-      gateway.apiKeys.check(request.headers);
+      admit(gateway, request.headers, request.ip);
       const { request: params, includeUsage } = fromOpenAIRequest(request.body);
-      const { provider, model } = gateway.models.resolve(params.model);
-      const { stream: streaming, ...rest } = params;
-      const upstream = { ...rest, model };
+      const chain = gateway.models.resolveChain(params.model);
+      telemetry.model(chain[0]!.ref);
+      const { stream: _stream, ...rest } = params;
+      const events = fallbackStream(chain, rest, observed(telemetry, signal, { policy: gateway.policy }));
       const id = `chatcmpl-${randomUUID().replaceAll('-', '')}`;
       const created = Math.floor(Date.now() / 1000);
-      const signal = abortOnDisconnect(reply);
       if (!streaming) {
-        const message = await resilientMessageStream(provider, upstream, {
-          policy: gateway.policy,
-          signal,
-        }).finalMessage();
+        const message = await new MessageStream(() => events, { signal }).finalMessage();
+        telemetry.finish(200);
         return reply.send({ ...messageToOpenAIResponse(message, { id, created }), model: params.model });
       }
-      const events = resilientStream(provider, upstream, { policy: gateway.policy, signal });
+      const watch = firstTokenWatch(() => telemetry.firstToken());
+      const watched = {
+        [Symbol.asyncIterator]: async function* () {
+          for await (const event of events) {
+            watch([event]);
+            yield event;
+          }
+        },
+      };
       await streamChunks(
         reply,
-        eventsToOpenAIChunks(events, { id, model: params.model, created, includeUsage }),
+        eventsToOpenAIChunks(watched, { id, model: params.model, created, includeUsage }),
         gateway,
       );
+      telemetry.finish(signal.aborted ? 499 : 200);
       return reply;
     } catch (error) {
       const sluice = toSluiceError(error);
+      telemetry.finish(signal.aborted ? 499 : sluice.status, sluice);
       if (reply.sent) return reply;
       if (sluice.retryAfterMs !== undefined)
         reply.header('retry-after', String(Math.ceil(sluice.retryAfterMs / 1000)));
@@ -73,5 +86,6 @@ async function streamChunks(
     if (!stream) throw error;
     await stream.writeRaw(`data: ${JSON.stringify(openAIErrorBody(toSluiceError(error)))}\n\n`);
     stream.end();
+    throw error;
   }
 }

@@ -1,40 +1,48 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { SluiceError } from '../../protocol/errors.ts';
 import type { StreamEvent } from '../../protocol/events.ts';
 import { MessageCreateParamsSchema } from '../../protocol/request.ts';
 import { parseRequestBody } from '../../protocol/zod-errors.ts';
-import { resilientMessageStream, resilientStream } from '../../resilience/resilient-stream.ts';
 import { batchesOf } from '../../stream/batches.ts';
+import { MessageStream } from '../../stream/message-stream.ts';
 import { encodeSSE } from '../../stream/sse.ts';
-import type { GatewayContext } from '../context.ts';
+import { admit, type GatewayContext } from '../context.ts';
 import { toSluiceError } from '../errors.ts';
-import { abortOnDisconnect, openEventStream, type SseResponse } from '../sse-response.ts';
+import { fallbackStream } from '../fallbacks.ts';
+import { openEventStream, requestSignal, type SseResponse } from '../sse-response.ts';
+import type { RequestTelemetry } from '../telemetry.ts';
+import { firstTokenWatch, observed } from './telemetry-options.ts';
 
 /** `POST /v1/messages`: the Anthropic Messages API, streaming and not, through the resilient stream. */
 export function registerMessagesRoute(app: FastifyInstance, gateway: GatewayContext): void {
   app.post('/v1/messages', async (request, reply) => {
-    gateway.apiKeys.check(request.headers);
-    const body = parseRequestBody(MessageCreateParamsSchema, request.body);
-    const { provider, model } = gateway.models.resolve(body.model);
-    const { stream: streaming, ...params } = body;
-    const upstream = { ...params, model };
-    const headers = passThroughHeaders(request);
-    const disconnected = abortOnDisconnect(reply);
-
-    if (!streaming) {
-      const message = await resilientMessageStream(provider, upstream, {
-        policy: gateway.policy,
-        signal: disconnected,
-        headers,
-      }).finalMessage();
-      return reply.send(message);
+    const streaming = (request.body as { stream?: unknown } | null)?.stream === true;
+    const telemetry = gateway.telemetry.start('/v1/messages', undefined, streaming);
+    const signal = requestSignal(reply, gateway.shutdown);
+    try {
+      admit(gateway, request.headers, request.ip);
+      const { stream: _stream, ...params } = parseRequestBody(MessageCreateParamsSchema, request.body);
+      const chain = gateway.models.resolveChain(params.model);
+      telemetry.model(chain[0]!.ref);
+      const events = fallbackStream(
+        chain,
+        params,
+        observed(telemetry, signal, { policy: gateway.policy, headers: passThroughHeaders(request) }),
+      );
+      if (!streaming) {
+        const message = await new MessageStream(() => events, { signal }).finalMessage();
+        telemetry.finish(200);
+        return reply.send(message);
+      }
+      await streamMessages(reply, events, gateway, telemetry);
+      telemetry.finish(signal.aborted ? 499 : 200);
+      return reply;
+    } catch (error) {
+      const sluice = toSluiceError(error);
+      telemetry.finish(signal.aborted ? 499 : sluice.status, sluice);
+      // Once the stream is open, the error went to the client as an event.
+      if (reply.sent) return reply;
+      throw sluice;
     }
-    await streamMessages(
-      reply,
-      resilientStream(provider, upstream, { policy: gateway.policy, signal: disconnected, headers }),
-      gateway,
-    );
-    return reply;
   });
 }
 
@@ -47,23 +55,28 @@ async function streamMessages(
   reply: FastifyReply,
   events: AsyncIterable<StreamEvent>,
   gateway: GatewayContext,
+  telemetry: RequestTelemetry,
 ): Promise<void> {
   let sse: SseResponse | undefined;
+  const watch = firstTokenWatch(() => telemetry.firstToken());
   try {
     for await (const batch of batchesOf(events)) {
       sse ??= openEventStream(reply, gateway.pingIntervalMs);
       await sse.write(batch);
+      watch(batch);
     }
     sse?.end();
   } catch (error) {
     if (!sse) throw error;
-    if (!reply.raw.destroyed) reply.raw.write(errorEvent(toSluiceError(error), sse.lastEventId + 1));
+    const sluice = toSluiceError(error);
+    if (!reply.raw.destroyed) {
+      reply.raw.write(
+        encodeSSE({ id: String(sse.lastEventId + 1), event: 'error', data: JSON.stringify(sluice.toBody()) }),
+      );
+    }
     sse.end();
+    throw sluice;
   }
-}
-
-function errorEvent(error: SluiceError, id: number): string {
-  return encodeSSE({ id: String(id), event: 'error', data: JSON.stringify(error.toBody()) });
 }
 
 /** Headers a client may send that the upstream should see. */
