@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { registerChat } from './chat.ts';
 import { registerMcp } from './mcp.ts';
+import { registerServe } from './serve.ts';
 import { registerSimulate } from './simulate.ts';
 
 function packageVersion(): string {
@@ -21,6 +22,7 @@ export function createProgram(): Command {
     .version(packageVersion(), '-v, --version', 'print the version')
     .helpOption('-h, --help', 'show help')
     .showHelpAfterError();
+  registerServe(program);
   registerSimulate(program);
   registerChat(program);
   registerMcp(program);

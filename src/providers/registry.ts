@@ -54,9 +54,12 @@ const BUILT_IN: Record<string, (env: Env) => Provider> = {
 export class ProviderRegistry {
   private readonly env: Env;
   private readonly providers = new Map<string, Provider>();
+  private readonly configuredDefault: string | undefined;
 
-  constructor(options: { env?: Env; providers?: Record<string, Provider> } = {}) {
+  /** `defaultModel` overrides the environment's rule (a gateway's configured default). */
+  constructor(options: { env?: Env; providers?: Record<string, Provider>; defaultModel?: string } = {}) {
     this.env = options.env ?? process.env;
+    this.configuredDefault = options.defaultModel;
     for (const [name, provider] of Object.entries(options.providers ?? {}))
       this.providers.set(name, provider);
   }
@@ -67,7 +70,7 @@ export class ProviderRegistry {
   }
 
   get defaultModel(): string {
-    return defaultModel(this.env);
+    return this.configuredDefault ?? defaultModel(this.env);
   }
 
   get names(): string[] {

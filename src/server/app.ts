@@ -27,6 +27,12 @@ export interface GatewayOptions {
   shutdown?: AbortSignal;
 }
 
+/** Telemetry that can also render Prometheus metrics (see observability.ts). */
+interface MetricsSource {
+  metrics(): Promise<string>;
+  contentType: string;
+}
+
 /** The streaming gateway as a Fastify app (not yet listening). */
 export function createServer(options: GatewayOptions = {}): FastifyInstance {
   const registry = options.registry ?? new ProviderRegistry();
@@ -56,6 +62,14 @@ export function createServer(options: GatewayOptions = {}): FastifyInstance {
       has_more: false,
     };
   });
+  const metrics = options.telemetry as Partial<MetricsSource> | undefined;
+  if (typeof metrics?.metrics === 'function') {
+    const source = metrics as MetricsSource;
+    // Unauthenticated, as Prometheus scrapers expect; it carries counts and model names, no content.
+    app.get('/metrics', async (_request, reply) =>
+      reply.type(source.contentType).send(await source.metrics()),
+    );
+  }
   registerMessagesRoute(app, gateway);
   registerChatCompletionsRoute(app, gateway);
   return app;

@@ -1,0 +1,73 @@
+import { type DestinationStream, type Logger, pino } from 'pino';
+import { SluiceError } from '../protocol/errors.ts';
+
+export interface LoggerOptions {
+  /** pino level name; `info` unless given. */
+  level?: string;
+  /** Where the JSON lines go; standard output unless given (tests pass a collector). */
+  destination?: NodeJS.WritableStream | DestinationStream;
+}
+
+/** What a log line says about an error: never its stack, which is noise for expected errors and may leak internals. */
+export interface LoggedError {
+  type: string;
+  message: string;
+}
+
+const CENSOR = '[redacted]';
+
+/**
+ * Where keys can appear in what the gateway logs: request headers (as Fastify logs them, or
+ * bare) and key fields of configuration objects, at the top level or one level down.
+ */
+export const REDACTED_PATHS: readonly string[] = [
+  'req.headers.authorization',
+  'req.headers["x-api-key"]',
+  'req.headers["proxy-authorization"]',
+  'headers.authorization',
+  'headers["x-api-key"]',
+  '*.headers.authorization',
+  '*.headers["x-api-key"]',
+  'apiKey',
+  'api_key',
+  'authorization',
+  '*.apiKey',
+  '*.api_key',
+  '*.authorization',
+];
+
+/** A pino logger that redacts keys, logs errors without stacks and stamps ISO times. */
+export function createLogger(options: LoggerOptions = {}): Logger {
+  const settings = {
+    level: options.level ?? 'info',
+    redact: { paths: [...REDACTED_PATHS], censor: CENSOR },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    serializers: { err: serializeError, error: serializeError },
+  };
+  // A Node Writable has the `write(string)` pino needs; the two types just don't overlap in TS.
+  const destination = options.destination as DestinationStream | undefined;
+  return destination === undefined ? pino(settings) : pino(settings, destination);
+}
+
+/** The type and message of an error, with anything shaped like a key masked. */
+export function errorSummary(error: unknown): LoggedError {
+  if (error instanceof SluiceError) return { type: error.type, message: scrubSecrets(error.message) };
+  if (error instanceof Error) return { type: error.name, message: scrubSecrets(error.message) };
+  return { type: 'unknown', message: scrubSecrets(String(error)) };
+}
+
+// Errors are reduced to a summary; anything else (an already summarised error) passes as is.
+function serializeError(value: unknown): unknown {
+  return value instanceof Error ? errorSummary(value) : value;
+}
+
+/**
+ * Upstream error messages are the one free text a log line carries from outside, and some
+ * providers echo the key they were sent ("Incorrect API key provided: sk-…"): mask what looks
+ * like one.
+ */
+export function scrubSecrets(text: string): string {
+  return text
+    .replace(/\b(Bearer\s+)[^\s"',;]+/gi, `$1${CENSOR}`)
+    .replace(/\bsk-[A-Za-z0-9_*.-]{8,}/g, CENSOR);
+}

@@ -1,0 +1,79 @@
+import cors from '@fastify/cors';
+import type { FastifyInstance } from 'fastify';
+import { OverloadedError } from '../protocol/errors.ts';
+import { createServer } from './app.ts';
+import { assertSafeBinding, type GatewayConfig } from './config.ts';
+import { createTelemetry } from './observability.ts';
+import { registryFromConfig } from './providers.ts';
+import type { Telemetry } from './telemetry.ts';
+
+export interface RunningGateway {
+  app: FastifyInstance;
+  url: string;
+  /**
+   * Graceful shutdown: stop accepting, let streams in flight finish for the grace period,
+   * then abort them (each ends with an error event) and close every connection.
+   */
+  close(graceMs?: number): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Allow a non-loopback host without API keys (`--insecure`). */
+  insecure?: boolean;
+  telemetry?: Telemetry;
+  env?: Record<string, string | undefined>;
+}
+
+/** Builds the gateway from a loaded configuration and starts listening. */
+export async function startGateway(
+  config: GatewayConfig,
+  options: StartOptions = {},
+): Promise<RunningGateway> {
+  assertSafeBinding(config, { insecure: options.insecure });
+  const shutdown = new AbortController();
+  const { server } = config;
+  const app = createServer({
+    registry: registryFromConfig(config, options.env),
+    aliases: config.aliases,
+    fallbacks: config.fallbacks,
+    apiKeys: server.apiKeys,
+    bodyLimitBytes: server.bodyLimitBytes,
+    pingIntervalMs: server.pingIntervalMs,
+    policy: config.resilience,
+    rateLimit: server.rateLimit,
+    telemetry: options.telemetry ?? createTelemetry(),
+    shutdown: shutdown.signal,
+  });
+  if (server.corsOrigins.length > 0) {
+    await app.register(cors, {
+      origin: server.corsOrigins.includes('*') ? true : server.corsOrigins,
+      exposedHeaders: ['sluice-stream-id', 'retry-after', 'request-id'],
+    });
+  }
+  const url = await app.listen({ host: server.host, port: server.port });
+
+  let closing: Promise<void> | undefined;
+  const close = (graceMs = server.shutdownGraceMs) => {
+    closing ??= (async () => {
+      // Stops accepting at once; resolves when the last connection has ended.
+      const closed = app.close();
+      const grace = setTimeout(() => {
+        // Retryable: a client (Sluice's own included) tries again and lands elsewhere.
+        shutdown.abort(new OverloadedError('The gateway is shutting down; retry the request.'));
+        // Streams end with their error event on abort; anything still open after that is cut.
+        setTimeout(() => app.server.closeAllConnections(), 1000).unref();
+      }, graceMs);
+      // A connection whose stream just finished would otherwise sit idle until its keep-alive
+      // timeout, holding the shutdown open for seconds.
+      const sweep = setInterval(() => app.server.closeIdleConnections(), 50);
+      try {
+        await closed;
+      } finally {
+        clearTimeout(grace);
+        clearInterval(sweep);
+      }
+    })();
+    return closing;
+  };
+  return { app, url, close };
+}

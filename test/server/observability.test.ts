@@ -1,0 +1,247 @@
+import { Writable } from 'node:stream';
+import { Registry } from 'prom-client';
+import { describe, expect, it } from 'vitest';
+import {
+  AbortError,
+  AuthenticationError,
+  NotFoundError,
+  OverloadedError,
+  RateLimitError,
+  type SluiceError,
+} from '../../src/protocol/errors.ts';
+import { createLogger } from '../../src/server/logger.ts';
+import { createTelemetry } from '../../src/server/observability.ts';
+
+const ROUTE = '/v1/messages';
+const LEVEL = { info: 30, warn: 40, error: 50 };
+
+/** A pino destination that keeps every line, raw (to look for leaks) and parsed. */
+function collector() {
+  const raw: string[] = [];
+  const stream = new Writable({
+    write(chunk, _encoding, done) {
+      raw.push(...String(chunk).split('\n').filter(Boolean));
+      done();
+    },
+  });
+  return { stream, raw, lines: () => raw.map((line) => JSON.parse(line) as Record<string, unknown>) };
+}
+
+/** A clock the test moves by hand, in milliseconds. */
+function manualClock(start = 1000) {
+  let time = start;
+  return { now: () => time, advance: (ms: number) => (time += ms) };
+}
+
+function setup() {
+  const logs = collector();
+  const clock = manualClock();
+  const telemetry = createTelemetry({ logger: createLogger({ destination: logs.stream }), now: clock.now });
+  return { logs, clock, telemetry };
+}
+
+/** The value of the one sample of `name` whose labels include `labels`, from the Prometheus text. */
+function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
+  const values = samples(text, name).filter((s) =>
+    Object.entries(labels).every(([label, value]) => s.labels[label] === value),
+  );
+  if (values.length > 1)
+    throw new Error(`${values.length} samples of ${name} match ${JSON.stringify(labels)}`);
+  return values[0]?.value;
+}
+
+function samples(text: string, name: string): { labels: Record<string, string>; value: number }[] {
+  const found = [];
+  for (const line of text.split('\n')) {
+    const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (match?.[1] !== name) continue;
+    const labels: Record<string, string> = {};
+    for (const [, label, value] of (match[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) {
+      if (label !== undefined && value !== undefined) labels[label] = value;
+    }
+    found.push({ labels, value: Number(match[3]) });
+  }
+  return found;
+}
+
+describe('createTelemetry', () => {
+  it('logs one line and records the metrics of a streaming request', async () => {
+    const { logs, clock, telemetry } = setup();
+    const request = telemetry.start(ROUTE, 'sk-g…1a2b3c4d', true);
+    expect(sample(await telemetry.metrics(), 'sluice_active_streams', { route: ROUTE })).toBe(1);
+
+    request.model('sim:default');
+    clock.advance(250);
+    request.firstToken();
+    request.retry({ attempt: 1, reason: 'overloaded_error', delayMs: 10, mode: 'retry' });
+    clock.advance(500);
+    request.firstToken(); // only the first one counts
+    request.retry({ attempt: 2, reason: 'connection', delayMs: 10, mode: 'resume' });
+    request.usage({ input_tokens: 12, output_tokens: 34 });
+    clock.advance(1250);
+    request.finish(200);
+
+    const [line, ...more] = logs.lines();
+    expect(more).toEqual([]);
+    expect(line).toMatchObject({
+      level: LEVEL.info,
+      msg: 'request',
+      route: ROUTE,
+      model: 'sim:default',
+      status: 200,
+      streaming: true,
+      ttftMs: 250,
+      durationMs: 2000,
+      inputTokens: 12,
+      outputTokens: 34,
+      retries: 2,
+      resumes: 1,
+      key: 'sk-g…1a2b3c4d',
+    });
+    expect(line).not.toHaveProperty('error');
+    expect(line?.time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+
+    const text = await telemetry.metrics();
+    const model = 'sim:default';
+    expect(sample(text, 'sluice_requests_total', { route: ROUTE, model, status: '200' })).toBe(1);
+    expect(sample(text, 'sluice_ttft_seconds_bucket', { route: ROUTE, model, le: '0.1' })).toBe(0);
+    expect(sample(text, 'sluice_ttft_seconds_bucket', { route: ROUTE, model, le: '0.25' })).toBe(1);
+    expect(sample(text, 'sluice_ttft_seconds_sum', { route: ROUTE, model })).toBe(0.25);
+    expect(sample(text, 'sluice_ttft_seconds_count', { route: ROUTE, model })).toBe(1);
+    expect(sample(text, 'sluice_request_duration_seconds_bucket', { route: ROUTE, model, le: '1' })).toBe(0);
+    expect(sample(text, 'sluice_request_duration_seconds_bucket', { route: ROUTE, model, le: '2.5' })).toBe(
+      1,
+    );
+    expect(sample(text, 'sluice_request_duration_seconds_sum', { route: ROUTE, model })).toBe(2);
+    expect(sample(text, 'sluice_tokens_total', { model, direction: 'input' })).toBe(12);
+    expect(sample(text, 'sluice_tokens_total', { model, direction: 'output' })).toBe(34);
+    expect(sample(text, 'sluice_retries_total', { model, reason: 'overloaded_error', mode: 'retry' })).toBe(
+      1,
+    );
+    expect(sample(text, 'sluice_retries_total', { model, reason: 'connection', mode: 'resume' })).toBe(1);
+    expect(sample(text, 'sluice_active_streams', { route: ROUTE })).toBe(0);
+    expect(samples(text, 'sluice_upstream_errors_total')).toEqual([]);
+    // Default process metrics, for CPU and memory.
+    expect(sample(text, 'process_cpu_user_seconds_total')).toBeGreaterThanOrEqual(0);
+    expect(text).not.toContain('1a2b3c4d');
+  });
+
+  it('ignores a second finish and counts the tokens of a late usage without logging again', async () => {
+    const { logs, telemetry } = setup();
+    const request = telemetry.start(ROUTE, undefined, true);
+    request.model('sim:default');
+    request.usage({ input_tokens: 5, output_tokens: 7 });
+    request.finish(200);
+    request.finish(500);
+    request.usage({ input_tokens: 5, output_tokens: 9 }); // cumulative: 2 more output tokens
+
+    expect(logs.lines()).toHaveLength(1);
+    expect(logs.lines()[0]).toMatchObject({ outputTokens: 7 });
+    expect(logs.lines()[0]).not.toHaveProperty('ttftMs');
+    const text = await telemetry.metrics();
+    expect(samples(text, 'sluice_requests_total')).toEqual([
+      { labels: { route: ROUTE, model: 'sim:default', status: '200' }, value: 1 },
+    ]);
+    expect(sample(text, 'sluice_active_streams', { route: ROUTE })).toBe(0);
+    expect(sample(text, 'sluice_tokens_total', { direction: 'input' })).toBe(5);
+    expect(sample(text, 'sluice_tokens_total', { direction: 'output' })).toBe(9);
+  });
+
+  it('logs an upstream failure at error level, with its type and message and no stack', async () => {
+    const { logs, telemetry } = setup();
+    const request = telemetry.start(ROUTE, undefined, false);
+    request.model('upstream:default');
+    request.finish(529, new OverloadedError('The upstream is overloaded.'));
+
+    expect(logs.raw).toHaveLength(1);
+    expect(logs.raw[0]).not.toMatch(/stack|at .*\.ts:\d+/);
+    expect(logs.lines()[0]).toMatchObject({
+      level: LEVEL.error,
+      status: 529,
+      streaming: false,
+      error: { type: 'overloaded_error', message: 'The upstream is overloaded.' },
+    });
+    const text = await telemetry.metrics();
+    expect(
+      sample(text, 'sluice_upstream_errors_total', { model: 'upstream:default', type: 'overloaded_error' }),
+    ).toBe(1);
+    expect(sample(text, 'sluice_requests_total', { status: '529' })).toBe(1);
+    // A non-streaming request never counts as an active stream.
+    expect(samples(text, 'sluice_active_streams')).toEqual([]);
+  });
+
+  it.each<[string, number, SluiceError, number, boolean]>([
+    ['a bad route', 404, new NotFoundError('No route GET /v2.'), LEVEL.warn, false],
+    ['a client that left', 499, new AbortError(), LEVEL.warn, false],
+    ['a rate limit', 429, new RateLimitError('Slow down.'), LEVEL.warn, true],
+  ])(
+    'logs %s at its level and counts it as upstream trouble only when it is',
+    async (_, status, error, level, upstream) => {
+      const { logs, telemetry } = setup();
+      telemetry.start(ROUTE, undefined, false).finish(status, error);
+
+      expect(logs.lines()[0]).toMatchObject({ level, status, model: 'unknown', error: { type: error.type } });
+      const counted = sample(await telemetry.metrics(), 'sluice_upstream_errors_total', { type: error.type });
+      expect(counted).toBe(upstream ? 1 : undefined);
+    },
+  );
+
+  it('gives each instance its own metrics, and lets two share a registry', async () => {
+    const first = createTelemetry({ logger: false });
+    const second = createTelemetry({ logger: false });
+    first.start(ROUTE, undefined, false).finish(200);
+
+    expect(first.registry).not.toBe(second.registry);
+    expect(sample(await first.metrics(), 'sluice_requests_total')).toBe(1);
+    expect(samples(await second.metrics(), 'sluice_requests_total')).toEqual([]);
+    expect(first.contentType).toMatch(/^text\/plain/);
+
+    const registry = new Registry();
+    const one = createTelemetry({ logger: false, registry });
+    const two = createTelemetry({ logger: false, registry });
+    one.start(ROUTE, undefined, false).finish(200);
+    two.start(ROUTE, undefined, false).finish(200);
+    expect(sample(await registry.metrics(), 'sluice_requests_total')).toBe(2);
+  });
+});
+
+describe('createLogger', () => {
+  it('redacts keys and authorization headers', () => {
+    const logs = collector();
+    const logger = createLogger({ destination: logs.stream });
+    logger.info(
+      {
+        req: {
+          headers: { authorization: 'Bearer sk-secret-1', 'x-api-key': 'sk-secret-2', accept: 'text/plain' },
+        },
+        headers: { authorization: 'Bearer sk-secret-3', 'x-api-key': 'sk-secret-4' },
+        provider: { apiKey: 'sk-secret-5', api_key: 'sk-secret-6', baseURL: 'http://localhost' },
+      },
+      'incoming',
+    );
+
+    expect(logs.raw.join('\n')).not.toContain('sk-secret');
+    expect(logs.lines()[0]).toMatchObject({
+      req: { headers: { authorization: '[redacted]', 'x-api-key': '[redacted]', accept: 'text/plain' } },
+      provider: { apiKey: '[redacted]', baseURL: 'http://localhost' },
+    });
+  });
+
+  it('logs errors as type and message, without the stack or a key echoed by the upstream', () => {
+    const logs = collector();
+    const logger = createLogger({ destination: logs.stream });
+    const echoed =
+      'Incorrect API key provided: sk-proj-abcdefghijklmnop. Sent as Bearer sk-proj-abcdefghijklmnop';
+    logger.warn({ err: new AuthenticationError(echoed) }, 'upstream refused');
+    logger.error(new TypeError('boom'));
+
+    expect(logs.raw.join('\n')).not.toMatch(/stack|abcdefghijklmnop/);
+    expect(logs.lines()[0]).toMatchObject({
+      err: {
+        type: 'authentication_error',
+        message: expect.stringContaining('Incorrect API key provided: [redacted]'),
+      },
+    });
+    expect(logs.lines()[1]).toMatchObject({ err: { type: 'TypeError', message: 'boom' } });
+  });
+});
