@@ -3,12 +3,16 @@ import { NotFoundError } from '../protocol/errors.ts';
 import { ProviderRegistry } from '../providers/registry.ts';
 import type { ResiliencePolicy } from '../resilience/policy.ts';
 import { ApiKeys } from './auth.ts';
+import { DEFAULT_FALLBACK_TEXT } from './config.ts';
 import { admit, type GatewayContext } from './context.ts';
+import { createDispatcher, type RouteHandler } from './dispatcher.ts';
 import { sendError, toSluiceError } from './errors.ts';
 import { ModelResolver } from './models.ts';
 import { RateLimiter } from './rate-limit.ts';
+import { createRouter, type RouterOptions } from './router.ts';
 import { registerChatCompletionsRoute } from './routes/chat-completions.ts';
 import { registerMessagesRoute } from './routes/messages.ts';
+import { registerStreamingChatRoute, type StreamingChatLogEntry } from './routes/streaming-chat.ts';
 import { NO_TELEMETRY, type Telemetry } from './telemetry.ts';
 
 export interface GatewayOptions {
@@ -25,6 +29,12 @@ export interface GatewayOptions {
   telemetry?: Telemetry;
   /** Aborting it ends every request in flight (the end of a shutdown's grace period). */
   shutdown?: AbortSignal;
+  /** `POST /streaming_chat`: how requests are classified and answered; none: all go to the default model. */
+  routes?: RouterOptions;
+  /** Custom answers for routes, by route name (async generators of text). */
+  handlers?: Record<string, RouteHandler>;
+  /** Where `/streaming_chat` reports failures (a log line each). */
+  log?: (entry: StreamingChatLogEntry) => void;
 }
 
 /** Telemetry that can also render Prometheus metrics (see observability.ts). */
@@ -72,5 +82,22 @@ export function createServer(options: GatewayOptions = {}): FastifyInstance {
   }
   registerMessagesRoute(app, gateway);
   registerChatCompletionsRoute(app, gateway);
+  const routing = { gateway, defaultModel: registry.defaultModel };
+  const routes = options.routes ?? {
+    classifier: { type: 'rules' },
+    fallbackText: DEFAULT_FALLBACK_TEXT,
+    routes: [],
+  };
+  registerStreamingChatRoute(
+    app,
+    gateway,
+    createRouter(routes, routing),
+    createDispatcher(routes.routes, {
+      ...routing,
+      fallbackText: routes.fallbackText,
+      handlers: options.handlers,
+    }),
+    { log: options.log },
+  );
   return app;
 }

@@ -106,8 +106,13 @@ export class SseResponse {
 
 /** Takes the response over from Fastify and opens an event stream on it. */
 export function openEventStream(reply: FastifyReply, pingIntervalMs: number): SseResponse {
+  // Headers set by hooks (CORS) live on the reply, which a hijacked response no longer sends.
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(reply.getHeaders())) {
+    if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : String(value);
+  }
   reply.hijack();
-  return new SseResponse(reply.raw, { streamId: `str_${randomUUID()}`, pingIntervalMs });
+  return new SseResponse(reply.raw, { streamId: `str_${randomUUID()}`, pingIntervalMs, headers });
 }
 
 /** Aborts when the client goes away before the response is complete: the upstream call stops at once. */

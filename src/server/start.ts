@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { OverloadedError } from '../protocol/errors.ts';
 import { createServer } from './app.ts';
 import { assertSafeBinding, type GatewayConfig } from './config.ts';
+import { createLogger } from './logger.ts';
 import { createTelemetry } from './observability.ts';
 import { registryFromConfig } from './providers.ts';
 import type { Telemetry } from './telemetry.ts';
@@ -30,6 +31,8 @@ export async function startGateway(
   options: StartOptions = {},
 ): Promise<RunningGateway> {
   assertSafeBinding(config, { insecure: options.insecure });
+  const logger = options.telemetry ? undefined : createLogger();
+  const telemetry = options.telemetry ?? createTelemetry({ logger });
   const shutdown = new AbortController();
   const { server } = config;
   const app = createServer({
@@ -41,13 +44,19 @@ export async function startGateway(
     pingIntervalMs: server.pingIntervalMs,
     policy: config.resilience,
     rateLimit: server.rateLimit,
-    telemetry: options.telemetry ?? createTelemetry(),
+    telemetry,
+    routes: {
+      classifier: config.routes.classifier,
+      fallbackText: config.routes.fallbackText,
+      routes: config.routes.definitions,
+    },
+    log: (entry) => logger?.error({ route: entry.route, error: entry.error }, 'streaming_chat failed'),
     shutdown: shutdown.signal,
   });
   if (server.corsOrigins.length > 0) {
     await app.register(cors, {
       origin: server.corsOrigins.includes('*') ? true : server.corsOrigins,
-      exposedHeaders: ['sluice-stream-id', 'retry-after', 'request-id'],
+      exposedHeaders: ['sluice-stream-id', 'sluice-route', 'retry-after', 'request-id'],
     });
   }
   const url = await app.listen({ host: server.host, port: server.port });

@@ -1,0 +1,179 @@
+import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { z } from 'zod';
+import { InvalidRequestError, type SluiceError } from '../../protocol/errors.ts';
+import { parseRequestBody } from '../../protocol/zod-errors.ts';
+import { admit, type GatewayContext } from '../context.ts';
+import type { Dispatcher } from '../dispatcher.ts';
+import { sendError, toSluiceError } from '../errors.ts';
+import type { Router } from '../router.ts';
+import { abortOnDisconnect } from '../sse-response.ts';
+import type { RequestTelemetry } from '../telemetry.ts';
+
+export const StreamingChatBodySchema = z.object({ request: z.string() });
+
+/** One failed request, for the gateway's log: the error's type and message, never a stack. */
+export interface StreamingChatLogEntry {
+  level: 'error';
+  /** The route it failed on, or CLASSIFYING when the classifier failed. */
+  route: string;
+  error: { type: string; message: string };
+}
+
+export interface StreamingChatOptions {
+  log?: (entry: StreamingChatLogEntry) => void;
+}
+
+/** The `route` of a log entry when classification itself failed (route names cannot contain parentheses). */
+export const CLASSIFYING = '(classifier)';
+
+/** The path, also the `route` of this endpoint's telemetry. */
+export const STREAMING_CHAT_PATH = '/streaming_chat';
+
+interface AnswerDeps {
+  gateway: GatewayContext;
+  router: Router;
+  dispatcher: Dispatcher;
+  telemetry: RequestTelemetry;
+  log: StreamingChatOptions['log'];
+}
+
+/**
+ * `POST /streaming_chat` with `{"request": "..."}`: the request is classified, dispatched to
+ * its route's handler, and the handler's text streams back as chunked `text/plain`, each
+ * chunk flushed as it is produced. A failure before the first chunk is a JSON error with its
+ * status; after it, the status is already sent, so a marker line ends the stream instead.
+ */
+export function registerStreamingChatRoute(
+  app: FastifyInstance,
+  gateway: GatewayContext,
+  router: Router,
+  dispatcher: Dispatcher,
+  options: StreamingChatOptions = {},
+): void {
+  app.post(STREAMING_CHAT_PATH, async (request, reply) => {
+    const telemetry = gateway.telemetry.start(STREAMING_CHAT_PATH, undefined, true);
+    let text: string;
+    try {
+      admit(gateway, request.headers, request.ip);
+      text = parseStreamingChatBody(request.body);
+    } catch (error) {
+      // The caller's mistake (key, rate, body): an HTTP error, but nothing for the error log.
+      const sluice = toSluiceError(error);
+      telemetry.finish(sluice.status, sluice);
+      throw sluice;
+    }
+    return streamAnswer(reply, text, { gateway, router, dispatcher, telemetry, log: options.log });
+  });
+}
+
+async function streamAnswer(reply: FastifyReply, text: string, deps: AnswerDeps): Promise<FastifyReply> {
+  // requestSignal would do, but a client that left must be told apart from a shutdown.
+  const clientGone = abortOnDisconnect(reply);
+  const signal = AbortSignal.any([clientGone, deps.gateway.shutdown]);
+  let route = CLASSIFYING;
+  let response: TextResponse | undefined;
+  try {
+    route = await deps.router.classify(text, signal);
+    for await (const chunk of deps.dispatcher.dispatch(route, text, signal)) {
+      // Leaving the loop returns the handler's generator, so its `finally` runs.
+      if (signal.aborted) break;
+      if (chunk === '') continue;
+      if (!response) {
+        response = openTextResponse(reply, route);
+        deps.telemetry.firstToken();
+      }
+      await response.write(chunk);
+    }
+    // A handler may just stop when its signal aborts; the answer is cut short all the same.
+    signal.throwIfAborted();
+    (response ?? openTextResponse(reply, route)).end();
+    deps.telemetry.finish(200);
+  } catch (thrown) {
+    if (clientGone.aborted) {
+      // No failure of the gateway, and no one left to tell.
+      deps.telemetry.finish(499);
+      return abandon(reply);
+    }
+    // On shutdown the handler fails with an abort; the reason says why (and to retry).
+    const error = signal.aborted ? signal.reason : thrown;
+    const sluice = toSluiceError(error);
+    deps.log?.({ level: 'error', route, error: { type: sluice.type, message: logMessage(error) } });
+    deps.telemetry.finish(sluice.status, sluice);
+    if (!response) return sendError(reply, sluice);
+    response.end(errorMarker(sluice));
+  }
+  return reply;
+}
+
+/** The request text; missing or not a string names the field, blank is refused. */
+export function parseStreamingChatBody(body: unknown): string {
+  const { request } = parseRequestBody(StreamingChatBodySchema, body);
+  if (request.trim() === '')
+    throw new InvalidRequestError('request cannot be empty: send the text to answer.');
+  return request;
+}
+
+/** The line that ends a stream that failed after its first chunk. */
+export function errorMarker(error: SluiceError): string {
+  return `\n[error: ${error.type}: ${error.message}]\n`;
+}
+
+/** The operator sees the real message (the caller only ever sees toSluiceError's); no stack either way. */
+function logMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function abandon(reply: FastifyReply): FastifyReply {
+  if (!reply.sent) reply.hijack();
+  reply.raw.destroy();
+  return reply;
+}
+
+interface TextResponse {
+  /** Resolves when the client can take more, so a slow reader slows the handler instead of filling memory. */
+  write(chunk: string): Promise<void>;
+  end(trailer?: string): void;
+}
+
+/** Takes the response over from Fastify: chunked text/plain, every write flushed at once. */
+function openTextResponse(reply: FastifyReply, route: string): TextResponse {
+  // Headers set by hooks (CORS, request ids) would be lost by writing the head ourselves.
+  const hookHeaders = reply.getHeaders() as OutgoingHttpHeaders;
+  reply.hijack();
+  const res = reply.raw;
+  res.writeHead(200, {
+    ...hookHeaders,
+    'content-type': 'text/plain; charset=utf-8',
+    'cache-control': 'no-cache',
+    // nginx would otherwise buffer the whole answer; browsers would sniff the first KB before showing any.
+    'x-accel-buffering': 'no',
+    'x-content-type-options': 'nosniff',
+    'sluice-route': route,
+  });
+  res.flushHeaders();
+  res.socket?.setNoDelay(true);
+  return {
+    async write(chunk) {
+      if (res.destroyed) return;
+      if (!res.write(chunk)) await drained(res);
+    },
+    end(trailer) {
+      if (res.destroyed || res.writableEnded) return;
+      if (trailer === undefined) res.end();
+      else res.end(trailer);
+    },
+  };
+}
+
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.once('drain', done);
+    res.once('close', done);
+  });
+}
