@@ -31,7 +31,8 @@ beforeAll(async () => {
     registry,
     apiKeys: [KEY],
     aliases: { fast: 'sim:default', flaky: 'upstream:default' },
-    policy: { initialDelayMs: 1, maxDelayMs: 2 },
+    // A short idle limit so that a stalled upstream is cut and resumed quickly.
+    policy: { initialDelayMs: 1, maxDelayMs: 2, idleTimeoutMs: 200 },
     bodyLimitBytes: 64 * 1024,
   });
   url = await gateway.listen({ host: '127.0.0.1', port: 0 });
@@ -128,6 +129,7 @@ describe('POST /v1/messages with the official @anthropic-ai/sdk', () => {
       script({ status: 429, retryAfterMs: 5 }, {}),
       script({ errorAfterDeltas: 20 }, {}),
       script({ chunkSize: 7, crlf: true }),
+      script({ stallAfterDeltas: 10 }, {}),
     ]) {
       upstreamHeaders['x-sluice-fault'] = JSON.stringify(fault);
       try {
