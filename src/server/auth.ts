@@ -24,7 +24,7 @@ export class ApiKeys {
     const key = presentedKey(headers);
     if (key === undefined) {
       throw new AuthenticationError(
-        'No API key: send it in the x-api-key header or as Authorization: Bearer <key>.',
+        'No API key: send it in the x-api-key header, or in Authorization as a Bearer token.',
       );
     }
     const candidate = digest(key);

@@ -24,6 +24,8 @@ export interface DispatcherDeps extends RoutingDeps {
 
 export interface Dispatcher {
   dispatch(routeName: string, request: string, signal: AbortSignal): AsyncGenerator<string>;
+  /** The `provider:model` that answers a route, for telemetry; undefined for custom handlers and NOT_DEFINED. */
+  modelOf(routeName: string): string | undefined;
 }
 
 export function createDispatcher(routes: readonly RouteDefinition[], deps: DispatcherDeps): Dispatcher {
@@ -32,6 +34,15 @@ export function createDispatcher(routes: readonly RouteDefinition[], deps: Dispa
   const handlers = customHandlers(deps.handlers ?? {}, byName);
 
   return {
+    modelOf(routeName) {
+      const route = byName.get(routeName);
+      if (!route || handlers.has(routeName)) return undefined;
+      try {
+        return deps.gateway.models.resolve(route.model ?? deps.defaultModel).ref;
+      } catch {
+        return undefined;
+      }
+    },
     async *dispatch(routeName, request, signal) {
       const custom = handlers.get(routeName);
       const route = byName.get(routeName) ?? { name: routeName };

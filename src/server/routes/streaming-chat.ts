@@ -75,6 +75,8 @@ async function streamAnswer(reply: FastifyReply, text: string, deps: AnswerDeps)
   let response: TextResponse | undefined;
   try {
     route = await deps.router.classify(text, signal);
+    const model = deps.dispatcher.modelOf(route);
+    if (model) deps.telemetry.model(model);
     for await (const chunk of deps.dispatcher.dispatch(route, text, signal)) {
       // Leaving the loop returns the handler's generator, so its `finally` runs.
       if (signal.aborted) break;
