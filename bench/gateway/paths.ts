@@ -1,0 +1,152 @@
+/**
+ * The paths a stream can take from the load generator to the upstream simulator. Each one
+ * starts whatever it needs and says where to send the request; `pids` are the processes whose
+ * CPU and memory are the path's cost. Adding a gateway is adding an entry to PATHS.
+ */
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { makeTempDir, startServerProcess } from './children.ts';
+import type { RequestSpec } from './load.ts';
+import { ensureNginx, startNginx } from './nginx.ts';
+import { findPortkey, portkeyRequest, probePortkey, startPortkey } from './portkey.ts';
+import { anthropicRequest, openaiRequest } from './requests.ts';
+import type { Upstream } from './workers.ts';
+
+export interface StartedPath {
+  name: string;
+  request: RequestSpec;
+  /** The gateway's processes; none for the direct path. */
+  pids: number[];
+  stop(): Promise<void>;
+}
+
+export type PathStart = StartedPath | { skip: string };
+
+export interface PathContext {
+  upstream: Upstream;
+  /** The paths started before this one. */
+  started: readonly StartedPath[];
+  /** Progress lines, on stderr. */
+  log(line: string): void;
+  /** Lines printed under the table and kept in the results (what was skipped and why). */
+  note(line: string): void;
+}
+
+export interface PathDefinition {
+  name: string;
+  start(context: PathContext): Promise<PathStart>;
+}
+
+const SLUICE_APP = new URL('../../src/server/app.ts', import.meta.url);
+const SLUICE_CLI = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+
+export const PATHS: PathDefinition[] = [
+  {
+    // The floor: the load generator straight to the simulator's Anthropic route.
+    name: 'direct',
+    async start({ upstream }) {
+      return { name: 'direct', request: anthropicRequest(upstream.url), pids: [], stop: async () => {} };
+    },
+  },
+  {
+    name: 'nginx',
+    async start({ upstream, log, note }) {
+      const found = ensureNginx(log);
+      if ('skip' in found) return { skip: `nginx: ${found.skip}` };
+      const nginx = await startNginx(upstream.port);
+      note(
+        `nginx ${found.version}: proxy_buffering off, HTTP/1.1 keep-alive upstream, worker_processes 1 ` +
+          '(one worker, as each Node gateway is one process); CPU and memory are its worker’s.',
+      );
+      return {
+        name: 'nginx',
+        request: anthropicRequest(nginx.url),
+        pids: [nginx.workerPid],
+        stop: nginx.stop,
+      };
+    },
+  },
+  {
+    // `sluice serve` in front of the simulator's Anthropic route, configured as a user would.
+    name: 'sluice',
+    async start({ upstream }) {
+      if (!existsSync(SLUICE_APP)) return { skip: 'sluice: the Sluice gateway is not built yet' };
+      const config = join(makeTempDir('sluice-bench-gateway-'), 'sluice.config.json');
+      writeFileSync(
+        config,
+        JSON.stringify({
+          // The gateway sends a key only from a named variable once baseURL points elsewhere.
+          providers: {
+            upstream: { type: 'anthropic', baseURL: upstream.url, apiKeyEnv: 'BENCH_UPSTREAM_KEY' },
+          },
+          defaultModel: 'upstream:default',
+        }),
+      );
+      const server = await startServerProcess(
+        'sluice serve',
+        process.execPath,
+        (port) => [SLUICE_CLI, 'serve', '--port', String(port), '--config', config],
+        { env: { BENCH_UPSTREAM_KEY: 'sk-bench' } },
+      );
+      return {
+        name: 'sluice',
+        request: anthropicRequest(server.url, {}, 'upstream:default'),
+        pids: [server.process.pid],
+        stop: () => server.process.stop(),
+      };
+    },
+  },
+  {
+    // Portkey speaks OpenAI to the simulator's OpenAI route, and OpenAI to the load generator.
+    name: 'portkey',
+    async start({ upstream, log, note }) {
+      const install = findPortkey();
+      if ('skip' in install) return { skip: `Portkey: ${install.skip}` };
+      const portkey = await startPortkey(install);
+      log(`Portkey ${install.version} (@hono/node-server ${install.honoNodeServer}): probing…`);
+      const probe = await probePortkey(portkey, upstream.url);
+      const plain = probe.nonStreaming;
+      const plainNote = plain.ok
+        ? `non-streaming requests work (${plain.detail}: +${plain.addedP50Ms?.toFixed(2)} ms p50, ` +
+          `+${plain.addedP99Ms?.toFixed(2)} ms p99 over direct)`
+        : `non-streaming requests fail too: ${plain.detail}`;
+      if (!probe.streaming.ok) {
+        await portkey.process.stop();
+        note(
+          `Portkey ${install.version}: streaming fails with ${probe.streaming.error}; compared without it.`,
+        );
+        note(
+          `  ${plainNote}. The cause: @hono/node-server ${install.honoNodeServer} (above 1.14.1) hands Portkey the ` +
+            'upstream fetch response’s immutable headers, which it then appends to. Pinning @hono/node-server to ' +
+            '1.14.1 for Portkey (npm overrides) makes it stream, its code unchanged; BENCH_PORTKEY_DIR=<dir> ' +
+            'measures such an install.',
+        );
+        return {
+          skip: `portkey ${install.version}: streaming fails with ${probe.streaming.error.split(' (')[0]}`,
+        };
+      }
+      note(
+        `Portkey ${install.version} (@hono/node-server ${install.honoNodeServer}): ${plainNote}; ` +
+          'streams through x-portkey-provider: openai and x-portkey-custom-host.',
+      );
+      return {
+        name: 'portkey',
+        request: portkeyRequest(portkey.url, upstream.url),
+        pids: [portkey.process.pid],
+        stop: () => portkey.process.stop(),
+      };
+    },
+  },
+  {
+    // A floor for paths that stream OpenAI chunks: the simulator's OpenAI route does a little
+    // more work per delta than its Anthropic one, which is no gateway's cost.
+    name: 'direct-openai',
+    async start({ upstream, started }) {
+      if (!started.some((path) => path.request.format === 'openai' && path.pids.length > 0)) {
+        return { skip: '' };
+      }
+      return { name: 'direct-openai', request: openaiRequest(upstream.url), pids: [], stop: async () => {} };
+    },
+  },
+];
