@@ -3,6 +3,7 @@ import type { ServerResponse } from 'node:http';
 import type { FastifyReply } from 'fastify';
 import type { StreamEvent } from '../protocol/events.ts';
 import { encodeSSE, encodeSSEComment } from '../stream/sse.ts';
+import { writableReady } from '../stream/writable.ts';
 
 export interface SseResponseOptions {
   streamId: string;
@@ -60,31 +61,19 @@ export class SseResponse {
       text += encodeSSE({ id: String(this.sequence), event: event.type, data: JSON.stringify(event) });
     }
     this.schedulePing();
-    if (!this.res.write(text)) await this.drained();
+    if (!this.res.write(text)) await writableReady(this.res);
   }
 
   /** Writes text already in SSE form (another protocol's events); resolves when the client can take more. */
   async writeRaw(text: string): Promise<void> {
     if (this.closed.aborted) return;
     this.schedulePing();
-    if (!this.res.write(text)) await this.drained();
+    if (!this.res.write(text)) await writableReady(this.res);
   }
 
   end(): void {
     this.stopPings();
     if (!this.res.writableEnded) this.res.end();
-  }
-
-  private drained(): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        this.res.off('drain', done);
-        this.res.off('close', done);
-        resolve();
-      };
-      this.res.once('drain', done);
-      this.res.once('close', done);
-    });
   }
 
   private schedulePing(): void {

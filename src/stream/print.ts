@@ -1,4 +1,5 @@
 import type { Writable } from 'node:stream';
+import { writableReady } from './writable.ts';
 
 export interface PrintOptions {
   /** Write whole lines only (the rest at the end): for output read line by line, such as logs. */
@@ -52,17 +53,7 @@ export class TextPrinter {
     this.unflushed++;
     const accepted = this.out.write(text, () => this.flushed());
     if (accepted) return undefined;
-    return new Promise((resolve) => {
-      const done = () => {
-        this.out.off('drain', done);
-        this.out.off('close', done);
-        this.out.off('error', done);
-        resolve();
-      };
-      this.out.once('drain', done);
-      this.out.once('close', done);
-      this.out.once('error', done);
-    });
+    return writableReady(this.out);
   }
 
   private flushed(): void {

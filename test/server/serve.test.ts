@@ -68,19 +68,8 @@ describe('sluice serve', () => {
   });
 
   it('SIGTERM: stops accepting, lets the stream in flight finish, then exits', async () => {
-    const child = spawn(process.execPath, [cliMain, 'serve', '--port', '0'], {
-      cwd: repoRoot,
-      env: { ...process.env, ...BASE_ENV, SLUICE_SIM_TPS: '100' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    const { child, url, exited } = await serveProcess([], { SLUICE_SIM_TPS: '100' });
     try {
-      const url = await new Promise<string>((resolve) => {
-        child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-          const match = /listening on (http:\/\/\S+)/.exec(chunk);
-          if (match) resolve(match[1]!);
-        });
-      });
       const response = await fetch(`${url}/v1/messages`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
@@ -110,19 +99,8 @@ describe('sluice serve', () => {
 
   it('SIGTERM with a short grace period: the stream ends with a retryable error event', async () => {
     const path = configFile('grace.json', { server: { shutdownGraceMs: 50 } });
-    const child = spawn(process.execPath, [cliMain, 'serve', '--port', '0', '--config', path], {
-      cwd: repoRoot,
-      env: { ...process.env, ...BASE_ENV, SLUICE_SIM_TPS: '20' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    const { child, url, exited } = await serveProcess(['--config', path], { SLUICE_SIM_TPS: '20' });
     try {
-      const url = await new Promise<string>((resolve) => {
-        child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-          const match = /listening on (http:\/\/\S+)/.exec(chunk);
-          if (match) resolve(match[1]!);
-        });
-      });
       const response = await fetch(`${url}/v1/messages`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
@@ -165,4 +143,21 @@ async function refusedWithin(url: string, attempts: number): Promise<boolean> {
     if (refused) return true;
   }
   return false;
+}
+
+/** `sluice serve --port 0 …` as a child process, once it has said where it listens. */
+async function serveProcess(args: string[], env: Record<string, string>) {
+  const child = spawn(process.execPath, [cliMain, 'serve', '--port', '0', ...args], {
+    cwd: repoRoot,
+    env: { ...process.env, ...BASE_ENV, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  const url = await new Promise<string>((resolve) => {
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      const match = /listening on (http:\/\/\S+)/.exec(chunk);
+      if (match) resolve(match[1]!);
+    });
+  });
+  return { child, url, exited };
 }

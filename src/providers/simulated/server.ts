@@ -12,6 +12,7 @@ import { MessageCreateParamsSchema } from '../../protocol/request.ts';
 import { parseRequestBody } from '../../protocol/zod-errors.ts';
 import { assembleMessage } from '../../stream/assemble.ts';
 import { encodeSSE } from '../../stream/sse.ts';
+import { writableReady } from '../../stream/writable.ts';
 import {
   encodeOpenAIChunk,
   eventsToOpenAIChunks,
@@ -220,7 +221,7 @@ class BodyWriter {
     if (dropping) bytes = bytes.subarray(0, limit - this.written);
     const size = this.fault?.chunkSize ?? bytes.length;
     for (let offset = 0; offset < bytes.length; offset += size) {
-      if (!this.res.write(bytes.subarray(offset, offset + size))) await drainOrClose(this.res);
+      if (!this.res.write(bytes.subarray(offset, offset + size))) await writableReady(this.res);
       if (this.res.destroyed) return false;
     }
     this.written += bytes.length;
@@ -241,18 +242,6 @@ class BodyWriter {
     // Let what was written reach the client, then close the socket mid-body: a dropped connection.
     this.res.socket?.end();
   }
-}
-
-function drainOrClose(res: ServerResponse): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      res.off('drain', done);
-      res.off('close', done);
-      resolve();
-    };
-    res.once('drain', done);
-    res.once('close', done);
-  });
 }
 
 function abortOnClose(res: ServerResponse): AbortSignal {

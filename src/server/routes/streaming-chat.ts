@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { InvalidRequestError, type SluiceError } from '../../protocol/errors.ts';
 import { parseRequestBody } from '../../protocol/zod-errors.ts';
+import { writableReady } from '../../stream/writable.ts';
 import { admit, type GatewayContext } from '../context.ts';
 import type { Dispatcher } from '../dispatcher.ts';
 import { sendError, toSluiceError } from '../errors.ts';
@@ -158,7 +159,7 @@ function openTextResponse(reply: FastifyReply, route: string): TextResponse {
   return {
     async write(chunk) {
       if (res.destroyed) return;
-      if (!res.write(chunk)) await drained(res);
+      if (!res.write(chunk)) await writableReady(res);
     },
     end(trailer) {
       if (res.destroyed || res.writableEnded) return;
@@ -166,16 +167,4 @@ function openTextResponse(reply: FastifyReply, route: string): TextResponse {
       else res.end(trailer);
     },
   };
-}
-
-function drained(res: ServerResponse): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      res.off('drain', done);
-      res.off('close', done);
-      resolve();
-    };
-    res.once('drain', done);
-    res.once('close', done);
-  });
 }
