@@ -70,26 +70,11 @@ describe('sluice serve', () => {
   it('SIGTERM: stops accepting, lets the stream in flight finish, then exits', async () => {
     const { child, url, exited } = await serveProcess([], { SLUICE_SIM_TPS: '100' });
     try {
-      const response = await fetch(`${url}/v1/messages`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({
-          model: 'sim:default',
-          max_tokens: 60,
-          stream: true,
-          messages: [{ role: 'user', content: 'Hi' }],
-        }),
+      const body = await streamThroughShutdown(url, { max_tokens: 60, content: 'Hi' }, async () => {
+        child.kill('SIGTERM');
+        // The listener goes at once: a fresh connection is refused (a few tries while the signal lands).
+        expect(await refusedWithin(url, 200)).toBe(true);
       });
-      const reader = response.body!.getReader();
-      let body = new TextDecoder().decode((await reader.read()).value);
-      child.kill('SIGTERM');
-      // The listener goes at once: a fresh connection is refused (a few tries while the signal lands).
-      expect(await refusedWithin(url, 200)).toBe(true);
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        body += new TextDecoder().decode(value);
-      }
       expect(body).toContain('event: message_stop');
       expect(await exited).toBe(0);
     } finally {
@@ -101,24 +86,13 @@ describe('sluice serve', () => {
     const path = configFile('grace.json', { server: { shutdownGraceMs: 50 } });
     const { child, url, exited } = await serveProcess(['--config', path], { SLUICE_SIM_TPS: '20' });
     try {
-      const response = await fetch(`${url}/v1/messages`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({
-          model: 'sim:default',
-          max_tokens: 500,
-          stream: true,
-          messages: [{ role: 'user', content: 'Write a long essay on rivers, in detail.' }],
-        }),
-      });
-      const reader = response.body!.getReader();
-      let body = new TextDecoder().decode((await reader.read()).value);
-      child.kill('SIGTERM');
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        body += new TextDecoder().decode(value);
-      }
+      const body = await streamThroughShutdown(
+        url,
+        { max_tokens: 500, content: 'Write a long essay on rivers, in detail.' },
+        async () => {
+          child.kill('SIGTERM');
+        },
+      );
       expect(body).toMatch(/event: error\n.*"type":"overloaded_error".*shutting down/);
       expect(body).not.toContain('event: message_stop');
       expect(await exited).toBe(0);
@@ -160,4 +134,32 @@ async function serveProcess(args: string[], env: Record<string, string>) {
     });
   });
   return { child, url, exited };
+}
+
+/** Starts a stream, runs `shutdown` once its first bytes are in, and returns everything it sent. */
+async function streamThroughShutdown(
+  url: string,
+  request: { max_tokens: number; content: string },
+  shutdown: () => Promise<void>,
+): Promise<string> {
+  const response = await fetch(`${url}/v1/messages`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      model: 'sim:default',
+      max_tokens: request.max_tokens,
+      stream: true,
+      messages: [{ role: 'user', content: request.content }],
+    }),
+  });
+  const reader = response.body!.getReader();
+  const decoder = new TextDecoder();
+  let body = decoder.decode((await reader.read()).value, { stream: true });
+  await shutdown();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    body += decoder.decode(value, { stream: true });
+  }
+  return body + decoder.decode();
 }
