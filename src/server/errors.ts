@@ -22,9 +22,13 @@ export function toSluiceError(error: unknown): SluiceError {
   return new SluiceError('api_error', 'The gateway failed to handle the request; see its log.');
 }
 
-/** Sends the Anthropic error body with the matching status and `retry-after` for 429s. */
-export function sendError(reply: FastifyReply, error: SluiceError): FastifyReply {
+/** Sends the error body (Anthropic's unless given) with the matching status and `retry-after` for 429s. */
+export function sendError(
+  reply: FastifyReply,
+  error: SluiceError,
+  body: unknown = error.toBody(),
+): FastifyReply {
   if (error.retryAfterMs !== undefined)
     reply.header('retry-after', String(Math.ceil(error.retryAfterMs / 1000)));
-  return reply.code(error.status >= 400 && error.status < 600 ? error.status : 500).send(error.toBody());
+  return reply.code(error.status >= 400 && error.status < 600 ? error.status : 500).send(body);
 }

@@ -10,10 +10,9 @@ import {
 } from '../../providers/openai/from-openai.ts';
 import { MessageStream } from '../../stream/message-stream.ts';
 import { admit, type GatewayContext } from '../context.ts';
-import { toSluiceError } from '../errors.ts';
-import { fallbackStream } from '../fallbacks.ts';
-import { openEventStream, requestSignal } from '../sse-response.ts';
-import { firstTokenWatch, observed } from './telemetry-options.ts';
+import { sendError, toSluiceError } from '../errors.ts';
+import { openEventStream } from '../sse-response.ts';
+import { beginModelCall, modelEvents } from './model-call.ts';
 
 /**
  * `POST /v1/chat/completions`: the OpenAI Chat Completions API in front of any Sluice model,
@@ -21,16 +20,13 @@ import { firstTokenWatch, observed } from './telemetry-options.ts';
  */
 export function registerChatCompletionsRoute(app: FastifyInstance, gateway: GatewayContext): void {
   app.post('/v1/chat/completions', async (request, reply) => {
-    const streaming = (request.body as { stream?: unknown } | null)?.stream === true;
-    const telemetry = gateway.telemetry.start('/v1/chat/completions', undefined, streaming);
-    const signal = requestSignal(reply, gateway.shutdown);
+    const call = beginModelCall(gateway, '/v1/chat/completions', request, reply);
+    const { streaming, telemetry, signal } = call;
     try {
       admit(gateway, request.headers, request.ip);
       const { request: params, includeUsage } = fromOpenAIRequest(request.body);
-      const chain = gateway.models.resolveChain(params.model);
-      telemetry.model(chain[0]!.ref);
       const { stream: _stream, ...rest } = params;
-      const events = fallbackStream(chain, rest, observed(telemetry, signal, { policy: gateway.policy }));
+      const events = modelEvents(gateway, call, rest);
       const id = `chatcmpl-${randomUUID().replaceAll('-', '')}`;
       const created = Math.floor(Date.now() / 1000);
       if (!streaming) {
@@ -38,18 +34,9 @@ export function registerChatCompletionsRoute(app: FastifyInstance, gateway: Gate
         telemetry.finish(200);
         return reply.send({ ...messageToOpenAIResponse(message, { id, created }), model: params.model });
       }
-      const watch = firstTokenWatch(() => telemetry.firstToken());
-      const watched = {
-        [Symbol.asyncIterator]: async function* () {
-          for await (const event of events) {
-            watch([event]);
-            yield event;
-          }
-        },
-      };
       await streamChunks(
         reply,
-        eventsToOpenAIChunks(watched, { id, model: params.model, created, includeUsage }),
+        eventsToOpenAIChunks(events, { id, model: params.model, created, includeUsage }),
         gateway,
       );
       telemetry.finish(signal.aborted ? 499 : 200);
@@ -58,11 +45,7 @@ export function registerChatCompletionsRoute(app: FastifyInstance, gateway: Gate
       const sluice = toSluiceError(error);
       telemetry.finish(signal.aborted ? 499 : sluice.status, sluice);
       if (reply.sent) return reply;
-      if (sluice.retryAfterMs !== undefined)
-        reply.header('retry-after', String(Math.ceil(sluice.retryAfterMs / 1000)));
-      return reply
-        .code(sluice.status >= 400 && sluice.status < 600 ? sluice.status : 500)
-        .send(openAIErrorBody(sluice));
+      return sendError(reply, sluice, openAIErrorBody(sluice));
     }
   });
 }

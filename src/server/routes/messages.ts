@@ -7,33 +7,24 @@ import { MessageStream } from '../../stream/message-stream.ts';
 import { encodeSSE } from '../../stream/sse.ts';
 import { admit, type GatewayContext } from '../context.ts';
 import { toSluiceError } from '../errors.ts';
-import { fallbackStream } from '../fallbacks.ts';
-import { openEventStream, requestSignal, type SseResponse } from '../sse-response.ts';
-import type { RequestTelemetry } from '../telemetry.ts';
-import { firstTokenWatch, observed } from './telemetry-options.ts';
+import { openEventStream, type SseResponse } from '../sse-response.ts';
+import { beginModelCall, modelEvents } from './model-call.ts';
 
 /** `POST /v1/messages`: the Anthropic Messages API, streaming and not, through the resilient stream. */
 export function registerMessagesRoute(app: FastifyInstance, gateway: GatewayContext): void {
   app.post('/v1/messages', async (request, reply) => {
-    const streaming = (request.body as { stream?: unknown } | null)?.stream === true;
-    const telemetry = gateway.telemetry.start('/v1/messages', undefined, streaming);
-    const signal = requestSignal(reply, gateway.shutdown);
+    const call = beginModelCall(gateway, '/v1/messages', request, reply);
+    const { streaming, telemetry, signal } = call;
     try {
       admit(gateway, request.headers, request.ip);
       const { stream: _stream, ...params } = parseRequestBody(MessageCreateParamsSchema, request.body);
-      const chain = gateway.models.resolveChain(params.model);
-      telemetry.model(chain[0]!.ref);
-      const events = fallbackStream(
-        chain,
-        params,
-        observed(telemetry, signal, { policy: gateway.policy, headers: passThroughHeaders(request) }),
-      );
+      const events = modelEvents(gateway, call, params, passThroughHeaders(request));
       if (!streaming) {
         const message = await new MessageStream(() => events, { signal }).finalMessage();
         telemetry.finish(200);
         return reply.send(message);
       }
-      await streamMessages(reply, events, gateway, telemetry);
+      await streamMessages(reply, events, gateway);
       telemetry.finish(signal.aborted ? 499 : 200);
       return reply;
     } catch (error) {
@@ -55,15 +46,12 @@ async function streamMessages(
   reply: FastifyReply,
   events: AsyncIterable<StreamEvent>,
   gateway: GatewayContext,
-  telemetry: RequestTelemetry,
 ): Promise<void> {
   let sse: SseResponse | undefined;
-  const watch = firstTokenWatch(() => telemetry.firstToken());
   try {
     for await (const batch of batchesOf(events)) {
       sse ??= openEventStream(reply, gateway.pingIntervalMs);
       await sse.write(batch);
-      watch(batch);
     }
     sse?.end();
   } catch (error) {
