@@ -8,8 +8,37 @@ import { readdirSync, readFileSync } from 'node:fs';
 // (`getconf CLK_TCK`); Node has no API for sysconf, so it is a constant.
 const CLOCK_TICKS_PER_SECOND = 100;
 
-/** User + system CPU of every thread of `pid`, in milliseconds; undefined once it has exited. */
+/**
+ * CPU time of every thread of `pid`, in milliseconds; undefined once it has exited. From the
+ * scheduler's own nanosecond count (/proc/<pid>/task/<tid>/schedstat) where the kernel keeps
+ * one: utime and stime are sampled at the clock tick, and a process woken by timers (every
+ * paced stream) tends to be running exactly when the tick samples, which bills it several
+ * times its real CPU at low load.
+ */
 export function cpuMs(pid: number): number | undefined {
+  return schedulerCpuMs(pid) ?? tickCpuMs(pid);
+}
+
+function schedulerCpuMs(pid: number): number | undefined {
+  let threads: string[];
+  try {
+    threads = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return undefined;
+  }
+  let nanoseconds = 0;
+  for (const tid of threads) {
+    const schedstat = readProc(`/proc/${pid}/task/${tid}/schedstat`);
+    // A thread that exited between the listing and the read has nothing more to add.
+    if (schedstat === undefined) continue;
+    const onCpu = Number(schedstat.split(' ')[0]);
+    if (!Number.isFinite(onCpu)) return undefined;
+    nanoseconds += onCpu;
+  }
+  return threads.length > 0 ? nanoseconds / 1e6 : undefined;
+}
+
+function tickCpuMs(pid: number): number | undefined {
   const stat = readProc(`/proc/${pid}/stat`);
   if (stat === undefined) return undefined;
   // The command name (field 2) may contain spaces and parentheses: fields are counted after

@@ -4,7 +4,7 @@ import { errorFromDetail, errorTypeForStatus, type SluiceError } from './errors.
  * How long the server asked us to wait, in milliseconds: `retry-after-ms` first (Anthropic's
  * precise form), then `retry-after` as seconds or as an HTTP date.
  */
-export function retryDelayFromHeaders(headers: Headers, now: number = Date.now()): number | undefined {
+export function retryDelayFromHeaders(headers: HeaderReader, now: number = Date.now()): number | undefined {
   const precise = headers.get('retry-after-ms');
   if (precise !== null && precise.trim() !== '') {
     const ms = Number(precise);
@@ -21,7 +21,12 @@ export function retryDelayFromHeaders(headers: Headers, now: number = Date.now()
  * The typed error for a failed HTTP response. Reads the Anthropic error body, the OpenAI one,
  * or falls back to the status; carries status, request id and the server's retry hint.
  */
-export function errorFromHttp(status: number, headers: Headers, bodyText: string): SluiceError {
+/** The one thing the error mapping needs of a response's headers; fetch's `Headers` is one. */
+export interface HeaderReader {
+  get(name: string): string | null;
+}
+
+export function errorFromHttp(status: number, headers: HeaderReader, bodyText: string): SluiceError {
   const detail = errorDetailOf(bodyText);
   const type = detail?.type && detail.type !== 'error' ? detail.type : errorTypeForStatus(status);
   const message = detail?.message || `The upstream answered HTTP ${status}${bodyPreview(bodyText)}.`;
@@ -59,7 +64,7 @@ function bodyPreview(bodyText: string): string {
   return `: ${text.length > 200 ? `${text.slice(0, 200)}…` : text}`;
 }
 
-function shouldRetryHeader(headers: Headers): boolean | undefined {
+function shouldRetryHeader(headers: HeaderReader): boolean | undefined {
   const value = headers.get('x-should-retry');
   if (value === 'true') return true;
   if (value === 'false') return false;

@@ -4,7 +4,7 @@ import type { MessageCreateParams } from '../protocol/request.ts';
 import { type BatchedIterable, batched, batchesOf } from '../stream/batches.ts';
 import { decodeStreamEvents } from '../stream/decode-events.ts';
 import { decodeSSE } from '../stream/sse.ts';
-import { postJson, sluiceErrors, trimSlash } from './http.ts';
+import { discard, postJson, sluiceErrors, trimSlash } from './http.ts';
 import type { Provider, ProviderCallOptions } from './types.ts';
 
 export interface AnthropicProviderOptions {
@@ -16,16 +16,16 @@ export interface AnthropicProviderOptions {
   version?: string;
   /** Headers sent with every request, e.g. `anthropic-beta`. */
   headers?: Record<string, string>;
+  /** Sends requests with this fetch instead of Node's own HTTP client. */
   fetch?: typeof fetch;
 }
 
 export const DEFAULT_ANTHROPIC_VERSION = '2023-06-01';
 
-/** The Anthropic Messages API over Node's fetch: always streamed; a non-streaming call is the assembled stream. */
+/** The Anthropic Messages API over HTTP: always streamed; a non-streaming call is the assembled stream. */
 export function createAnthropicProvider(options: AnthropicProviderOptions = {}): Provider {
   const apiKey = options.apiKey ?? process.env.ANTHROPIC_API_KEY;
   const baseURL = trimSlash(options.baseURL ?? process.env.ANTHROPIC_BASE_URL ?? 'https://api.anthropic.com');
-  const fetchImpl = options.fetch ?? fetch;
   const version = options.version ?? DEFAULT_ANTHROPIC_VERSION;
 
   return {
@@ -43,21 +43,23 @@ export function createAnthropicProvider(options: AnthropicProviderOptions = {}):
       );
     }
     const response = await postJson(
-      fetchImpl,
       `${baseURL}/v1/messages`,
       { ...request, stream: true },
       {
-        accept: 'text/event-stream',
-        'anthropic-version': version,
-        ...options.headers,
-        ...call.headers,
-        'x-api-key': apiKey,
+        headers: {
+          accept: 'text/event-stream',
+          'anthropic-version': version,
+          ...options.headers,
+          ...call.headers,
+          'x-api-key': apiKey,
+        },
+        signal: call.signal,
+        fetch: options.fetch,
       },
-      call.signal,
     );
     const contentType = response.headers.get('content-type') ?? '';
-    if (!contentType.includes('text/event-stream') || response.body === null) {
-      await response.body?.cancel();
+    if (!contentType.includes('text/event-stream')) {
+      await discard(response.body);
       throw new ProtocolError(
         `The Anthropic endpoint at ${baseURL} answered a streaming request with '${contentType || 'no content type'}' instead of an event stream; check ANTHROPIC_BASE_URL.`,
       );

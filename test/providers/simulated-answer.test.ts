@@ -9,6 +9,7 @@ import {
   simulateAnswer,
 } from '../../src/providers/simulated/answer.ts';
 import { answerEvents, answerMessage, jsonFragments } from '../../src/providers/simulated/events.ts';
+import { simulatedEvents } from '../../src/providers/simulated/provider.ts';
 import { countRequestTokens, countTokens, tokenize } from '../../src/providers/simulated/tokens.ts';
 import { assembleMessage } from '../../src/stream/assemble.ts';
 
@@ -557,5 +558,29 @@ describe('answerEvents and answerMessage', () => {
         for (const fragment of fragments.slice(0, -1)) expect(fragment.at(-1)).not.toMatch(/[\ud800-\udbff]/);
       }),
     );
+  });
+});
+
+describe('simulatedEvents', () => {
+  const request: MessageCreateParams = {
+    model: 'default',
+    max_tokens: 40,
+    messages: [{ role: 'user', content: 'Describe a lighthouse.' }],
+  };
+
+  it('answers the same request with the same events, each caller with a copy of its own', () => {
+    const first = simulatedEvents(request);
+    expect(first).toEqual(answerEvents(simulateAnswer(request), { model: 'default' }));
+    // A consumer that edits what it got (an assembler filling in a message) changes no later answer.
+    (first[0] as { message: { content: unknown[] } }).message.content.push({ type: 'text', text: 'x' });
+    first.length = 1;
+    const second = simulatedEvents(request);
+    expect(second).toEqual(answerEvents(simulateAnswer(request), { model: 'default' }));
+    expect(second).not.toBe(first);
+  });
+
+  it('a different request gets its own answer', () => {
+    const other = { ...request, max_tokens: 5 };
+    expect(simulatedEvents(other)).toEqual(answerEvents(simulateAnswer(other), { model: 'default' }));
   });
 });

@@ -1,4 +1,4 @@
-import { AuthenticationError, ProtocolError } from '../../protocol/errors.ts';
+import { AuthenticationError } from '../../protocol/errors.ts';
 import type { StreamEvent } from '../../protocol/events.ts';
 import type { MessageCreateParams } from '../../protocol/request.ts';
 import { decodeSSE } from '../../stream/sse.ts';
@@ -18,6 +18,7 @@ export interface OpenAIProviderOptions {
   baseURL?: string;
   headers?: Record<string, string>;
   tokenLimitField?: ToOpenAIRequestOptions['tokenLimitField'];
+  /** Sends requests with this fetch instead of Node's own HTTP client. */
   fetch?: typeof fetch;
 }
 
@@ -29,7 +30,6 @@ export interface OpenAIProviderOptions {
 export function createOpenAIProvider(options: OpenAIProviderOptions = {}): Provider {
   const baseURL = trimSlash(options.baseURL ?? process.env.OPENAI_BASE_URL ?? 'https://api.openai.com/v1');
   const apiKey = options.apiKey ?? process.env.OPENAI_API_KEY;
-  const fetchImpl = options.fetch ?? fetch;
   const isOpenAI = new URL(baseURL).hostname === 'api.openai.com';
 
   return {
@@ -46,19 +46,16 @@ export function createOpenAIProvider(options: OpenAIProviderOptions = {}): Provi
         { ...request, stream: true },
         { includeUsage: true, tokenLimitField: options.tokenLimitField },
       );
-      const response = await postJson(
-        fetchImpl,
-        `${baseURL}/chat/completions`,
-        body,
-        {
+      const response = await postJson(`${baseURL}/chat/completions`, body, {
+        headers: {
           accept: 'text/event-stream',
           ...options.headers,
           ...call.headers,
           ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}),
         },
-        call.signal,
-      );
-      if (response.body === null) throw new ProtocolError(`The endpoint at ${baseURL} sent an empty body.`);
+        signal: call.signal,
+        fetch: options.fetch,
+      });
       const chunks = decodeOpenAIChunks(decodeSSE(response.body, { signal: call.signal }));
       yield* sluiceErrors(openAIStreamToEvents(chunks, { model: request.model }));
     },

@@ -30,9 +30,25 @@ export function deltaDelayMs(pacing: Pacing, delta: number): number {
   return pacing.tokensPerSecond > 0 ? 1000 / pacing.tokensPerSecond : 0;
 }
 
-/** The events of a simulated answer to `request`, deterministic for the same request. */
+// Composing an answer takes about half a millisecond; a simulator serving thousands of the
+// same request (a load test) would spend a core on it. Long requests are not kept.
+const CACHED_ANSWERS = 256;
+const MAX_CACHED_REQUEST_CHARS = 64 * 1024;
+const answerCache = new Map<string, StreamEvent[]>();
+
+/** The events of a simulated answer to `request`, deterministic for the same request; the caller's own copy. */
 export function simulatedEvents(request: MessageCreateParams): StreamEvent[] {
-  return answerEvents(simulateAnswer(request), { model: request.model });
+  const key = JSON.stringify(request);
+  let events = answerCache.get(key);
+  if (events) {
+    answerCache.delete(key);
+  } else {
+    events = answerEvents(simulateAnswer(request), { model: request.model });
+    if (key.length > MAX_CACHED_REQUEST_CHARS) return events;
+    if (answerCache.size >= CACHED_ANSWERS) answerCache.delete(answerCache.keys().next().value as string);
+  }
+  answerCache.set(key, events);
+  return structuredClone(events);
 }
 
 /**
