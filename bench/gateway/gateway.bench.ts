@@ -5,9 +5,13 @@
  * Sluice gateway, and measures TTFT, the gaps between frames, errors, stalls, and the gateway's
  * CPU and memory. Simulator, load generator and each gateway are separate processes.
  *
- * BENCH_N=1,100,1000 sets the N values (default 1,100,1000,2000,4000,5000; a path that stalls
- * or errors is not run at higher N). Prints the table, writes bench/results/gateway.json and
- * bench/results/gateway.svg.
+ * Two phases, each with its own simulator. Latency: N = BENCH_N (default 1,100,1000) with a
+ * delta every 20 ms (BENCH_TPS=50). Held streams: N = BENCH_HELD_N (default 2000,5000) with a
+ * delta every 200 ms (BENCH_HELD_TPS=5): 5000 streams at 50 deltas/s would be 250,000 frames a
+ * second on every hop, more than two cores can produce, carry and consume at once, so that
+ * phase measures what holding many streams costs (memory, stalls) at a rate the machine can
+ * carry. A path that stalls or errors is not run at higher N in its phase. Prints the table,
+ * writes bench/results/gateway.json and bench/results/gateway.svg.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -21,21 +25,35 @@ import { derive, floorOf, goalsLine, type Row, table } from './report.ts';
 import { anthropicRequest, EXPECTED_DELTAS, openaiRequest, PROMPT } from './requests.ts';
 import { type LoadGenerator, startLoadGenerator, startUpstream, type Upstream } from './workers.ts';
 
-const DEFAULT_N = [1, 100, 1000, 2000, 4000, 5000];
-/**
- * A delta every 20 ms from the first byte on. BENCH_TPS lowers the rate: 5000 streams at 50
- * deltas/s are 250,000 frames a second on every hop, more than two cores can produce, carry and
- * consume at once.
- */
-const PACING = { ttftMs: 0, tokensPerSecond: numberFromEnvironment('BENCH_TPS', 50) };
-const GAP_MS = 1000 / PACING.tokensPerSecond;
-/** One stream's length: 64 deltas 20 ms apart. */
-const STREAM_MS = (EXPECTED_DELTAS * 1000) / PACING.tokensPerSecond;
+/** A phase: one upstream pacing and the N values run with it. */
+interface Phase {
+  name: string;
+  ns: number[];
+  /** A delta every 1000 / tokensPerSecond ms from the first byte on. */
+  pacing: { ttftMs: number; tokensPerSecond: number };
+}
+
+const PHASES: Phase[] = [
+  {
+    name: 'latency',
+    ns: nValues('BENCH_N', [1, 100, 1000]),
+    pacing: { ttftMs: 0, tokensPerSecond: numberFromEnvironment('BENCH_TPS', 50) },
+  },
+  {
+    name: 'held streams',
+    ns: nValues('BENCH_HELD_N', [2000, 5000]),
+    pacing: { ttftMs: 0, tokensPerSecond: numberFromEnvironment('BENCH_HELD_TPS', 5) },
+  },
+].filter((phase) => phase.ns.length > 0);
+
+const gapMs = (phase: Phase) => 1000 / phase.pacing.tokensPerSecond;
+/** One stream's length: 64 deltas, paced. */
+const streamMs = (phase: Phase) => EXPECTED_DELTAS * gapMs(phase);
 /**
  * Streams start evenly over one stream's length, then each slot runs its next stream at once:
- * N streams held open, arriving at N per 1.28 s (BENCH_RAMP_MS=0: all N at once, a burst).
+ * N streams held open, arriving at N per stream length (BENCH_RAMP_MS=0: all N at once, a burst).
  */
-const RAMP_MS = numberFromEnvironment('BENCH_RAMP_MS', STREAM_MS);
+const rampMs = (phase: Phase) => numberFromEnvironment('BENCH_RAMP_MS', streamMs(phase));
 /** Streams each slot runs; at N = 1 it takes 20 streams, one after the other, to have percentiles. */
 const MIN_STREAMS_PER_SLOT = 2;
 const MIN_SAMPLES = 20;
@@ -54,18 +72,20 @@ function numberFromEnvironment(name: string, fallback: number): number {
   const raw = process.env[name];
   if (raw === undefined || raw.trim() === '') return fallback;
   const value = Number(raw);
-  if (!Number.isFinite(value) || value < 0 || (name === 'BENCH_TPS' && value === 0)) {
-    throw new TypeError(`${name} must be a number ≥ 0 (BENCH_TPS > 0), not ${raw}`);
+  if (!Number.isFinite(value) || value < 0 || (name.endsWith('_TPS') && value === 0)) {
+    throw new TypeError(`${name} must be a number ≥ 0 (> 0 for a rate), not ${raw}`);
   }
   return value;
 }
 
-function nValues(): number[] {
-  const raw = process.env.BENCH_N;
-  if (raw === undefined || raw.trim() === '') return DEFAULT_N;
+/** N values from a variable: positive integers separated by commas; `none` runs no N. */
+function nValues(name: string, fallback: number[]): number[] {
+  const raw = process.env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  if (raw.trim() === 'none') return [];
   const values = raw.split(',').map((part) => Number(part.trim()));
   if (values.some((value) => !Number.isInteger(value) || value < 1)) {
-    throw new TypeError(`BENCH_N must be positive integers separated by commas, not ${raw}`);
+    throw new TypeError(`${name} must be positive integers separated by commas (or none), not ${raw}`);
   }
   return values;
 }
@@ -83,11 +103,16 @@ function openFilesNote(maxN: number): string {
 }
 
 /** The upstream must send exactly 64 deltas in both formats before anything is timed. */
-async function checkUpstream(load: LoadGenerator, upstream: Upstream): Promise<string> {
+async function checkUpstream(load: LoadGenerator, upstream: Upstream, phase: Phase): Promise<string> {
   const checks = [anthropicRequest(upstream.url), openaiRequest(upstream.url)];
   const lines: string[] = [];
   for (const request of checks) {
-    const result = await load.run({ request, concurrency: 1, expectedDeltas: EXPECTED_DELTAS });
+    const result = await load.run({
+      request,
+      concurrency: 1,
+      expectedDeltas: EXPECTED_DELTAS,
+      stallMs: Math.max(STALL_MS, 5 * gapMs(phase)),
+    });
     if (result.deltas !== EXPECTED_DELTAS || result.errors > 0 || result.stalled > 0) {
       throw new Error(
         `the upstream sent ${result.deltas} ${request.format} deltas, not ${EXPECTED_DELTAS}: ${result.errorSamples.join('; ')}`,
@@ -95,24 +120,25 @@ async function checkUpstream(load: LoadGenerator, upstream: Upstream): Promise<s
     }
     lines.push(`${request.format} ${result.deltas} deltas, gap p50 ${result.gap.p50.toFixed(1)} ms`);
   }
-  return `upstream: sluice simulate at ${upstream.url}, "${PROMPT}" with max_tokens ${EXPECTED_DELTAS}: ${lines.join(', ')}.`;
+  return `${phase.name} phase upstream: sluice simulate at ${upstream.url}, a delta every ${gapMs(phase)} ms, "${PROMPT}" with max_tokens ${EXPECTED_DELTAS}: ${lines.join(', ')}.`;
 }
 
 interface Hosts {
   load: LoadGenerator;
   upstream: Upstream;
+  phase: Phase;
 }
 
-async function measure({ load, upstream }: Hosts, path: StartedPath, n: number): Promise<Row> {
+async function measure({ load, upstream, phase }: Hosts, path: StartedPath, n: number): Promise<Row> {
   const streamsPerSlot = Math.max(MIN_STREAMS_PER_SLOT, Math.ceil(MIN_SAMPLES / n));
   const options = (concurrency: number, streams: number): LoadOptions => ({
     request: path.request,
     concurrency,
     streamsPerSlot: streams,
-    rampMs: RAMP_MS,
+    rampMs: rampMs(phase),
     expectedDeltas: EXPECTED_DELTAS,
     stallMs: STALL_MS,
-    deadlineMs: RAMP_MS + streams * STREAM_MS + DEADLINE_SLACK_MS,
+    deadlineMs: rampMs(phase) + streams * streamMs(phase) + DEADLINE_SLACK_MS,
   });
   const idle = totalRssBytes(path.pids);
   // The peak covers the warm-up too: it is the same load.
@@ -130,6 +156,7 @@ async function measure({ load, upstream }: Hosts, path: StartedPath, n: number):
   await sleep(1000);
   return {
     n,
+    gapMs: gapMs(phase),
     path: path.name,
     format: path.request.format,
     floor: path.pids.length === 0,
@@ -178,8 +205,8 @@ function chart(rows: Row[], skipped: string[]): string {
   return renderChart([...byPath.values()], {
     title: 'Added p99 time to first token, per gateway',
     subtitle:
-      `Upstream: sluice simulate, ${EXPECTED_DELTAS} deltas ${GAP_MS} ms apart; N streams held; ` +
-      `${cpus().length} cores for everything.`,
+      `Upstream: sluice simulate, ${EXPECTED_DELTAS} deltas ${PHASES.map((phase) => `${gapMs(phase)} ms apart at N ${phase.ns.join('/')}`).join(', ')}; ` +
+      `N streams held; ${cpus().length} cores for everything.`,
     footnotes: [
       ...skipped.map((reason) => `not shown: ${reason}`),
       'Hollow points: at or below 0.01 ms (within the noise of the direct path); ×: streams stalled or failed.',
@@ -210,56 +237,78 @@ const loadAverage = () =>
     .map((value) => value.toFixed(2))
     .join(' ');
 
+interface Run {
+  rows: Row[];
+  notes: string[];
+  skipped: string[];
+  /** Path name → the N it stalled or failed at, per phase. */
+  stopped: { phase: Phase; path: string; n: number }[];
+}
+
+/** Starts the phase's upstream and every path in front of it, runs its N values, stops them all. */
+async function runPhase(phase: Phase, load: LoadGenerator, run: Run): Promise<void> {
+  const note = (line: string) => {
+    if (!run.notes.includes(line)) run.notes.push(line);
+    log(line);
+  };
+  const upstream = await startUpstream(phase.pacing);
+  try {
+    note(await checkUpstream(load, upstream, phase));
+    const started: StartedPath[] = [];
+    for (const definition of PATHS) {
+      try {
+        const path = await definition.start({ upstream, started, log, note });
+        if ('skip' in path) {
+          if (path.skip !== '' && !run.skipped.includes(path.skip)) {
+            run.skipped.push(path.skip);
+            log(`skipped: ${path.skip}`);
+          }
+        } else {
+          started.push(path);
+        }
+      } catch (error) {
+        const reason = `${definition.name}: could not start: ${String(error).split('\n')[0]}`;
+        if (!run.skipped.includes(reason)) run.skipped.push(reason);
+        note(reason);
+      }
+    }
+    const stopped = new Set<string>();
+    try {
+      for (const n of phase.ns) {
+        for (const path of started) {
+          if (stopped.has(path.name)) continue;
+          const began = performance.now();
+          const row = await measure({ load, upstream, phase }, path, n);
+          run.rows.push(row);
+          log(progress(row, (performance.now() - began) / 1000));
+          if (row.load.stalled > 0 || row.load.errors > 0) {
+            stopped.add(path.name);
+            run.stopped.push({ phase, path: path.name, n });
+          }
+        }
+      }
+    } finally {
+      await Promise.all(started.map((path) => path.stop()));
+    }
+  } finally {
+    await upstream.process.stop();
+  }
+}
+
 async function main(): Promise<void> {
-  const ns = nValues();
-  const notes: string[] = [];
-  const skipped: string[] = [];
+  const ns = PHASES.flatMap((phase) => phase.ns);
+  const run: Run = { rows: [], notes: [], skipped: [], stopped: [] };
+  const loadAtStart = loadAverage();
+  run.notes.push(openFilesNote(Math.max(...ns)));
+  log(run.notes[0]!);
+
+  const load = await startLoadGenerator();
+  for (const phase of PHASES) await runPhase(phase, load, run);
+  const { rows, notes, skipped } = run;
   const note = (line: string) => {
     notes.push(line);
     log(line);
   };
-  const loadAtStart = loadAverage();
-  note(openFilesNote(Math.max(...ns)));
-
-  const upstream = await startUpstream(PACING);
-  const load = await startLoadGenerator();
-  note(await checkUpstream(load, upstream));
-
-  const started: StartedPath[] = [];
-  for (const definition of PATHS) {
-    try {
-      const path = await definition.start({ upstream, started, log, note });
-      if ('skip' in path) {
-        if (path.skip !== '') {
-          skipped.push(path.skip);
-          log(`skipped: ${path.skip}`);
-        }
-      } else {
-        started.push(path);
-      }
-    } catch (error) {
-      const reason = `${definition.name}: could not start: ${String(error).split('\n')[0]}`;
-      skipped.push(reason);
-      note(reason);
-    }
-  }
-
-  const rows: Row[] = [];
-  const stopped = new Map<string, number>();
-  try {
-    for (const n of ns) {
-      for (const path of started) {
-        if (stopped.has(path.name)) continue;
-        const began = performance.now();
-        const row = await measure({ load, upstream }, path, n);
-        rows.push(row);
-        log(progress(row, (performance.now() - began) / 1000));
-        if (row.load.stalled > 0 || row.load.errors > 0) stopped.set(path.name, n);
-      }
-    }
-  } finally {
-    await Promise.all(started.map((path) => path.stop()));
-  }
   const saturated = rows.filter((row) => row.floor && row.cpuPercent.upstream >= SATURATED_PERCENT);
   if (saturated.length > 0) {
     note(
@@ -268,18 +317,19 @@ async function main(): Promise<void> {
         'tops out near 100%): its own queueing sets TTFT and gaps there, on every path, so Δ is mostly noise.',
     );
   }
-  for (const [path, n] of stopped) {
-    if (n !== ns.at(-1)) note(`${path} stalled or failed at N = ${n}: not run at higher N.`);
+  for (const { phase, path, n } of run.stopped) {
+    if (n !== phase.ns.at(-1))
+      note(`${path} stalled or failed at N = ${n}: not run at higher N in its phase.`);
   }
   const loadAtEnd = loadAverage();
 
   console.log(table(rows));
   console.log();
   console.log(
-    'TTFT: request sent → first content delta arrived; gap: between consecutive content deltas (the upstream ' +
-      `paces them ${GAP_MS} ms apart); Δ: minus the direct path in the same wire format (direct-openai for Portkey) ` +
-      'at the same N; times in ms, p50/p99 over every stream. N streams held: they start evenly over ' +
-      `${RAMP_MS} ms and each runs ${MIN_STREAMS_PER_SLOT} streams back to back (N = 1: ${MIN_SAMPLES}). Stalled: no frame for over ${STALL_MS / 1000} s, or fewer ` +
+    'TTFT: request sent → first content delta arrived; gap: between consecutive content deltas (paced: how far ' +
+      'apart the upstream sends them); Δ: minus the direct path in the same wire format (direct-openai for Portkey) ' +
+      'at the same N; times in ms, p50/p99 over every stream. N streams held: they start evenly over one ' +
+      `stream's length and each runs ${MIN_STREAMS_PER_SLOT} streams back to back (N = 1: ${MIN_SAMPLES}). Stalled: no frame for over ${STALL_MS / 1000} s, or fewer ` +
       `than ${EXPECTED_DELTAS} deltas. CPU/stream: the gateway's CPU during the run ÷ streams; RSS: before the run, ` +
       'highest during it (every 100 ms), 1 s after; mem/stream: (peak − idle) ÷ N. Each N is run once as a ' +
       'warm-up first.',
@@ -300,11 +350,9 @@ async function main(): Promise<void> {
     command: 'npm run bench:gateway',
     environment: { ...env, loadAverageStart: loadAtStart, loadAverageEnd: loadAtEnd },
     config: {
-      n: ns,
-      pacing: PACING,
+      phases: PHASES.map((phase) => ({ ...phase, rampMs: rampMs(phase) })),
       prompt: PROMPT,
       expectedDeltas: EXPECTED_DELTAS,
-      rampMs: RAMP_MS,
       minStreamsPerSlot: MIN_STREAMS_PER_SLOT,
       minSamples: MIN_SAMPLES,
       stallMs: STALL_MS,

@@ -40,6 +40,7 @@ export interface PathDefinition {
 
 const SLUICE_APP = new URL('../../src/server/app.ts', import.meta.url);
 const SLUICE_CLI = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+const NODE_PIPE = fileURLToPath(new URL('./node-pipe.ts', import.meta.url));
 
 export const PATHS: PathDefinition[] = [
   {
@@ -64,6 +65,27 @@ export const PATHS: PathDefinition[] = [
         request: anthropicRequest(nginx.url),
         pids: [nginx.workerPid],
         stop: nginx.stop,
+      };
+    },
+  },
+  {
+    // A bare node:http proxy: what any Node gateway pays here before it does anything useful.
+    name: 'node-pipe',
+    async start({ upstream, note }) {
+      const server = await startServerProcess('node-pipe', process.execPath, (port) => [
+        NODE_PIPE,
+        String(port),
+        upstream.url,
+      ]);
+      note(
+        'node-pipe: a bare reverse proxy on node:http (bench/gateway/node-pipe.ts) that copies bytes and ' +
+          'understands none of them; the floor for any gateway written for Node on this machine.',
+      );
+      return {
+        name: 'node-pipe',
+        request: anthropicRequest(server.url),
+        pids: [server.process.pid],
+        stop: () => server.process.stop(),
       };
     },
   },

@@ -13,6 +13,8 @@ export interface GatewayCost {
 
 export interface Row {
   n: number;
+  /** How far apart the upstream sent the deltas, in ms. */
+  gapMs: number;
   path: string;
   format: Format;
   /** No gateway: the simulator reached directly. */
@@ -35,7 +37,9 @@ export interface Derived {
 }
 
 export function floorOf(rows: readonly Row[], row: Row): Row | undefined {
-  return rows.find((other) => other.floor && other.n === row.n && other.format === row.format);
+  return rows.find(
+    (other) => other.floor && other.n === row.n && other.gapMs === row.gapMs && other.format === row.format,
+  );
 }
 
 export function derive(rows: readonly Row[], row: Row): Derived {
@@ -57,6 +61,7 @@ const mb = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
 export function table(rows: readonly Row[]): string {
   const header = [
     'N',
+    'paced',
     'path',
     'TTFT p50',
     'TTFT p99',
@@ -74,6 +79,7 @@ export function table(rows: readonly Row[]): string {
     const cost = row.gateway;
     return [
       String(row.n),
+      `${row.gapMs} ms`,
       row.path,
       ms(row.load.ttft.p50),
       ms(row.load.ttft.p99),

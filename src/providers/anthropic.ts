@@ -2,9 +2,10 @@ import { AuthenticationError, ProtocolError } from '../protocol/errors.ts';
 import type { StreamEvent } from '../protocol/events.ts';
 import type { MessageCreateParams } from '../protocol/request.ts';
 import { type BatchedIterable, batched, batchesOf } from '../stream/batches.ts';
-import { decodeStreamEvents } from '../stream/decode-events.ts';
+import { streamEventsOf } from '../stream/decode-events.ts';
 import { decodeSSE } from '../stream/sse.ts';
-import { discard, postJson, sluiceErrors, trimSlash } from './http.ts';
+import { toSluiceError } from '../stream/to-sluice-error.ts';
+import { discard, postJson, trimSlash } from './http.ts';
 import type { Provider, ProviderCallOptions } from './types.ts';
 
 export interface AnthropicProviderOptions {
@@ -64,6 +65,15 @@ export function createAnthropicProvider(options: AnthropicProviderOptions = {}):
         `The Anthropic endpoint at ${baseURL} answered a streaming request with '${contentType || 'no content type'}' instead of an event stream; check ANTHROPIC_BASE_URL.`,
       );
     }
-    yield* batchesOf(sluiceErrors(decodeStreamEvents(decodeSSE(response.body, { signal: call.signal }))));
+    // Decoding in this loop rather than through stacked stages: a gateway relays events one
+    // network chunk at a time, and each stage would cost every event an await of its own.
+    try {
+      for await (const sseBatch of batchesOf(decodeSSE(response.body, { signal: call.signal }))) {
+        const events = streamEventsOf(sseBatch);
+        if (events.length > 0) yield events;
+      }
+    } catch (error) {
+      throw toSluiceError(error);
+    }
   }
 }

@@ -15,6 +15,10 @@ import { failureReason, isRetryable, type ResiliencePolicy, resolvePolicy, retry
 import { type AttemptPlan, AttemptSplicer } from './splice.ts';
 import { addUsage } from './usage.ts';
 
+// One shared reason for closing an attempt that is over: `abort()` without one builds a
+// DOMException, stack trace and all, at the end of every call.
+const ATTEMPT_OVER = new AbortError('The attempt is over.');
+
 export interface ResilientStreamOptions {
   policy?: Partial<ResiliencePolicy>;
   /** Aborting it cancels the upstream request at once. */
@@ -160,7 +164,7 @@ async function* resilientBatches(
       } finally {
         call.signal.removeEventListener('abort', onCallAbort);
         // Whatever happened, this attempt's connection must not outlive it.
-        attempt.abort();
+        attempt.abort(ATTEMPT_OVER);
       }
     }
   } finally {

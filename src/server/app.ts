@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { NotFoundError } from '../protocol/errors.ts';
 import { ProviderRegistry } from '../providers/registry.ts';
@@ -57,6 +58,8 @@ export function createServer(options: GatewayOptions = {}): FastifyInstance {
     telemetry: options.telemetry ?? NO_TELEMETRY,
     shutdown: options.shutdown ?? new AbortController().signal,
   };
+  // Every request in flight listens to it: thousands at once is the gateway working, not a leak.
+  setMaxListeners(0, gateway.shutdown);
   const app = Fastify({ bodyLimit: options.bodyLimitBytes ?? 10 * 1024 * 1024, logger: false });
 
   app.setErrorHandler((error, _request, reply) => sendError(reply, toSluiceError(error)));

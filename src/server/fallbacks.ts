@@ -14,6 +14,8 @@ export interface FallbackOptions extends ResilientStreamOptions {
   onFallback?: (failed: ResolvedModel, next: ResolvedModel, error: unknown) => void;
   /** Called with the model that answered, once its first events arrive. */
   onModel?: (model: ResolvedModel) => void;
+  /** Sees every batch before it is passed on (telemetry watching for the first token). */
+  onBatch?: (batch: readonly StreamEvent[]) => void;
 }
 
 /**
@@ -35,6 +37,7 @@ export function fallbackStream(
         for await (const batch of batchesOf(events)) {
           if (!started) options.onModel?.(candidate);
           started = true;
+          options.onBatch?.(batch);
           yield batch;
         }
         return;

@@ -52,16 +52,19 @@ export class SseResponse {
     return this.sequence;
   }
 
-  /** Writes a batch of events; resolves when the client can take more. */
-  async write(events: readonly StreamEvent[]): Promise<void> {
-    if (this.closed.aborted || events.length === 0) return;
+  /**
+   * Writes a batch of events. Returns a promise to wait on only when the client is slow;
+   * otherwise nothing, so a relay loop pays no await per batch.
+   */
+  write(events: readonly StreamEvent[]): Promise<void> | undefined {
+    if (this.closed.aborted || events.length === 0) return undefined;
     let text = '';
     for (const event of events) {
       this.sequence++;
       text += encodeSSE({ id: String(this.sequence), event: event.type, data: JSON.stringify(event) });
     }
     this.schedulePing();
-    if (!this.res.write(text)) await writableReady(this.res);
+    return this.res.write(text) ? undefined : writableReady(this.res);
   }
 
   /** Writes text already in SSE form (another protocol's events); resolves when the client can take more. */
@@ -113,7 +116,19 @@ export function abortOnDisconnect(reply: FastifyReply): AbortSignal {
   return controller.signal;
 }
 
-/** A request's signal: aborts when its client goes away or the gateway's grace period ends. */
+/**
+ * A request's signal: aborts when its client goes away or the gateway's grace period ends.
+ * Not `AbortSignal.any`, whose weak references and finalizers cost every request a share of
+ * garbage collection; the listener on the shutdown signal goes when the response closes.
+ */
 export function requestSignal(reply: FastifyReply, shutdown: AbortSignal): AbortSignal {
-  return AbortSignal.any([abortOnDisconnect(reply), shutdown]);
+  const controller = new AbortController();
+  const onShutdown = () => controller.abort(shutdown.reason);
+  if (shutdown.aborted) onShutdown();
+  else shutdown.addEventListener('abort', onShutdown, { once: true });
+  reply.raw.once('close', () => {
+    shutdown.removeEventListener('abort', onShutdown);
+    if (!reply.raw.writableFinished) controller.abort();
+  });
+  return controller.signal;
 }

@@ -11,15 +11,24 @@ import type { SSEEvent } from './sse.ts';
 export function decodeStreamEvents(events: AsyncIterable<SSEEvent>): BatchedIterable<StreamEvent> {
   return batched(async function* () {
     for await (const batch of batchesOf(events)) {
-      const out: StreamEvent[] = [];
-      for (const sse of batch) {
-        const event = parseStreamEvent(sse);
-        if (event === undefined) break;
-        out.push(event);
-      }
+      const out = streamEventsOf(batch);
       if (out.length > 0) yield out;
     }
   });
+}
+
+/**
+ * One batch of SSE events as stream events, for callers that fuse decoding into a loop of
+ * their own (a provider's): an event cut off by the end of the body ends the batch.
+ */
+export function streamEventsOf(batch: readonly SSEEvent[]): StreamEvent[] {
+  const out: StreamEvent[] = [];
+  for (const sse of batch) {
+    const event = parseStreamEvent(sse);
+    if (event === undefined) break;
+    out.push(event);
+  }
+  return out;
 }
 
 /**

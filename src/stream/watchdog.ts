@@ -93,12 +93,14 @@ function guard<T>(
       while (true) {
         if (expired) throw expired;
         clock.beforeWait();
-        const interrupted = new Promise<never>((_, reject) => {
-          interrupt = reject;
-        });
         let result: IteratorResult<readonly T[]>;
         try {
-          result = await Promise.race([iterator.next(), interrupted]);
+          // One promise per wait that either the source or the clock settles (a race of two
+          // would allocate three).
+          result = await new Promise<IteratorResult<readonly T[]>>((resolve, reject) => {
+            interrupt = reject;
+            iterator.next().then(resolve, reject);
+          });
         } finally {
           interrupt = undefined;
           clock.afterWait();

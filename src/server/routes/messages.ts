@@ -51,7 +51,8 @@ async function streamMessages(
   try {
     for await (const batch of batchesOf(events)) {
       sse ??= openEventStream(reply, gateway.pingIntervalMs);
-      await sse.write(batch);
+      const slowClient = sse.write(batch);
+      if (slowClient) await slowClient;
     }
     sse?.end();
   } catch (error) {

@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { StreamEvent } from '../../protocol/events.ts';
 import type { MessageCreateParams } from '../../protocol/request.ts';
-import { type BatchedIterable, batched, batchesOf } from '../../stream/batches.ts';
+import type { BatchedIterable } from '../../stream/batches.ts';
 import type { GatewayContext } from '../context.ts';
 import { fallbackStream } from '../fallbacks.ts';
 import { requestSignal } from '../sse-response.ts';
@@ -32,7 +32,7 @@ export function beginModelCall(
 /**
  * The answer's events: the request's model and its fallbacks tried in order through the
  * resilient stream, with the model, retries, usage and first token reported to telemetry.
- * The first token is looked for per batch, so the stream keeps its batching.
+ * The first token is looked for per batch as the batches pass, with no stage of its own.
  */
 export function modelEvents(
   gateway: GatewayContext,
@@ -43,22 +43,18 @@ export function modelEvents(
   const { telemetry, signal } = call;
   const chain = gateway.models.resolveChain(params.model);
   telemetry.model(chain[0]!.ref);
-  const events = fallbackStream(chain, params, {
+  let firstTokenSeen = false;
+  return fallbackStream(chain, params, {
     policy: gateway.policy,
     headers,
     signal,
     onRetry: (info) => telemetry.retry(info),
     onUsage: (usage) => telemetry.usage(usage),
     onModel: (model) => telemetry.model(model.ref),
-  });
-  return batched(async function* () {
-    let seen = false;
-    for await (const batch of batchesOf(events)) {
-      if (!seen && batch.some((event) => event.type === 'content_block_delta')) {
-        seen = true;
-        telemetry.firstToken();
-      }
-      yield batch;
-    }
+    onBatch: (batch) => {
+      if (firstTokenSeen || !batch.some((event) => event.type === 'content_block_delta')) return;
+      firstTokenSeen = true;
+      telemetry.firstToken();
+    },
   });
 }
