@@ -245,12 +245,15 @@ interface Run {
   stopped: { phase: Phase; path: string; n: number }[];
 }
 
+/** A line kept under the table (once: both phases start the same paths) and shown as progress. */
+function addNote(run: Run, line: string): void {
+  if (!run.notes.includes(line)) run.notes.push(line);
+  log(line);
+}
+
 /** Starts the phase's upstream and every path in front of it, runs its N values, stops them all. */
 async function runPhase(phase: Phase, load: LoadGenerator, run: Run): Promise<void> {
-  const note = (line: string) => {
-    if (!run.notes.includes(line)) run.notes.push(line);
-    log(line);
-  };
+  const note = (line: string) => addNote(run, line);
   const upstream = await startUpstream(phase.pacing);
   try {
     note(await checkUpstream(load, upstream, phase));
@@ -299,16 +302,12 @@ async function main(): Promise<void> {
   const ns = PHASES.flatMap((phase) => phase.ns);
   const run: Run = { rows: [], notes: [], skipped: [], stopped: [] };
   const loadAtStart = loadAverage();
-  run.notes.push(openFilesNote(Math.max(...ns)));
-  log(run.notes[0]!);
+  addNote(run, openFilesNote(Math.max(...ns)));
 
   const load = await startLoadGenerator();
   for (const phase of PHASES) await runPhase(phase, load, run);
   const { rows, notes, skipped } = run;
-  const note = (line: string) => {
-    notes.push(line);
-    log(line);
-  };
+  const note = (line: string) => addNote(run, line);
   const saturated = rows.filter((row) => row.floor && row.cpuPercent.upstream >= SATURATED_PERCENT);
   if (saturated.length > 0) {
     note(

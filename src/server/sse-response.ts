@@ -110,9 +110,7 @@ export function openEventStream(reply: FastifyReply, pingIntervalMs: number): Ss
 /** Aborts when the client goes away before the response is complete: the upstream call stops at once. */
 export function abortOnDisconnect(reply: FastifyReply): AbortSignal {
   const controller = new AbortController();
-  reply.raw.once('close', () => {
-    if (!reply.raw.writableFinished) controller.abort();
-  });
+  whenClosed(reply, () => controller.abort());
   return controller.signal;
 }
 
@@ -126,9 +124,18 @@ export function requestSignal(reply: FastifyReply, shutdown: AbortSignal): Abort
   const onShutdown = () => controller.abort(shutdown.reason);
   if (shutdown.aborted) onShutdown();
   else shutdown.addEventListener('abort', onShutdown, { once: true });
-  reply.raw.once('close', () => {
-    shutdown.removeEventListener('abort', onShutdown);
-    if (!reply.raw.writableFinished) controller.abort();
-  });
+  whenClosed(
+    reply,
+    () => controller.abort(),
+    () => shutdown.removeEventListener('abort', onShutdown),
+  );
   return controller.signal;
+}
+
+/** Runs `cut` if the response closes before it was complete (the client left), `always` either way. */
+function whenClosed(reply: FastifyReply, cut: () => void, always?: () => void): void {
+  reply.raw.once('close', () => {
+    always?.();
+    if (!reply.raw.writableFinished) cut();
+  });
 }
