@@ -1,9 +1,10 @@
 import { AuthenticationError, ProtocolError } from '../protocol/errors.ts';
 import type { StreamEvent } from '../protocol/events.ts';
 import type { MessageCreateParams } from '../protocol/request.ts';
-import { type BatchedIterable, batched, batchesOf } from '../stream/batches.ts';
+import { type BatchedIterable, batched } from '../stream/batches.ts';
+import { byteBatches } from '../stream/byte-batches.ts';
 import { streamEventsOf } from '../stream/decode-events.ts';
-import { decodeSSE } from '../stream/sse.ts';
+import { decodeChunks, SseDecoder } from '../stream/sse.ts';
 import { toSluiceError } from '../stream/to-sluice-error.ts';
 import { discard, postJson, trimSlash } from './http.ts';
 import type { Provider, ProviderCallOptions } from './types.ts';
@@ -67,11 +68,14 @@ export function createAnthropicProvider(options: AnthropicProviderOptions = {}):
     }
     // Decoding in this loop rather than through stacked stages: a gateway relays events one
     // network chunk at a time, and each stage would cost every event an await of its own.
+    const decoder = new SseDecoder();
     try {
-      for await (const sseBatch of batchesOf(decodeSSE(response.body, { signal: call.signal }))) {
-        const events = streamEventsOf(sseBatch);
+      for await (const chunks of byteBatches(response.body, call.signal)) {
+        const events = streamEventsOf(decodeChunks(decoder, chunks));
         if (events.length > 0) yield events;
       }
+      const last = streamEventsOf(decoder.finish());
+      if (last.length > 0) yield last;
     } catch (error) {
       throw toSluiceError(error);
     }

@@ -168,7 +168,8 @@ export class AttemptSplicer {
       case 'pass':
       case 'continue': {
         if (delta.type !== 'text_delta' || this.skip === '' || event.index !== 0) {
-          return [{ ...event, index: disposition.index }];
+          // Most deltas keep their index: passing the event itself spares a copy per token.
+          return [event.index === disposition.index ? event : { ...event, index: disposition.index }];
         }
         const text = this.skipRepeatedWhiteSpace(delta.text);
         return text === '' ? [] : [{ ...event, index: disposition.index, delta: { ...delta, text } }];

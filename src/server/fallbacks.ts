@@ -29,25 +29,75 @@ export function fallbackStream(
   request: MessageCreateParams,
   options: FallbackOptions = {},
 ): BatchedIterable<StreamEvent> {
-  return batched(async function* () {
-    for (const [position, candidate] of chain.entries()) {
-      let started = false;
-      try {
-        const events = resilientStream(candidate.provider, { ...request, model: candidate.model }, options);
-        for await (const batch of batchesOf(events)) {
-          if (!started) options.onModel?.(candidate);
-          started = true;
-          options.onBatch?.(batch);
-          yield batch;
-        }
-        return;
-      } catch (error) {
-        const next = chain[position + 1];
-        if (started || !next || options.signal?.aborted || isCallerError(error)) throw error;
-        options.onFallback?.(candidate, next, error);
+  return batched(() => ({ [Symbol.asyncIterator]: () => new FallbackBatches(chain, request, options) }));
+}
+
+/**
+ * An iterator rather than a generator: it passes each wait of the model's stream through
+ * with a handler made once, where a generator stage would add a request, a promise and a
+ * suspended frame to every wait of every stream a gateway holds.
+ */
+class FallbackBatches implements AsyncIterator<readonly StreamEvent[]> {
+  private readonly chain: readonly ResolvedModel[];
+  private readonly request: MessageCreateParams;
+  private readonly options: FallbackOptions;
+  private position = 0;
+  private started = false;
+  private current: AsyncIterator<readonly StreamEvent[]>;
+
+  constructor(chain: readonly ResolvedModel[], request: MessageCreateParams, options: FallbackOptions) {
+    this.chain = chain;
+    this.request = request;
+    this.options = options;
+    this.current = this.open();
+  }
+
+  next(): Promise<IteratorResult<readonly StreamEvent[]>> {
+    return this.current.next().then(this.onResult, this.onError);
+  }
+
+  async return(): Promise<IteratorResult<readonly StreamEvent[]>> {
+    await this.current.return?.();
+    return { done: true, value: undefined };
+  }
+
+  private open(): AsyncIterator<readonly StreamEvent[]> {
+    const candidate = this.chain[this.position]!;
+    const events = resilientStream(
+      candidate.provider,
+      { ...this.request, model: candidate.model },
+      this.options,
+    );
+    return batchesOf(events)[Symbol.asyncIterator]();
+  }
+
+  private readonly onResult = (
+    result: IteratorResult<readonly StreamEvent[]>,
+  ): IteratorResult<readonly StreamEvent[]> => {
+    if (result.done) return result;
+    try {
+      if (!this.started) {
+        this.started = true;
+        this.options.onModel?.(this.chain[this.position]!);
       }
+      this.options.onBatch?.(result.value);
+    } catch (error) {
+      // A consumer does not close an iterator whose next() failed: the upstream call must stop here.
+      void this.current.return?.();
+      throw error;
     }
-  });
+    return result;
+  };
+
+  private readonly onError = (error: unknown): Promise<IteratorResult<readonly StreamEvent[]>> => {
+    const failed = this.chain[this.position]!;
+    const next = this.chain[this.position + 1];
+    if (this.started || !next || this.options.signal?.aborted || isCallerError(error)) throw error;
+    this.options.onFallback?.(failed, next, error);
+    this.position++;
+    this.current = this.open();
+    return this.next();
+  };
 }
 
 function isCallerError(error: unknown): boolean {

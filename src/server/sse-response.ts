@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import type { FastifyReply } from 'fastify';
 import type { StreamEvent } from '../protocol/events.ts';
-import { encodeSSE, encodeSSEComment } from '../stream/sse.ts';
+import { encodeJsonSSE, encodeSSEComment } from '../stream/sse.ts';
 import { writableReady } from '../stream/writable.ts';
 
 export interface SseResponseOptions {
@@ -61,7 +61,7 @@ export class SseResponse {
     let text = '';
     for (const event of events) {
       this.sequence++;
-      text += encodeSSE({ id: String(this.sequence), event: event.type, data: JSON.stringify(event) });
+      text += encodeJsonSSE(this.sequence, event.type, JSON.stringify(event));
     }
     this.schedulePing();
     return this.res.write(text) ? undefined : writableReady(this.res);

@@ -1,5 +1,6 @@
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { type BatchedIterable, batched } from './batches.ts';
+import { byteBatches } from './byte-batches.ts';
 
 export interface SSEEvent {
   event?: string | undefined;
@@ -15,69 +16,75 @@ export interface SSEEvent {
 
 export type ByteSource = ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>;
 
-/** Yields the chunks of a byte source, cancelling a ReadableStream if the consumer stops early. */
-async function* chunksOf(source: ByteSource, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
-  if (!(source instanceof ReadableStream)) {
-    yield* source;
-    return;
+const NO_EVENTS: readonly SSEEvent[] = Object.freeze([]);
+
+/**
+ * The pure half of SSE decoding: bytes in, completed events out. Handles LF, CR and CRLF
+ * line ends (split across chunks too), comments, multi-line `data:`, and UTF-8 characters
+ * split across chunks.
+ */
+export class SseDecoder {
+  private readonly decoder = new TextDecoder('utf-8');
+  private ready: SSEEvent[] = [];
+  // The parser's own event object is handed on as is: a copy per event is measurable garbage.
+  private readonly parser = createParser({
+    onEvent: (message: EventSourceMessage) => this.ready.push(message),
+  });
+
+  /** The events a chunk completed (often none or one). */
+  decode(chunk: Uint8Array): readonly SSEEvent[] {
+    this.parser.feed(this.decoder.decode(chunk, { stream: true }));
+    return this.take();
   }
-  const reader = source.getReader();
-  let finished = false;
-  // A pending read() does not see an abort by itself; cancelling the reader ends it at once.
-  const cancel = () => void reader.cancel(signal?.reason).catch(() => {});
-  signal?.addEventListener('abort', cancel, { once: true });
-  try {
-    while (true) {
-      const { done, value } = await reader.read();
-      if (done) {
-        finished = true;
-        return;
-      }
-      yield value;
-    }
-  } finally {
-    // Early exit (break, throw, abort): release the socket instead of leaving it half-read.
-    signal?.removeEventListener('abort', cancel);
-    if (!finished) await reader.cancel().catch(() => {});
-    reader.releaseLock();
+
+  /**
+   * The body ended: what is left, with an event the server never terminated with a blank
+   * line marked `unterminated` (it is still delivered; the official SDK drops it).
+   */
+  finish(): SSEEvent[] {
+    this.parser.feed(this.decoder.decode());
+    const complete = [...this.take()];
+    // Two line ends close an open line and then an open event, whatever line end came last;
+    // if nothing was open they are blank lines and dispatch nothing.
+    this.parser.feed('\n\n');
+    for (const event of this.take()) complete.push({ ...event, unterminated: true });
+    return complete;
+  }
+
+  /** Hands over what the parser completed; read-only when empty (no array per call). */
+  private take(): readonly SSEEvent[] {
+    const events = this.ready;
+    if (events.length === 0) return NO_EVENTS;
+    this.ready = [];
+    return events;
   }
 }
 
 /**
- * Decodes a byte stream of Server-Sent Events. Handles LF, CR and CRLF line ends (split
- * across chunks too), comments, multi-line `data:`, UTF-8 characters split across chunks,
- * and a final event without its trailing blank line. Batched: the events of one chunk
- * come as one batch.
+ * Decodes a byte stream of Server-Sent Events (see `SseDecoder`). Batched: the events of
+ * the chunks that arrived together come as one batch.
  */
 export function decodeSSE(
   source: ByteSource,
   options: { signal?: AbortSignal } = {},
 ): BatchedIterable<SSEEvent> {
   return batched(async function* () {
-    const decoder = new TextDecoder('utf-8');
-    let ready: SSEEvent[] = [];
-    // The parser's own event object is handed on as is: a copy per event is measurable garbage.
-    const parser = createParser({ onEvent: (message: EventSourceMessage) => ready.push(message) });
-    // Hands over what the parser completed as a fresh array.
-    const take = (): SSEEvent[] => {
-      const events = ready;
-      ready = [];
-      return events;
-    };
-
-    for await (const chunk of chunksOf(source, options.signal)) {
-      parser.feed(decoder.decode(chunk, { stream: true }));
-      if (ready.length > 0) yield take();
+    const decoder = new SseDecoder();
+    for await (const chunks of byteBatches(source, options.signal)) {
+      const events = decodeChunks(decoder, chunks);
+      if (events.length > 0) yield events;
     }
-    parser.feed(decoder.decode());
-    if (ready.length > 0) yield take();
-
-    // Two line ends close an open line and then an open event, whatever line end came last; if
-    // nothing was open they are blank lines and dispatch nothing.
-    parser.feed('\n\n');
-    const last = take().map((event) => ({ ...event, unterminated: true }));
+    const last = decoder.finish();
     if (last.length > 0) yield last;
   });
+}
+
+/** The events completed by a batch of chunks, in order. */
+export function decodeChunks(decoder: SseDecoder, chunks: readonly Uint8Array[]): readonly SSEEvent[] {
+  if (chunks.length === 1) return decoder.decode(chunks[0]!);
+  const events: SSEEvent[] = [];
+  for (const chunk of chunks) for (const event of decoder.decode(chunk)) events.push(event);
+  return events;
 }
 
 /** Encodes one event for the wire; multi-line data becomes several `data:` lines. */
@@ -87,6 +94,15 @@ export function encodeSSE(event: SSEEvent): string {
   if (event.event !== undefined) out += `event: ${singleLine(event.event, 'event')}\n`;
   for (const line of event.data.split(/\r\n|\r|\n/)) out += `data: ${line}\n`;
   return `${out}\n`;
+}
+
+/**
+ * One event whose data is JSON text: `JSON.stringify` never writes a line break, so the data
+ * needs none of the splitting `encodeSSE` does for arbitrary text (a relay writes one of these
+ * per token).
+ */
+export function encodeJsonSSE(id: number, event: string, json: string): string {
+  return `id: ${id}\nevent: ${singleLine(event, 'event')}\ndata: ${json}\n\n`;
 }
 
 /** An SSE comment line, used for keep-alives that must not reach the consumer as events. */

@@ -78,43 +78,96 @@ function guard<T>(
   options: WatchdogOptions,
   makeClock: (expire: (error: SluiceError) => void) => Clock,
 ): BatchedIterable<T> {
-  return batched(async function* () {
-    let expired: SluiceError | undefined;
-    let interrupt: ((error: SluiceError) => void) | undefined;
-    const clock = makeClock((error) => {
-      if (expired) return;
-      expired = error;
+  return batched(() => ({ [Symbol.asyncIterator]: () => new GuardedBatches(source, options, makeClock) }));
+}
+
+const DONE = { done: true, value: undefined } as const;
+
+/**
+ * An iterator rather than a generator: a stream that sits between two events then holds one
+ * promise here, where a generator stage holds its own request, promise and suspended frame
+ * on top of the wait, for each of thousands of streams a gateway keeps open.
+ */
+class GuardedBatches<T> implements AsyncIterator<readonly T[]> {
+  private readonly iterator: AsyncIterator<readonly T[]>;
+  private readonly clock: Clock;
+  private expired: SluiceError | undefined;
+  private finished = false;
+  /** The consumer's pending wait, settled by the source or the clock, whichever comes first. */
+  private pending:
+    | { resolve: (result: IteratorResult<readonly T[]>) => void; reject: (error: unknown) => void }
+    | undefined;
+
+  constructor(
+    source: AsyncIterable<T>,
+    options: WatchdogOptions,
+    makeClock: (expire: (error: SluiceError) => void) => Clock,
+  ) {
+    this.iterator = batchesOf(source)[Symbol.asyncIterator]();
+    this.clock = makeClock((error) => {
+      if (this.expired || this.finished) return;
+      this.expired = error;
       options.onExpire?.(error);
-      interrupt?.(error);
+      if (this.pending) this.fail(error);
     });
-    const iterator = batchesOf(source)[Symbol.asyncIterator]();
-    let finished = false;
-    try {
-      while (true) {
-        if (expired) throw expired;
-        clock.beforeWait();
-        let result: IteratorResult<readonly T[]>;
-        try {
-          // One promise per wait that either the source or the clock settles (a race of two
-          // would allocate three).
-          result = await new Promise<IteratorResult<readonly T[]>>((resolve, reject) => {
-            interrupt = reject;
-            iterator.next().then(resolve, reject);
-          });
-        } finally {
-          interrupt = undefined;
-          clock.afterWait();
-        }
-        if (result.done) {
-          finished = true;
-          return;
-        }
-        yield result.value;
-      }
-    } finally {
-      clock.dispose();
-      // Stop the source when we leave early; do not wait on a source that may be stuck.
-      if (!finished && iterator.return) void Promise.resolve(iterator.return()).catch(() => {});
+  }
+
+  next(): Promise<IteratorResult<readonly T[]>> {
+    if (this.expired) {
+      const error = this.expired;
+      this.close();
+      return Promise.reject(error);
     }
-  });
+    if (this.finished) return Promise.resolve(DONE);
+    this.clock.beforeWait();
+    // One promise per wait that either the source or the clock settles (a race of two would
+    // allocate three), and handlers made once per stream rather than once per wait.
+    const wait = new Promise<IteratorResult<readonly T[]>>(this.park);
+    this.iterator.next().then(this.onResult, this.onError);
+    return wait;
+  }
+
+  return(): Promise<IteratorResult<readonly T[]>> {
+    this.close();
+    return Promise.resolve(DONE);
+  }
+
+  private readonly park = (
+    resolve: (result: IteratorResult<readonly T[]>) => void,
+    reject: (error: unknown) => void,
+  ): void => {
+    this.pending = { resolve, reject };
+  };
+
+  private readonly onResult = (result: IteratorResult<readonly T[]>): void => {
+    const pending = this.pending;
+    // The clock already settled this wait.
+    if (!pending) return;
+    this.pending = undefined;
+    this.clock.afterWait();
+    if (result.done) {
+      this.finished = true;
+      this.clock.dispose();
+    }
+    pending.resolve(result);
+  };
+
+  private readonly onError = (error: unknown): void => {
+    if (this.pending) this.fail(error);
+  };
+
+  private fail(error: unknown): void {
+    const pending = this.pending!;
+    this.pending = undefined;
+    this.close();
+    pending.reject(error);
+  }
+
+  /** Stops the clock and the source; does not wait on a source that may be stuck. */
+  private close(): void {
+    this.clock.dispose();
+    if (this.finished) return;
+    this.finished = true;
+    if (this.iterator.return) void Promise.resolve(this.iterator.return()).catch(() => {});
+  }
 }

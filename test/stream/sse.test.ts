@@ -1,6 +1,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeSSE, encodeSSE, encodeSSEComment, type SSEEvent } from '../../src/stream/sse.ts';
+import {
+  decodeSSE,
+  encodeJsonSSE,
+  encodeSSE,
+  encodeSSEComment,
+  type SSEEvent,
+  SseDecoder,
+} from '../../src/stream/sse.ts';
 import {
   COMPLETE_FIXTURES,
   encoder,
@@ -145,5 +152,27 @@ describe('encodeSSE', () => {
 
   it('refuses a line break in a single-line field', () => {
     expect(() => encodeSSE({ event: 'a\nb', data: '' })).toThrow(/line break/);
+    expect(() => encodeJsonSSE(1, 'a\rb', '{}')).toThrow(/line break/);
+  });
+
+  it('writes JSON data on one line, as the general encoder would (property)', () => {
+    fc.assert(
+      fc.property(fc.nat(), fc.stringMatching(/^[a-z_]{1,12}$/), fc.jsonValue(), (id, event, value) => {
+        const json = JSON.stringify(value) ?? 'null';
+        expect(encodeJsonSSE(id, event, json)).toBe(encodeSSE({ id: String(id), event, data: json }));
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
+
+describe('SseDecoder', () => {
+  it('returns what each chunk completed and, at the end, the unterminated rest', () => {
+    const decoder = new SseDecoder();
+    expect(decoder.decode(encoder.encode('data: a\n\ndata: b'))).toEqual([
+      { id: undefined, event: undefined, data: 'a' },
+    ]);
+    expect(decoder.decode(encoder.encode('c\n'))).toEqual([]);
+    expect(decoder.finish()).toEqual([{ id: undefined, event: undefined, data: 'bc', unterminated: true }]);
   });
 });
