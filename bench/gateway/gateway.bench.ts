@@ -19,7 +19,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { renderChart, type Series } from './chart.ts';
 import { cleanupAll } from './children.ts';
 import type { LoadOptions } from './load.ts';
-import { PATHS, type StartedPath } from './paths.ts';
+import { PATHS, type PathDefinition, type StartedPath } from './paths.ts';
 import { PeakSampler, totalCpuMs, totalRssBytes } from './procstat.ts';
 import { derive, floorOf, goalsLine, type Row, table } from './report.ts';
 import { anthropicRequest, EXPECTED_DELTAS, openaiRequest, PROMPT } from './requests.ts';
@@ -45,6 +45,21 @@ const PHASES: Phase[] = [
     pacing: { ttftMs: 0, tokensPerSecond: numberFromEnvironment('BENCH_HELD_TPS', 5) },
   },
 ].filter((phase) => phase.ns.length > 0);
+
+/** BENCH_PATHS=sluice,node-pipe runs only those (and the direct floors they are compared with). */
+function selectedPaths(): PathDefinition[] {
+  const raw = process.env.BENCH_PATHS;
+  if (raw === undefined || raw.trim() === '') return PATHS;
+  const names = raw.split(',').map((name) => name.trim());
+  const known = PATHS.map((path) => path.name);
+  const unknown = names.filter((name) => !known.includes(name));
+  if (unknown.length > 0) {
+    throw new TypeError(
+      `BENCH_PATHS names unknown paths (${unknown.join(', ')}); the paths are ${known.join(', ')}`,
+    );
+  }
+  return PATHS.filter((path) => path.name.startsWith('direct') || names.includes(path.name));
+}
 
 const gapMs = (phase: Phase) => 1000 / phase.pacing.tokensPerSecond;
 /** One stream's length: 64 deltas, paced. */
@@ -258,7 +273,7 @@ async function runPhase(phase: Phase, load: LoadGenerator, run: Run): Promise<vo
   try {
     note(await checkUpstream(load, upstream, phase));
     const started: StartedPath[] = [];
-    for (const definition of PATHS) {
+    for (const definition of selectedPaths()) {
       try {
         const path = await definition.start({ upstream, started, log, note });
         if ('skip' in path) {

@@ -1,11 +1,8 @@
 import { AuthenticationError, ProtocolError } from '../protocol/errors.ts';
 import type { StreamEvent } from '../protocol/events.ts';
 import type { MessageCreateParams } from '../protocol/request.ts';
-import { type BatchedIterable, batched } from '../stream/batches.ts';
-import { byteBatches } from '../stream/byte-batches.ts';
-import { streamEventsOf } from '../stream/decode-events.ts';
-import { decodeChunks, SseDecoder } from '../stream/sse.ts';
-import { toSluiceError } from '../stream/to-sluice-error.ts';
+import { type BatchedIterable, batched, batchesOf, openedOnFirstPull } from '../stream/batches.ts';
+import { sseStreamEvents } from '../stream/decode-events.ts';
 import { discard, postJson, trimSlash } from './http.ts';
 import type { Provider, ProviderCallOptions } from './types.ts';
 
@@ -34,11 +31,14 @@ export function createAnthropicProvider(options: AnthropicProviderOptions = {}):
     name: 'anthropic',
     capabilities: { prefill: true, tools: true, images: true, documents: true, thinking: true },
     stream(request: MessageCreateParams, call: ProviderCallOptions = {}): BatchedIterable<StreamEvent> {
-      return batched(() => streamBatches(request, call));
+      return batched(() => openedOnFirstPull(() => openStream(request, call)));
     },
   };
 
-  async function* streamBatches(request: MessageCreateParams, call: ProviderCallOptions) {
+  async function openStream(
+    request: MessageCreateParams,
+    call: ProviderCallOptions,
+  ): Promise<AsyncIterable<readonly StreamEvent[]>> {
     if (!apiKey) {
       throw new AuthenticationError(
         'No Anthropic API key: set ANTHROPIC_API_KEY (or pass apiKey) to use anthropic: models, or use sim:default.',
@@ -66,18 +66,8 @@ export function createAnthropicProvider(options: AnthropicProviderOptions = {}):
         `The Anthropic endpoint at ${baseURL} answered a streaming request with '${contentType || 'no content type'}' instead of an event stream; check ANTHROPIC_BASE_URL.`,
       );
     }
-    // Decoding in this loop rather than through stacked stages: a gateway relays events one
-    // network chunk at a time, and each stage would cost every event an await of its own.
-    const decoder = new SseDecoder();
-    try {
-      for await (const chunks of byteBatches(response.body, call.signal)) {
-        const events = streamEventsOf(decodeChunks(decoder, chunks));
-        if (events.length > 0) yield events;
-      }
-      const last = streamEventsOf(decoder.finish());
-      if (last.length > 0) yield last;
-    } catch (error) {
-      throw toSluiceError(error);
-    }
+    // One stage from bytes to events: a gateway relays events one network chunk at a time,
+    // and each stacked stage would cost every event an await of its own.
+    return batchesOf(sseStreamEvents(response.body, call.signal));
   }
 }

@@ -23,6 +23,7 @@ export class SseResponse {
   private readonly pingIntervalMs: number;
   private sequence = 0;
   private pingTimer: NodeJS.Timeout | undefined;
+  private lastActivity = 0;
   private readonly disconnected = new AbortController();
 
   constructor(res: ServerResponse, options: SseResponseOptions) {
@@ -42,7 +43,8 @@ export class SseResponse {
       'sluice-stream-id': options.streamId,
       ...options.headers,
     });
-    res.flushHeaders();
+    // No flushHeaders(): the stream opens with its first events in hand, and the headers go
+    // out in the same write as those events (one syscall fewer before the first token).
     res.socket?.setNoDelay(true);
     this.schedulePing();
   }
@@ -79,19 +81,31 @@ export class SseResponse {
     if (!this.res.writableEnded) this.res.end();
   }
 
+  /**
+   * Notes that the stream is active; the ping timer checks it when it fires. Re-arming a timer
+   * on every write would move it in Node's timer list once per token of every stream.
+   */
   private schedulePing(): void {
     if (this.pingIntervalMs <= 0) return;
-    if (this.pingTimer) {
-      this.pingTimer.refresh();
-      return;
-    }
-    this.pingTimer = setInterval(() => {
-      if (!this.res.writableEnded) this.res.write(encodeSSEComment('ping'));
-    }, this.pingIntervalMs);
+    this.lastActivity = performance.now();
+    this.pingTimer ??= setTimeout(this.pingIfIdle, this.pingIntervalMs);
   }
 
+  private readonly pingIfIdle = (): void => {
+    this.pingTimer = undefined;
+    if (this.res.writableEnded || this.closed.aborted) return;
+    const idle = performance.now() - this.lastActivity;
+    let wait = this.pingIntervalMs - idle;
+    if (wait <= 0) {
+      this.res.write(encodeSSEComment('ping'));
+      this.lastActivity = performance.now();
+      wait = this.pingIntervalMs;
+    }
+    this.pingTimer = setTimeout(this.pingIfIdle, wait);
+  };
+
   private stopPings(): void {
-    clearInterval(this.pingTimer);
+    clearTimeout(this.pingTimer);
     this.pingTimer = undefined;
   }
 }

@@ -66,3 +66,43 @@ export function flatMapBatches<T, U>(
     }
   });
 }
+
+const DONE = { done: true, value: undefined } as const;
+
+/**
+ * An iterable whose source is opened by the first `next()` (a request sent, a response
+ * checked) and then passed through call for call, adding no stage of its own to each wait.
+ */
+export function openedOnFirstPull<T>(open: () => Promise<AsyncIterable<T>>): AsyncIterable<T> {
+  return { [Symbol.asyncIterator]: () => new OpenedOnFirstPull(open) };
+}
+
+class OpenedOnFirstPull<T> implements AsyncIterator<T> {
+  private readonly open: () => Promise<AsyncIterable<T>>;
+  private opening: Promise<AsyncIterator<T>> | undefined;
+  private inner: AsyncIterator<T> | undefined;
+  private closed = false;
+
+  constructor(open: () => Promise<AsyncIterable<T>>) {
+    this.open = open;
+  }
+
+  next(): Promise<IteratorResult<T>> {
+    if (this.inner) return this.inner.next();
+    if (this.closed) return Promise.resolve(DONE);
+    this.opening ??= this.open().then((iterable) => {
+      const iterator = iterable[Symbol.asyncIterator]();
+      // Left before the source was open: close it as soon as it is.
+      if (this.closed) void Promise.resolve(iterator.return?.()).catch(() => {});
+      else this.inner = iterator;
+      return iterator;
+    });
+    return this.opening.then((iterator) => (this.closed ? DONE : iterator.next()));
+  }
+
+  async return(): Promise<IteratorResult<T>> {
+    this.closed = true;
+    await this.inner?.return?.();
+    return DONE;
+  }
+}

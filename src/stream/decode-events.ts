@@ -1,7 +1,9 @@
 import { ProtocolError } from '../protocol/errors.ts';
 import type { StreamEvent } from '../protocol/events.ts';
 import { type BatchedIterable, batched, batchesOf } from './batches.ts';
-import type { SSEEvent } from './sse.ts';
+import { byteBatches } from './byte-batches.ts';
+import { type ByteSource, decodeChunks, type SSEEvent, SseDecoder } from './sse.ts';
+import { toSluiceError } from './to-sluice-error.ts';
 
 /**
  * Turns SSE events into stream events. Only the shape every consumer relies on is checked
@@ -15,6 +17,56 @@ export function decodeStreamEvents(events: AsyncIterable<SSEEvent>): BatchedIter
       if (out.length > 0) yield out;
     }
   });
+}
+
+/**
+ * The stream events of an SSE body, decoded as its chunks arrive, in one stage: a relay
+ * waiting on thousands of streams holds one promise per stream here, not one per stage
+ * (bytes, SSE, events). A network failure while reading is a `ConnectionError`.
+ */
+export function sseStreamEvents(bytes: ByteSource, signal?: AbortSignal): BatchedIterable<StreamEvent> {
+  return batched(() => ({ [Symbol.asyncIterator]: () => new StreamEventBatches(bytes, signal) }));
+}
+
+const DONE = { done: true, value: undefined } as const;
+
+class StreamEventBatches implements AsyncIterator<readonly StreamEvent[]> {
+  private readonly chunks: AsyncIterator<readonly Uint8Array[]>;
+  private readonly decoder = new SseDecoder();
+  private ended = false;
+
+  constructor(bytes: ByteSource, signal: AbortSignal | undefined) {
+    this.chunks = byteBatches(bytes, signal)[Symbol.asyncIterator]();
+  }
+
+  next(): Promise<IteratorResult<readonly StreamEvent[]>> {
+    if (this.ended) return Promise.resolve(DONE);
+    return this.chunks.next().then(this.onChunks, this.onError);
+  }
+
+  async return(): Promise<IteratorResult<readonly StreamEvent[]>> {
+    this.ended = true;
+    await this.chunks.return?.();
+    return DONE;
+  }
+
+  private readonly onChunks = (
+    result: IteratorResult<readonly Uint8Array[]>,
+  ): IteratorResult<readonly StreamEvent[]> | Promise<IteratorResult<readonly StreamEvent[]>> => {
+    if (result.done) {
+      this.ended = true;
+      const last = streamEventsOf(this.decoder.finish());
+      return last.length > 0 ? { done: false, value: last } : DONE;
+    }
+    const events = streamEventsOf(decodeChunks(this.decoder, result.value));
+    // A chunk that completed no event (half of one): wait for the next.
+    return events.length > 0 ? { done: false, value: events } : this.next();
+  };
+
+  private readonly onError = (error: unknown): never => {
+    this.ended = true;
+    throw toSluiceError(error);
+  };
 }
 
 /**

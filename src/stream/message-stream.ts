@@ -5,8 +5,8 @@ import { errorFromHttp } from '../protocol/http-errors.ts';
 import type { Message } from '../protocol/message.ts';
 import { MessageAssembler } from './assemble.ts';
 import { batched, batchesOf } from './batches.ts';
-import { decodeStreamEvents } from './decode-events.ts';
-import { type ByteSource, decodeSSE } from './sse.ts';
+import { sseStreamEvents } from './decode-events.ts';
+import type { ByteSource } from './sse.ts';
 import { Subscriber } from './subscriber.ts';
 import { toSluiceError } from './to-sluice-error.ts';
 
@@ -113,7 +113,7 @@ export class MessageStream implements AsyncIterable<StreamEvent> {
 
   /** A stream over SSE bytes (any chunking). */
   static fromSSE(bytes: ByteSource, options?: MessageStreamOptions): MessageStream {
-    return new MessageStream(({ signal }) => decodeStreamEvents(decodeSSE(bytes, { signal })), options);
+    return new MessageStream(({ signal }) => sseStreamEvents(bytes, signal), options);
   }
 
   /** A stream over a fetch `Response`; a failed status becomes the matching typed error. */
@@ -126,7 +126,7 @@ export class MessageStream implements AsyncIterable<StreamEvent> {
             throw errorFromHttp(response.status, response.headers, body);
           }
           if (response.body === null) return;
-          yield* batchesOf(decodeStreamEvents(decodeSSE(response.body, { signal })));
+          yield* batchesOf(sseStreamEvents(response.body, signal));
         }),
       options,
     );

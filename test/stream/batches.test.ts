@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BATCHES, batched, batchesOf, flatMapBatches } from '../../src/stream/batches.ts';
+import { BATCHES, batched, batchesOf, flatMapBatches, openedOnFirstPull } from '../../src/stream/batches.ts';
 
 async function collect<T>(source: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = [];
@@ -65,5 +65,53 @@ describe('batched iteration', () => {
       break;
     }
     expect(closed).toBe(true);
+  });
+});
+
+describe('openedOnFirstPull', () => {
+  const source = (log: string[]) => async () => {
+    log.push('opened');
+    return {
+      async *[Symbol.asyncIterator]() {
+        try {
+          yield 1;
+          yield 2;
+        } finally {
+          log.push('closed');
+        }
+      },
+    };
+  };
+
+  it('opens its source on the first next(), not before, and passes it through', async () => {
+    const log: string[] = [];
+    const iterable = openedOnFirstPull(source(log));
+    const iterator = iterable[Symbol.asyncIterator]();
+    expect(log).toEqual([]);
+    expect(await iterator.next()).toEqual({ done: false, value: 1 });
+    expect(log).toEqual(['opened']);
+    expect(await collect({ [Symbol.asyncIterator]: () => iterator })).toEqual([2]);
+    expect(log).toEqual(['opened', 'closed']);
+  });
+
+  it('closes the source when the consumer leaves early', async () => {
+    const log: string[] = [];
+    for await (const _item of openedOnFirstPull(source(log))) break;
+    expect(log).toEqual(['opened', 'closed']);
+  });
+
+  it('passes on a failure to open', async () => {
+    const failure = new Error('refused');
+    const iterator = openedOnFirstPull<number>(() => Promise.reject(failure))[Symbol.asyncIterator]();
+    await expect(iterator.next()).rejects.toBe(failure);
+  });
+
+  it('ends at once if left while opening', async () => {
+    const log: string[] = [];
+    const iterator = openedOnFirstPull(source(log))[Symbol.asyncIterator]();
+    const first = iterator.next();
+    await iterator.return?.();
+    expect(await first).toEqual({ done: true, value: undefined });
+    expect((await iterator.next()).done).toBe(true);
   });
 });

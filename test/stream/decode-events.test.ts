@@ -1,7 +1,16 @@
+import { PassThrough, Readable } from 'node:stream';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ProtocolError } from '../../src/protocol/errors.ts';
-import { parseStreamEvent, plainTextDelta } from '../../src/stream/decode-events.ts';
+import { ConnectionError, ProtocolError } from '../../src/protocol/errors.ts';
+import { batchesOf } from '../../src/stream/batches.ts';
+import {
+  decodeStreamEvents,
+  parseStreamEvent,
+  plainTextDelta,
+  sseStreamEvents,
+} from '../../src/stream/decode-events.ts';
+import { decodeSSE } from '../../src/stream/sse.ts';
+import { COMPLETE_FIXTURES, encoder, fixture, iterableOf, splitAt } from '../helpers/bytes.ts';
 
 const delta = (index: number, text: string) =>
   JSON.stringify({ type: 'content_block_delta', index, delta: { type: 'text_delta', text } });
@@ -76,5 +85,59 @@ describe('the plain text delta fast path', () => {
       }),
       { numRuns: 2000 },
     );
+  });
+});
+
+describe('sseStreamEvents', () => {
+  const sse = (data: string) => encoder.encode(`event: x\ndata: ${data}\n\n`);
+
+  it('decodes a Node stream chunk by chunk, waiting out a chunk that completes no event', async () => {
+    const body = new PassThrough();
+    const iterator = batchesOf(sseStreamEvents(body))[Symbol.asyncIterator]();
+    const first = iterator.next();
+    const whole = sse(delta(0, 'hi'));
+    body.write(whole.subarray(0, 10));
+    body.write(whole.subarray(10));
+    expect((await first).value).toEqual([JSON.parse(delta(0, 'hi'))]);
+    body.end(sse('{"type":"message_stop"}'));
+    expect((await iterator.next()).value).toEqual([{ type: 'message_stop' }]);
+    expect((await iterator.next()).done).toBe(true);
+  });
+
+  it('gives the same events as the staged decoders for any chunking (property)', async () => {
+    for (const name of COMPLETE_FIXTURES) {
+      const bytes = fixture(name);
+      const staged: unknown[] = [];
+      for await (const event of decodeStreamEvents(decodeSSE(iterableOf([bytes])))) staged.push(event);
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(fc.integer({ min: 0, max: bytes.length }), { maxLength: 24 }),
+          async (cuts) => {
+            const events: unknown[] = [];
+            for await (const event of sseStreamEvents(
+              Readable.from(splitAt(bytes, cuts), { objectMode: false }),
+            ))
+              events.push(event);
+            expect(events).toEqual(staged);
+          },
+        ),
+        { numRuns: 30 },
+      );
+    }
+  });
+
+  it('reports a connection reset mid-body as a ConnectionError', async () => {
+    const body = new PassThrough();
+    const iterator = batchesOf(sseStreamEvents(body))[Symbol.asyncIterator]();
+    const pending = iterator.next();
+    body.destroy(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }));
+    await expect(pending).rejects.toBeInstanceOf(ConnectionError);
+  });
+
+  it('destroys the body when the consumer leaves early', async () => {
+    const body = new PassThrough();
+    body.write(sse('{"type":"ping"}'));
+    for await (const _event of sseStreamEvents(body)) break;
+    expect(body.destroyed).toBe(true);
   });
 });
