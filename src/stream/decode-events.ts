@@ -58,7 +58,15 @@ class StreamEventBatches implements AsyncIterator<readonly StreamEvent[]> {
       const last = streamEventsOf(this.decoder.finish());
       return last.length > 0 ? { done: false, value: last } : DONE;
     }
-    const events = streamEventsOf(decodeChunks(this.decoder, result.value));
+    let events: StreamEvent[];
+    try {
+      events = streamEventsOf(decodeChunks(this.decoder, result.value));
+    } catch (error) {
+      // A consumer does not close an iterator whose next() failed: let go of the body here.
+      this.ended = true;
+      void Promise.resolve(this.chunks.return?.()).catch(() => {});
+      throw error;
+    }
     // A chunk that completed no event (half of one): wait for the next.
     return events.length > 0 ? { done: false, value: events } : this.next();
   };

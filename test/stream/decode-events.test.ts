@@ -141,3 +141,13 @@ describe('sseStreamEvents', () => {
     expect(body.destroyed).toBe(true);
   });
 });
+
+describe('sseStreamEvents on a malformed event', () => {
+  it('fails with a ProtocolError and lets go of the body', async () => {
+    const body = new PassThrough();
+    body.write(encoder.encode('event: x\ndata: {"type":\n\n'));
+    const iterator = batchesOf(sseStreamEvents(body))[Symbol.asyncIterator]();
+    await expect(iterator.next()).rejects.toBeInstanceOf(ProtocolError);
+    expect(body.destroyed).toBe(true);
+  });
+});
