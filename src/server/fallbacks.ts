@@ -2,7 +2,7 @@ import { SluiceError } from '../protocol/errors.ts';
 import type { StreamEvent } from '../protocol/events.ts';
 import type { MessageCreateParams } from '../protocol/request.ts';
 import { type ResilientStreamOptions, resilientStream } from '../resilience/resilient-stream.ts';
-import { type BatchedIterable, batched, batchesOf } from '../stream/batches.ts';
+import { type BatchedIterable, batched, batchesOf, DONE } from '../stream/batches.ts';
 import type { ResolvedModel } from './models.ts';
 
 // A request the upstream rejected as malformed or too large is the same request for every
@@ -58,7 +58,7 @@ class FallbackBatches implements AsyncIterator<readonly StreamEvent[]> {
 
   async return(): Promise<IteratorResult<readonly StreamEvent[]>> {
     await this.current.return?.();
-    return { done: true, value: undefined };
+    return DONE;
   }
 
   private open(): AsyncIterator<readonly StreamEvent[]> {

@@ -67,7 +67,8 @@ export function flatMapBatches<T, U>(
   });
 }
 
-const DONE = { done: true, value: undefined } as const;
+/** The result that ends an iteration, shared by the hand-written iterators of the relay path. */
+export const DONE = { done: true, value: undefined } as const;
 
 /**
  * An iterable whose source is opened by the first `next()` (a request sent, a response

@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import { DONE } from './batches.ts';
 import type { ByteSource } from './sse.ts';
 
 /** Bytes a reader keeps for a consumer that is not asking before it stops reading the socket. */
@@ -22,8 +23,6 @@ type Waiter = {
   resolve: (result: IteratorResult<readonly Uint8Array[]>) => void;
   reject: (error: unknown) => void;
 };
-
-const DONE: IteratorResult<readonly Uint8Array[]> = { done: true, value: undefined };
 
 class ReadableBatches implements AsyncIterator<readonly Uint8Array[]> {
   private queue: Uint8Array[] = [];

@@ -1,6 +1,6 @@
 import { ProtocolError } from '../protocol/errors.ts';
 import type { StreamEvent } from '../protocol/events.ts';
-import { type BatchedIterable, batched, batchesOf } from './batches.ts';
+import { type BatchedIterable, batched, batchesOf, DONE } from './batches.ts';
 import { byteBatches } from './byte-batches.ts';
 import { type ByteSource, decodeChunks, type SSEEvent, SseDecoder } from './sse.ts';
 import { toSluiceError } from './to-sluice-error.ts';
@@ -27,8 +27,6 @@ export function decodeStreamEvents(events: AsyncIterable<SSEEvent>): BatchedIter
 export function sseStreamEvents(bytes: ByteSource, signal?: AbortSignal): BatchedIterable<StreamEvent> {
   return batched(() => ({ [Symbol.asyncIterator]: () => new StreamEventBatches(bytes, signal) }));
 }
-
-const DONE = { done: true, value: undefined } as const;
 
 class StreamEventBatches implements AsyncIterator<readonly StreamEvent[]> {
   private readonly chunks: AsyncIterator<readonly Uint8Array[]>;

@@ -1,5 +1,5 @@
 import { DeadlineExceededError, IdleTimeoutError, type SluiceError } from '../protocol/errors.ts';
-import { type BatchedIterable, batched, batchesOf } from './batches.ts';
+import { type BatchedIterable, batched, batchesOf, DONE } from './batches.ts';
 
 export interface WatchdogOptions {
   /**
@@ -80,8 +80,6 @@ function guard<T>(
 ): BatchedIterable<T> {
   return batched(() => ({ [Symbol.asyncIterator]: () => new GuardedBatches(source, options, makeClock) }));
 }
-
-const DONE = { done: true, value: undefined } as const;
 
 /**
  * An iterator rather than a generator: a stream that sits between two events then holds one
