@@ -28,6 +28,12 @@ export const DEFAULT_API_KEYS_ENV = 'SLUICE_API_KEYS';
 export const DEFAULT_BODY_LIMIT_BYTES = 10 * 1024 * 1024;
 export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
 export const DEFAULT_PING_INTERVAL_MS = 15_000;
+/**
+ * Connections the kernel queues while the gateway is busy (it caps this at
+ * net.core.somaxconn). Node's 511 overflowed when a thousand streams arrived within a second
+ * or two, and an overflowed connection waits a full second for its SYN to be retried.
+ */
+export const DEFAULT_LISTEN_BACKLOG = 4096;
 export const DEFAULT_FALLBACK_TEXT =
   "Sorry, I can't help with that here. Try rephrasing, or ask about one of the topics this assistant covers.";
 /** The route name a classifier answers when no configured route fits. */
@@ -109,6 +115,8 @@ const ServerSchema = z.strictObject({
   shutdownGraceMs: z.int().min(0).default(DEFAULT_SHUTDOWN_GRACE_MS),
   /** SSE `ping` events on idle streams keep proxies from closing them; 0 sends none. */
   pingIntervalMs: z.int().min(0).default(DEFAULT_PING_INTERVAL_MS),
+  /** Connections waiting to be accepted while the gateway is busy; the kernel caps it at somaxconn. */
+  listenBacklog: z.int().min(1).max(65_535).default(DEFAULT_LISTEN_BACKLOG),
 });
 
 const ProviderSchema = z

@@ -59,7 +59,7 @@ export async function startGateway(
       exposedHeaders: ['sluice-stream-id', 'sluice-route', 'retry-after', 'request-id'],
     });
   }
-  const url = await app.listen({ host: server.host, port: server.port });
+  const url = await app.listen({ host: server.host, port: server.port, backlog: server.listenBacklog });
 
   let closing: Promise<void> | undefined;
   const close = (graceMs = server.shutdownGraceMs) => {

@@ -62,6 +62,7 @@ describe('defaults', () => {
         rateLimit: { requestsPerMinute: 0 },
         shutdownGraceMs: 10_000,
         pingIntervalMs: 15_000,
+        listenBacklog: 4096,
       },
       defaultModel: 'sim:default',
       providers: {},
@@ -213,7 +214,7 @@ describe('bad files', () => {
   it('an unknown key: named with its path, and the allowed keys', () => {
     const error = errorFor({ server: { prot: 8080 } });
     expect(error.issues).toEqual([
-      "server.prot: unrecognized key (did you mean 'port'?); expected one of host, port, apiKeys, apiKeysEnv, bodyLimitBytes, corsOrigins, rateLimit, shutdownGraceMs, pingIntervalMs",
+      "server.prot: unrecognized key (did you mean 'port'?); expected one of host, port, apiKeys, apiKeysEnv, bodyLimitBytes, corsOrigins, rateLimit, shutdownGraceMs, pingIntervalMs, listenBacklog",
     ]);
   });
 

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -46,6 +46,23 @@ describe('startGateway', () => {
         /^sluice_requests_total\{route="\/v1\/messages",model="sim:default",status="200"\} 1$/m,
       );
       expect(metrics).toMatch(/^sluice_tokens_total\{model="sim:default",direction="output"\} 20$/m);
+    } finally {
+      await gateway.close();
+    }
+  });
+
+  it('listens with the configured backlog, as the kernel reports it (capped at somaxconn)', async () => {
+    const { config } = loadConfig({
+      env: {},
+      path: configFile('backlog.json', { server: { listenBacklog: 100 } }),
+      overrides: { port: 0 },
+    });
+    const gateway = await startGateway(config, { env: {}, telemetry: undefined });
+    try {
+      const port = new URL(gateway.url).port;
+      // For a listening socket, ss's Send-Q column is the backlog the kernel applies.
+      const line = execFileSync('ss', ['-ltnH', `sport = :${port}`], { encoding: 'utf8' }).trim();
+      expect(line.split(/\s+/)[2]).toBe('100');
     } finally {
       await gateway.close();
     }
