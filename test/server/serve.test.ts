@@ -1,4 +1,4 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -8,6 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/server/config.ts';
 import { startGateway } from '../../src/server/start.ts';
 import { BASE_ENV, cliMain, repoRoot, runSluice } from '../helpers/cli.ts';
+import { listenBacklogOf } from '../helpers/sockets.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'sluice-serve-test-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -59,10 +60,7 @@ describe('startGateway', () => {
     });
     const gateway = await startGateway(config, { env: {}, telemetry: undefined });
     try {
-      const port = new URL(gateway.url).port;
-      // For a listening socket, ss's Send-Q column is the backlog the kernel applies.
-      const line = execFileSync('ss', ['-ltnH', `sport = :${port}`], { encoding: 'utf8' }).trim();
-      expect(line.split(/\s+/)[2]).toBe('100');
+      expect(listenBacklogOf(gateway.url)).toBe(100);
     } finally {
       await gateway.close();
     }

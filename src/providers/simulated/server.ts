@@ -31,7 +31,14 @@ export interface SimulatorOptions {
   pacing?: Partial<Pacing>;
   /** Largest request body accepted, in bytes. */
   bodyLimit?: number;
+  /** Connections the kernel queues while the simulator is busy (default 4096, capped at somaxconn). */
+  backlog?: number;
 }
+
+// A load test opens thousands of streams within seconds; with Node's 511, connections beyond
+// the accept queue lose their SYN and wait a second or more for the retry, which a
+// benchmark would then blame on whatever sits in front of the simulator.
+const DEFAULT_BACKLOG = 4096;
 
 /** What the simulator saw of one request, for tests and the CLI's log. */
 export interface SimulatorRequest {
@@ -73,7 +80,14 @@ export class Simulator extends EventEmitter {
     const simulator = new Simulator(options);
     await new Promise<void>((resolve, reject) => {
       simulator.server.once('error', reject);
-      simulator.server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
+      simulator.server.listen(
+        {
+          port: options.port ?? 0,
+          host: options.host ?? '127.0.0.1',
+          backlog: options.backlog ?? DEFAULT_BACKLOG,
+        },
+        () => resolve(),
+      );
     });
     return simulator;
   }
