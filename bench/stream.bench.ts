@@ -30,6 +30,7 @@ import {
   summarize,
   timeRun,
 } from './harness.ts';
+import { machine } from './machine.ts';
 import { type TextTranscript, type ToolTranscript, textTranscript, toolTranscript } from './transcripts.ts';
 
 const IMPLS = ['sluice', 'sdk'] as const;
@@ -488,11 +489,8 @@ function goalLine(results: CaseResult[]): string {
 }
 
 function environment(): Record<string, string | number> {
-  const processors = cpus();
   return {
-    node: process.version,
-    platform: `${process.platform}/${process.arch}`,
-    cpu: `${processors.length} × ${processors[0]?.model ?? 'unknown'}`,
+    ...machine(),
     sdk: sdkVersion(),
   };
 }

@@ -16,6 +16,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { machine } from '../machine.ts';
 import { renderChart, type Series } from './chart.ts';
 import { cleanupAll } from './children.ts';
 import type { LoadOptions } from './load.ts';
@@ -236,11 +237,8 @@ function chart(rows: Row[], skipped: string[]): string {
 }
 
 function environment(): Record<string, string | number> {
-  const processors = cpus();
   return {
-    node: process.version,
-    platform: `${process.platform}/${process.arch}`,
-    cpu: `${processors.length} × ${processors[0]?.model ?? 'unknown'}`,
+    ...machine(),
     memoryGiB: Math.round(
       Number(readFileSync('/proc/meminfo', 'utf8').match(/MemTotal:\s+(\d+)/)?.[1]) / 2 ** 20,
     ),

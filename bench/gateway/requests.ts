@@ -9,6 +9,16 @@ export const MAX_TOKENS = 64;
 /** Text deltas in one answer (checked against the upstream before every bench run). */
 export const EXPECTED_DELTAS = MAX_TOKENS;
 
+/** The body both wire formats share: the prompt, streamed, cut at MAX_TOKENS. */
+function streamingBody(model: string): string {
+  return JSON.stringify({
+    model,
+    max_tokens: MAX_TOKENS,
+    stream: true,
+    messages: [{ role: 'user', content: PROMPT }],
+  });
+}
+
 export function anthropicRequest(
   url: string,
   headers: Record<string, string> = {},
@@ -18,12 +28,7 @@ export function anthropicRequest(
     url,
     path: '/v1/messages',
     headers: { 'x-api-key': 'sk-bench', 'anthropic-version': '2023-06-01', ...headers },
-    body: JSON.stringify({
-      model,
-      max_tokens: MAX_TOKENS,
-      stream: true,
-      messages: [{ role: 'user', content: PROMPT }],
-    }),
+    body: streamingBody(model),
     format: 'anthropic',
   };
 }
@@ -37,12 +42,7 @@ export function openaiRequest(
     url,
     path: '/v1/chat/completions',
     headers: { authorization: 'Bearer sk-bench', ...headers },
-    body: JSON.stringify({
-      model,
-      max_tokens: MAX_TOKENS,
-      stream: true,
-      messages: [{ role: 'user', content: PROMPT }],
-    }),
+    body: streamingBody(model),
     format: 'openai',
   };
 }

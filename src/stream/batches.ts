@@ -7,6 +7,9 @@
  */
 export const BATCHES: unique symbol = Symbol('sluice.batches');
 
+/** The result that ends an iteration, shared by the hand-written iterators of the relay path. */
+export const DONE = { done: true, value: undefined } as const;
+
 export interface BatchedIterable<T> extends AsyncIterable<T> {
   [BATCHES](): AsyncIterator<readonly T[]>;
 }
@@ -36,11 +39,11 @@ export function batchesOf<T>(source: AsyncIterable<T>): AsyncIterable<readonly T
       return {
         next: async () => {
           const result = await items.next();
-          return result.done ? { done: true, value: undefined } : { done: false, value: [result.value] };
+          return result.done ? DONE : { done: false, value: [result.value] };
         },
         return: async () => {
           await items.return?.();
-          return { done: true, value: undefined };
+          return DONE;
         },
       };
     },
@@ -66,9 +69,6 @@ export function flatMapBatches<T, U>(
     }
   });
 }
-
-/** The result that ends an iteration, shared by the hand-written iterators of the relay path. */
-export const DONE = { done: true, value: undefined } as const;
 
 /**
  * An iterable whose source is opened by the first `next()` (a request sent, a response
