@@ -12,7 +12,8 @@ import type { ResiliencePolicy } from '../resilience/policy.ts';
  *   file          --config <path>, else SLUICE_CONFIG; no file at all → every default
  *   environment   SLUICE_HOST, SLUICE_PORT, SLUICE_API_KEYS (the variable named by
  *                 server.apiKeysEnv; comma-separated, added to server.apiKeys), SLUICE_MODEL,
- *                 SLUICE_RATE_LIMIT_RPM, SLUICE_BODY_LIMIT (bytes). Empty values count as unset.
+ *                 SLUICE_RATE_LIMIT_RPM, SLUICE_BODY_LIMIT (bytes), SLUICE_LOG_LEVEL. Empty
+ *                 values count as unset.
  *   command line  --host, --port
  *
  * Objects are strict: an unknown key is an error, because a misspelt key that is silently
@@ -90,6 +91,9 @@ export function compileRoutePattern(source: string): RegExp {
 
 // ── section schemas ────────────────────────────────────────────────────────────────────────
 
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const LogLevelSchema = z.enum(LOG_LEVELS);
+
 const ServerSchema = z.strictObject({
   /** Where to listen. A non-loopback host needs API keys, or `--insecure`. */
   host: z.string().min(1).default(DEFAULT_HOST),
@@ -117,6 +121,8 @@ const ServerSchema = z.strictObject({
   pingIntervalMs: z.int().min(0).default(DEFAULT_PING_INTERVAL_MS),
   /** Connections waiting to be accepted while the gateway is busy; the kernel caps it at somaxconn. */
   listenBacklog: z.int().min(1).max(65_535).default(DEFAULT_LISTEN_BACKLOG),
+  /** The least severe log lines written; `info` has a line per request, `warn` only failures. */
+  logLevel: LogLevelSchema.default('info'),
 });
 
 const ProviderSchema = z
@@ -420,6 +426,11 @@ function applyEnvOverrides(config: ParsedConfig, env: Env): ParsedConfig {
     'a size in bytes, an integer above 0',
     issues,
   );
+  const rawLogLevel = envValue(env, 'SLUICE_LOG_LEVEL');
+  const logLevel = rawLogLevel === undefined ? undefined : LogLevelSchema.safeParse(rawLogLevel).data;
+  if (rawLogLevel !== undefined && logLevel === undefined) {
+    issues.push(`SLUICE_LOG_LEVEL: expected one of ${LOG_LEVELS.join(', ')}, got '${rawLogLevel}'`);
+  }
   const model = envValue(env, 'SLUICE_MODEL');
   if (model !== undefined && !ModelNameSchema.safeParse(model).success) {
     issues.push(`SLUICE_MODEL: expected provider:model (such as sim:default) or an alias, got '${model}'`);
@@ -438,6 +449,7 @@ function applyEnvOverrides(config: ParsedConfig, env: Env): ParsedConfig {
       apiKeys: [...new Set([...server.apiKeys, ...envKeys])],
       bodyLimitBytes: bodyLimit ?? server.bodyLimitBytes,
       rateLimit: { ...server.rateLimit, requestsPerMinute: rpm ?? server.rateLimit.requestsPerMinute },
+      logLevel: logLevel ?? server.logLevel,
     },
   };
 }

@@ -45,8 +45,17 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     serializers: { err: serializeError, error: serializeError },
   };
   // A Node Writable has the `write(string)` pino needs; the two types just don't overlap in TS.
-  const destination = options.destination as DestinationStream | undefined;
-  return destination === undefined ? pino(settings) : pino(settings, destination);
+  const destination = (options.destination as DestinationStream | undefined) ?? standardOutput();
+  return pino(settings, destination);
+}
+
+/**
+ * Standard output, written synchronously: pino's default hands every line to libuv's thread
+ * pool and back, a thread wake-up and an extra event-loop turn per request, and holds lines in
+ * memory when the reader is slow. A direct write is what Node does for stdout pipes anyway.
+ */
+function standardOutput(): DestinationStream {
+  return pino.destination({ dest: 1, sync: true });
 }
 
 /** The type and message of an error, with anything shaped like a key masked. */

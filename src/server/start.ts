@@ -31,7 +31,7 @@ export async function startGateway(
   options: StartOptions = {},
 ): Promise<RunningGateway> {
   assertSafeBinding(config, { insecure: options.insecure });
-  const logger = options.telemetry ? undefined : createLogger();
+  const logger = options.telemetry ? undefined : createLogger({ level: config.server.logLevel });
   const telemetry = options.telemetry ?? createTelemetry({ logger });
   const shutdown = new AbortController();
   const { server } = config;

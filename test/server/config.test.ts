@@ -63,6 +63,7 @@ describe('defaults', () => {
         shutdownGraceMs: 10_000,
         pingIntervalMs: 15_000,
         listenBacklog: 4096,
+        logLevel: 'info',
       },
       defaultModel: 'sim:default',
       providers: {},
@@ -153,6 +154,12 @@ describe('environment overrides', () => {
     expect(config.server.bodyLimitBytes).toBe(1024);
   });
 
+  it('SLUICE_LOG_LEVEL replaces server.logLevel of the file', () => {
+    const path = configFile({ server: { logLevel: 'debug' } });
+    expect(loadConfig({ path, env: {} }).config.server.logLevel).toBe('debug');
+    expect(loadConfig({ path, env: { SLUICE_LOG_LEVEL: 'warn' } }).config.server.logLevel).toBe('warn');
+  });
+
   it('SLUICE_CONFIG names the file when no path is given; an explicit path wins', () => {
     const viaEnv = configFile({ server: { port: 7001 } });
     const explicit = configFile({ server: { port: 7002 } });
@@ -170,7 +177,14 @@ describe('environment overrides', () => {
 
   it('refuses malformed values, naming the variable', () => {
     const error = configError(() =>
-      loadConfig({ env: { SLUICE_PORT: '80x', SLUICE_BODY_LIMIT: '10mb', SLUICE_RATE_LIMIT_RPM: '-1' } }),
+      loadConfig({
+        env: {
+          SLUICE_PORT: '80x',
+          SLUICE_BODY_LIMIT: '10mb',
+          SLUICE_RATE_LIMIT_RPM: '-1',
+          SLUICE_LOG_LEVEL: 'loud',
+        },
+      }),
     );
     expect(error.message).toBe(
       [
@@ -178,6 +192,7 @@ describe('environment overrides', () => {
         "  SLUICE_PORT: expected an integer from 0 to 65535, got '80x'",
         "  SLUICE_RATE_LIMIT_RPM: expected requests per minute, an integer (0 = no limit), got '-1'",
         "  SLUICE_BODY_LIMIT: expected a size in bytes, an integer above 0, got '10mb'",
+        "  SLUICE_LOG_LEVEL: expected one of fatal, error, warn, info, debug, trace, silent, got 'loud'",
       ].join('\n'),
     );
   });
@@ -214,7 +229,7 @@ describe('bad files', () => {
   it('an unknown key: named with its path, and the allowed keys', () => {
     const error = errorFor({ server: { prot: 8080 } });
     expect(error.issues).toEqual([
-      "server.prot: unrecognized key (did you mean 'port'?); expected one of host, port, apiKeys, apiKeysEnv, bodyLimitBytes, corsOrigins, rateLimit, shutdownGraceMs, pingIntervalMs, listenBacklog",
+      "server.prot: unrecognized key (did you mean 'port'?); expected one of host, port, apiKeys, apiKeysEnv, bodyLimitBytes, corsOrigins, rateLimit, shutdownGraceMs, pingIntervalMs, listenBacklog, logLevel",
     ]);
   });
 

@@ -82,6 +82,34 @@ describe('sluice serve', () => {
     expect(run.stderr).toMatch(/without API keys.*SLUICE_API_KEYS.*--insecure/);
   });
 
+  it('logs a JSON line per request on stdout; SLUICE_LOG_LEVEL=warn keeps only failures', async () => {
+    const requestLines = async (env: Record<string, string>) => {
+      const { child, url, exited, stdout } = await serveProcess([], { SLUICE_SIM_TPS: '0', ...env });
+      try {
+        const ask = (model: string) =>
+          fetch(`${url}/v1/messages`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ model, max_tokens: 5, messages: [{ role: 'user', content: 'Hi' }] }),
+          });
+        expect((await ask('sim:default')).status).toBe(200);
+        expect((await ask('nobody:none')).status).toBe(404);
+        child.kill('SIGTERM');
+        expect(await exited).toBe(0);
+      } finally {
+        child.kill('SIGKILL');
+      }
+      return stdout()
+        .split('\n')
+        .filter((line) => line.startsWith('{'))
+        .map((line) => JSON.parse(line) as { msg: string; status: number })
+        .filter((line) => line.msg === 'request')
+        .map((line) => line.status);
+    };
+    expect(await requestLines({})).toEqual([200, 404]);
+    expect(await requestLines({ SLUICE_LOG_LEVEL: 'warn' })).toEqual([404]);
+  });
+
   it('SIGTERM: stops accepting, lets the stream in flight finish, then exits', async () => {
     const { child, url, exited } = await serveProcess([], { SLUICE_SIM_TPS: '100' });
     try {
@@ -142,13 +170,15 @@ async function serveProcess(args: string[], env: Record<string, string>) {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  let output = '';
   const url = await new Promise<string>((resolve) => {
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      const match = /listening on (http:\/\/\S+)/.exec(chunk);
+      output += chunk;
+      const match = /listening on (http:\/\/\S+)/.exec(output);
       if (match) resolve(match[1]!);
     });
   });
-  return { child, url, exited };
+  return { child, url, exited, stdout: () => output };
 }
 
 /** Starts a stream, runs `shutdown` once its first bytes are in, and returns everything it sent. */
