@@ -26,7 +26,12 @@ const PLOT = { left: 70, top: 60, width: 520, height: 300 };
 const LINE_HEIGHT = 16;
 /** Below this the log axis stops: smaller (and negative, i.e. within noise) values sit on it. */
 const FLOOR_MS = 0.01;
-const COLOURS: Record<string, string> = { nginx: '#2f9e44', portkey: '#e03131', sluice: '#1971c2' };
+const COLOURS: Record<string, string> = {
+  nginx: '#2f9e44',
+  portkey: '#e03131',
+  sluice: '#1971c2',
+  'sluice-2w': '#0b7285',
+};
 const OTHER_COLOURS = ['#f08c00', '#7048e8', '#495057'];
 
 export function renderChart(series: Series[], options: ChartOptions): string {

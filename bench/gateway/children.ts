@@ -124,6 +124,28 @@ export async function freePort(): Promise<number> {
   return address.port;
 }
 
+/** Resolves once `tracked` has printed something matching `pattern`; rejects if it exits first. */
+export function printed(tracked: Tracked, pattern: RegExp): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const check = () => {
+      if (!pattern.test(tracked.output())) return false;
+      tracked.child.stdout?.off('data', onData);
+      resolve();
+      return true;
+    };
+    const onData = () => setImmediate(check);
+    if (check()) return;
+    tracked.child.stdout?.on('data', onData);
+    void tracked.exited.then((code) =>
+      reject(
+        new Error(
+          `${tracked.name} exited (${code}) before printing ${pattern}:\n${tracked.output().slice(-2000)}`,
+        ),
+      ),
+    );
+  });
+}
+
 /** Resolves once something accepts TCP connections on the port; rejects if `child` exits first. */
 export async function waitForPort(port: number, child: Tracked, timeoutMs = 15_000): Promise<void> {
   const deadline = performance.now() + timeoutMs;

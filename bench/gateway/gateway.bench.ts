@@ -47,6 +47,9 @@ const PHASES: Phase[] = [
   },
 ].filter((phase) => phase.ns.length > 0);
 
+/** The Sluice gateway's paths, one process and a cluster: the issue's goals are judged on each. */
+const SLUICE_PATHS = ['sluice', 'sluice-2w'];
+
 /** BENCH_PATHS=sluice,node-pipe runs only those (and the direct floors they are compared with). */
 function selectedPaths(): PathDefinition[] {
   const raw = process.env.BENCH_PATHS;
@@ -350,7 +353,10 @@ async function main(): Promise<void> {
   for (const reason of skipped)
     if (!notes.some((line) => line.startsWith(reason))) console.log(`skipped: ${reason}`);
   const env = environment();
-  console.log(goalsLine(rows));
+  const goals = SLUICE_PATHS.filter((path) => rows.some((row) => row.path === path)).map((path) =>
+    goalsLine(rows, path),
+  );
+  for (const line of goals) console.log(line);
   console.log(
     `Node ${env.node} ${env.platform}, ${env.cpu}, ${env.memoryGiB} GiB; load average ${loadAtStart} at the start, ` +
       `${loadAtEnd} at the end.`,
@@ -372,7 +378,7 @@ async function main(): Promise<void> {
     },
     notes,
     skipped,
-    goals: goalsLine(rows),
+    goals,
     rows: rows.map((row) => ({ ...row, derived: derive(rows, row) })),
   };
   const jsonFile = new URL('gateway.json', RESULTS);

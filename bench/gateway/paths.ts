@@ -6,10 +6,11 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { makeTempDir, startServerProcess } from './children.ts';
+import { makeTempDir, printed, startServerProcess } from './children.ts';
 import type { RequestSpec } from './load.ts';
 import { ensureNginx, startNginx } from './nginx.ts';
 import { findPortkey, portkeyRequest, probePortkey, startPortkey } from './portkey.ts';
+import { childPids } from './procstat.ts';
 import { anthropicRequest, openaiRequest } from './requests.ts';
 import type { Upstream } from './workers.ts';
 
@@ -41,6 +42,51 @@ export interface PathDefinition {
 const SLUICE_APP = new URL('../../src/server/app.ts', import.meta.url);
 const SLUICE_CLI = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 const NODE_PIPE = fileURLToPath(new URL('./node-pipe.ts', import.meta.url));
+
+/**
+ * `sluice serve` in front of the simulator's Anthropic route, configured as a user would; with
+ * more than one worker, its cost is the primary's and every worker's.
+ */
+function sluicePath(name: string, workers: number): PathDefinition {
+  return {
+    name,
+    async start({ upstream, note }) {
+      if (!existsSync(SLUICE_APP)) return { skip: `${name}: the Sluice gateway is not built yet` };
+      const config = join(makeTempDir('sluice-bench-gateway-'), 'sluice.config.json');
+      writeFileSync(
+        config,
+        JSON.stringify({
+          // The gateway sends a key only from a named variable once baseURL points elsewhere.
+          providers: {
+            upstream: { type: 'anthropic', baseURL: upstream.url, apiKeyEnv: 'BENCH_UPSTREAM_KEY' },
+          },
+          defaultModel: 'upstream:default',
+          server: { workers },
+        }),
+      );
+      const server = await startServerProcess(
+        `sluice serve (${workers} workers)`,
+        process.execPath,
+        (port) => [SLUICE_CLI, 'serve', '--port', String(port), '--config', config],
+        { env: { BENCH_UPSTREAM_KEY: 'sk-bench' } },
+      );
+      // The port accepts once one worker listens; the line comes when all of them do.
+      await printed(server.process, /listening on/);
+      const pids = [server.process.pid, ...childPids(server.process.pid)];
+      if (workers > 1) {
+        note(
+          `${name}: sluice serve --workers ${workers}; CPU and memory are the primary's and its workers'.`,
+        );
+      }
+      return {
+        name,
+        request: anthropicRequest(server.url, {}, 'upstream:default'),
+        pids,
+        stop: () => server.process.stop(),
+      };
+    },
+  };
+}
 
 export const PATHS: PathDefinition[] = [
   {
@@ -89,36 +135,8 @@ export const PATHS: PathDefinition[] = [
       };
     },
   },
-  {
-    // `sluice serve` in front of the simulator's Anthropic route, configured as a user would.
-    name: 'sluice',
-    async start({ upstream }) {
-      if (!existsSync(SLUICE_APP)) return { skip: 'sluice: the Sluice gateway is not built yet' };
-      const config = join(makeTempDir('sluice-bench-gateway-'), 'sluice.config.json');
-      writeFileSync(
-        config,
-        JSON.stringify({
-          // The gateway sends a key only from a named variable once baseURL points elsewhere.
-          providers: {
-            upstream: { type: 'anthropic', baseURL: upstream.url, apiKeyEnv: 'BENCH_UPSTREAM_KEY' },
-          },
-          defaultModel: 'upstream:default',
-        }),
-      );
-      const server = await startServerProcess(
-        'sluice serve',
-        process.execPath,
-        (port) => [SLUICE_CLI, 'serve', '--port', String(port), '--config', config],
-        { env: { BENCH_UPSTREAM_KEY: 'sk-bench' } },
-      );
-      return {
-        name: 'sluice',
-        request: anthropicRequest(server.url, {}, 'upstream:default'),
-        pids: [server.process.pid],
-        stop: () => server.process.stop(),
-      };
-    },
-  },
+  sluicePath('sluice', 1),
+  sluicePath('sluice-2w', 2),
   {
     // Portkey speaks OpenAI to the simulator's OpenAI route, and OpenAI to the load generator.
     name: 'portkey',

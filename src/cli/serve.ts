@@ -1,6 +1,9 @@
+import cluster from 'node:cluster';
 import type { Command } from 'commander';
-import { loadConfig } from '../server/config.ts';
-import { startGateway } from '../server/start.ts';
+import { startCluster } from '../server/cluster/primary.ts';
+import { startClusterWorker } from '../server/cluster/worker.ts';
+import { assertSafeBinding, type GatewayConfig, loadConfig } from '../server/config.ts';
+import { type RunningGateway, startGateway } from '../server/start.ts';
 import { integerOption } from './options.ts';
 
 interface ServeOptions {
@@ -8,6 +11,68 @@ interface ServeOptions {
   host?: string;
   config?: string;
   insecure?: boolean;
+  workers?: number;
+}
+
+/** Runs `close` on the first SIGTERM or SIGINT, then exits. */
+function closeOnSignal(close: (signal: string) => Promise<void>): void {
+  let closing = false;
+  const stop = (signal: string) => {
+    if (closing) return;
+    closing = true;
+    void close(signal).then(() => process.exit(0));
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+}
+
+function announceShutdown(signal: string, config: GatewayConfig): void {
+  process.stderr.write(
+    `sluice serve: ${signal}: finishing streams in flight (up to ${config.server.shutdownGraceMs} ms)\n`,
+  );
+}
+
+function listeningLine(url: string, config: GatewayConfig, path: string | undefined): string {
+  const workers = config.server.workers > 1 ? `${config.server.workers} workers, ` : '';
+  return `sluice serve listening on ${url} (${workers}default model ${config.defaultModel}${path ? `, config ${path}` : ''})\n`;
+}
+
+async function serveAlone(config: GatewayConfig, options: ServeOptions, path: string | undefined) {
+  const gateway = await startGateway(config, { insecure: options.insecure });
+  process.stdout.write(listeningLine(gateway.url, config, path));
+  closeOnSignal((signal) => {
+    announceShutdown(signal, config);
+    return gateway.close();
+  });
+}
+
+async function serveAsPrimary(config: GatewayConfig, options: ServeOptions, path: string | undefined) {
+  // Refused here, once, rather than by every worker.
+  assertSafeBinding(config, { insecure: options.insecure });
+  const running = await startCluster({
+    workers: config.server.workers,
+    rateLimit: config.server.rateLimit,
+    report: (line) => process.stderr.write(`sluice serve: ${line}\n`),
+  });
+  process.stdout.write(listeningLine(running.url, config, path));
+  closeOnSignal((signal) => {
+    announceShutdown(signal, config);
+    return running.close();
+  });
+}
+
+async function serveAsWorker(config: GatewayConfig, options: ServeOptions) {
+  let gateway: RunningGateway;
+  try {
+    gateway = await startClusterWorker(config, { insecure: options.insecure });
+  } catch (error) {
+    // Exits rather than returning: the channel to the primary would keep this process alive,
+    // and the primary is waiting for it to listen or exit.
+    process.stderr.write(`sluice serve: worker ${process.pid}: ${(error as Error).message}\n`);
+    process.exit(1);
+  }
+  // The primary sends SIGTERM on shutdown; a terminal's Ctrl-C reaches every worker as SIGINT.
+  closeOnSignal(() => gateway.close());
 }
 
 export function registerServe(program: Command): void {
@@ -24,23 +89,20 @@ export function registerServe(program: Command): void {
     .option('--host <host>', 'address to listen on (default 127.0.0.1)')
     .option('-c, --config <file>', 'configuration file (default: $SLUICE_CONFIG, else built-in defaults)')
     .option('--insecure', 'allow listening beyond loopback without API keys')
+    .option(
+      '-w, --workers <count>',
+      'processes serving the port, sharing one rate limit and one /metrics (default 1; one per core uses every core)',
+      integerOption('--workers'),
+    )
     .action(async (options: ServeOptions) => {
+      // A worker re-runs this same command line; the primary has already reported the warnings.
       const { config, warnings, path } = loadConfig({
         path: options.config,
-        overrides: { host: options.host, port: options.port },
+        overrides: { host: options.host, port: options.port, workers: options.workers },
       });
+      if (cluster.isWorker) return serveAsWorker(config, options);
       for (const warning of warnings) process.stderr.write(`sluice serve: warning: ${warning}\n`);
-      const gateway = await startGateway(config, { insecure: options.insecure });
-      process.stdout.write(
-        `sluice serve listening on ${gateway.url} (default model ${config.defaultModel}${path ? `, config ${path}` : ''})\n`,
-      );
-      const stop = (signal: string) => {
-        process.stderr.write(
-          `sluice serve: ${signal}: finishing streams in flight (up to ${config.server.shutdownGraceMs} ms)\n`,
-        );
-        void gateway.close().then(() => process.exit(0));
-      };
-      process.once('SIGTERM', () => stop('SIGTERM'));
-      process.once('SIGINT', () => stop('SIGINT'));
+      if (config.server.workers > 1) return serveAsPrimary(config, options, path);
+      return serveAlone(config, options, path);
     });
 }

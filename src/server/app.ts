@@ -9,7 +9,7 @@ import { admit, type GatewayContext } from './context.ts';
 import { createDispatcher, type RouteHandler } from './dispatcher.ts';
 import { sendError, toSluiceError } from './errors.ts';
 import { ModelResolver } from './models.ts';
-import { RateLimiter } from './rate-limit.ts';
+import { RateLimiter, type RequestLimiter } from './rate-limit.ts';
 import { createRouter, type RouterOptions } from './router.ts';
 import { registerChatCompletionsRoute } from './routes/chat-completions.ts';
 import { registerMessagesRoute } from './routes/messages.ts';
@@ -27,6 +27,8 @@ export interface GatewayOptions {
   policy?: Partial<ResiliencePolicy>;
   /** Requests a minute per key (or per address without keys); 0 turns the limit off. */
   rateLimit?: { requestsPerMinute: number; burst?: number };
+  /** Takes the place of `rateLimit`'s own buckets: a cluster's workers share the primary's. */
+  rateLimiter?: RequestLimiter;
   telemetry?: Telemetry;
   /** Aborting it ends every request in flight (the end of a shutdown's grace period). */
   shutdown?: AbortSignal;
@@ -49,9 +51,9 @@ export function createServer(options: GatewayOptions = {}): FastifyInstance {
   const registry = options.registry ?? new ProviderRegistry();
   const gateway: GatewayContext = {
     apiKeys: new ApiKeys(options.apiKeys ?? []),
-    rateLimiter: new RateLimiter(options.rateLimit?.requestsPerMinute ?? 0, {
-      burst: options.rateLimit?.burst,
-    }),
+    rateLimiter:
+      options.rateLimiter ??
+      new RateLimiter(options.rateLimit?.requestsPerMinute ?? 0, { burst: options.rateLimit?.burst }),
     models: new ModelResolver(registry, options.aliases, options.fallbacks),
     policy: options.policy ?? {},
     pingIntervalMs: options.pingIntervalMs ?? 15_000,
@@ -69,7 +71,7 @@ export function createServer(options: GatewayOptions = {}): FastifyInstance {
 
   app.get('/healthz', async () => ({ ok: true }));
   app.get('/v1/models', async (request) => {
-    admit(gateway, request.headers, request.ip);
+    await admit(gateway, request.headers, request.ip);
     return {
       data: gateway.models.known.map((id) => ({ type: 'model', id, display_name: id })),
       has_more: false,

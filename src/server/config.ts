@@ -94,6 +94,9 @@ export function compileRoutePattern(source: string): RegExp {
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 const LogLevelSchema = z.enum(LOG_LEVELS);
 
+const MAX_WORKERS = 64;
+const WorkersSchema = z.int().min(1).max(MAX_WORKERS);
+
 const ServerSchema = z.strictObject({
   /** Where to listen. A non-loopback host needs API keys, or `--insecure`. */
   host: z.string().min(1).default(DEFAULT_HOST),
@@ -123,6 +126,11 @@ const ServerSchema = z.strictObject({
   listenBacklog: z.int().min(1).max(65_535).default(DEFAULT_LISTEN_BACKLOG),
   /** The least severe log lines written; `info` has a line per request, `warn` only failures. */
   logLevel: LogLevelSchema.default('info'),
+  /**
+   * Processes serving requests on the one port (node:cluster). One process uses one core; more
+   * spread the streams over the machine's cores, with metrics and rate limits kept as one.
+   */
+  workers: WorkersSchema.default(1),
 });
 
 const ProviderSchema = z
@@ -377,6 +385,7 @@ type ParsedConfig = z.output<typeof GatewayConfigSchema>;
 export interface ConfigOverrides {
   host?: string;
   port?: number;
+  workers?: number;
 }
 
 /** An environment variable, with an empty value treated as unset (as `FOO=` in compose files). */
@@ -426,6 +435,13 @@ function applyEnvOverrides(config: ParsedConfig, env: Env): ParsedConfig {
     'a size in bytes, an integer above 0',
     issues,
   );
+  const workers = parseEnvInteger(
+    env,
+    'SLUICE_WORKERS',
+    WorkersSchema,
+    `a number of processes, an integer from 1 to ${MAX_WORKERS}`,
+    issues,
+  );
   const rawLogLevel = envValue(env, 'SLUICE_LOG_LEVEL');
   const logLevel = rawLogLevel === undefined ? undefined : LogLevelSchema.safeParse(rawLogLevel).data;
   if (rawLogLevel !== undefined && logLevel === undefined) {
@@ -450,6 +466,7 @@ function applyEnvOverrides(config: ParsedConfig, env: Env): ParsedConfig {
       bodyLimitBytes: bodyLimit ?? server.bodyLimitBytes,
       rateLimit: { ...server.rateLimit, requestsPerMinute: rpm ?? server.rateLimit.requestsPerMinute },
       logLevel: logLevel ?? server.logLevel,
+      workers: workers ?? server.workers,
     },
   };
 }
@@ -461,6 +478,9 @@ function applyCliOverrides(config: ParsedConfig, overrides: ConfigOverrides): Pa
   if (overrides.port !== undefined && !PortSchema.safeParse(overrides.port).success) {
     issues.push(`--port: expected an integer from 0 to 65535, got '${overrides.port}'`);
   }
+  if (overrides.workers !== undefined && !WorkersSchema.safeParse(overrides.workers).success) {
+    issues.push(`--workers: expected an integer from 1 to ${MAX_WORKERS}, got '${overrides.workers}'`);
+  }
   if (issues.length > 0) throw invalidConfig('command line', issues);
   return {
     ...config,
@@ -468,6 +488,7 @@ function applyCliOverrides(config: ParsedConfig, overrides: ConfigOverrides): Pa
       ...config.server,
       host: overrides.host ?? config.server.host,
       port: overrides.port ?? config.server.port,
+      workers: overrides.workers ?? config.server.workers,
     },
   };
 }

@@ -2,13 +2,13 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { ResiliencePolicy } from '../resilience/policy.ts';
 import { type ApiKeys, keyLabel } from './auth.ts';
 import type { ModelResolver } from './models.ts';
-import type { RateLimiter } from './rate-limit.ts';
+import type { RequestLimiter } from './rate-limit.ts';
 import type { Telemetry } from './telemetry.ts';
 
 /** What every route of the gateway shares. */
 export interface GatewayContext {
   apiKeys: ApiKeys;
-  rateLimiter: RateLimiter;
+  rateLimiter: RequestLimiter;
   models: ModelResolver;
   policy: Partial<ResiliencePolicy>;
   pingIntervalMs: number;
@@ -21,13 +21,13 @@ export interface GatewayContext {
  * Lets a request in: checks its key, then its rate (per key, or per address without keys).
  * Returns a label of the key for logs, never the key itself.
  */
-export function admit(
+export async function admit(
   gateway: GatewayContext,
   headers: IncomingHttpHeaders,
   address: string,
-): string | undefined {
+): Promise<string | undefined> {
   const key = gateway.apiKeys.check(headers);
   const label = keyLabel(key);
-  gateway.rateLimiter.take(label ?? `address:${address}`);
+  await gateway.rateLimiter.take(label ?? `address:${address}`);
   return label;
 }

@@ -10,10 +10,18 @@ interface Bucket {
 const FORGET_AFTER_MS = 10 * 60_000;
 
 /**
+ * Lets a caller's request in or throws RateLimitError. One process answers at once; the
+ * workers of a cluster ask the primary, which keeps the one set of buckets for all of them.
+ */
+export interface RequestLimiter {
+  take(caller: string): void | Promise<void>;
+}
+
+/**
  * A token bucket per caller: `requestsPerMinute` on average, up to `burst` at once. Refused
  * requests get a RateLimitError with the time until the next token, sent as `retry-after`.
  */
-export class RateLimiter {
+export class RateLimiter implements RequestLimiter {
   private readonly perMs: number;
   private readonly burst: number;
   private readonly buckets = new Map<string, Bucket>();

@@ -6,6 +6,7 @@ import { assertSafeBinding, type GatewayConfig } from './config.ts';
 import { createLogger } from './logger.ts';
 import { createTelemetry } from './observability.ts';
 import { registryFromConfig } from './providers.ts';
+import type { RequestLimiter } from './rate-limit.ts';
 import type { Telemetry } from './telemetry.ts';
 
 export interface RunningGateway {
@@ -23,6 +24,15 @@ export interface StartOptions {
   insecure?: boolean;
   telemetry?: Telemetry;
   env?: Record<string, string | undefined>;
+  /** In a worker of `sluice serve --workers N`: what the workers share through the primary. */
+  cluster?: ClusterShare;
+}
+
+export interface ClusterShare {
+  /** The cluster's rate limit; absent: this process's own buckets (none are needed without a limit). */
+  rateLimiter?: RequestLimiter;
+  /** The telemetry this worker serves `/metrics` from, given its own. */
+  share(telemetry: Telemetry): Telemetry;
 }
 
 /** Builds the gateway from a loaded configuration and starts listening. */
@@ -32,7 +42,8 @@ export async function startGateway(
 ): Promise<RunningGateway> {
   assertSafeBinding(config, { insecure: options.insecure });
   const logger = options.telemetry ? undefined : createLogger({ level: config.server.logLevel });
-  const telemetry = options.telemetry ?? createTelemetry({ logger });
+  const ownTelemetry = options.telemetry ?? createTelemetry({ logger });
+  const telemetry = options.cluster?.share(ownTelemetry) ?? ownTelemetry;
   const shutdown = new AbortController();
   const { server } = config;
   const app = createServer({
@@ -44,6 +55,7 @@ export async function startGateway(
     pingIntervalMs: server.pingIntervalMs,
     policy: config.resilience,
     rateLimit: server.rateLimit,
+    rateLimiter: options.cluster?.rateLimiter,
     telemetry,
     routes: {
       classifier: config.routes.classifier,

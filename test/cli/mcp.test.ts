@@ -9,6 +9,7 @@ import { Client } from '../../src/client/client.ts';
 import { textOf } from '../../src/client/messages.ts';
 import { unpacedRegistry } from '../../src/providers/registry.ts';
 import { type CliRun, runSluice } from '../helpers/cli.ts';
+import { isAlive } from '../helpers/processes.ts';
 
 const everything = fileURLToPath(
   new URL('../../node_modules/@modelcontextprotocol/server-everything/dist/index.js', import.meta.url),
@@ -37,19 +38,10 @@ function pidsIn(file: string): number[] {
   return readFileSync(file, 'utf8').split('\n').filter(Boolean).map(Number);
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Every server the run started has exited: the CLI waited for it before exiting itself. */
 function expectNoServerLeft(pids: number[]): void {
   expect(pids.length).toBeGreaterThan(0);
-  expect(pids.filter(alive)).toEqual([]);
+  expect(pids.filter(isAlive)).toEqual([]);
 }
 
 /** A command line string for `--mcp`, every word quoted (paths may hold spaces). */
@@ -82,7 +74,7 @@ await import(pathToFileURL(server).href);
 afterAll(() => {
   // A failed test must not leave servers behind either.
   for (const file of pidFiles) {
-    for (const pid of pidsIn(file)) if (alive(pid)) process.kill(pid, 'SIGKILL');
+    for (const pid of pidsIn(file)) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
   }
   rmSync(scratch, { recursive: true, force: true });
 });

@@ -64,6 +64,7 @@ describe('defaults', () => {
         pingIntervalMs: 15_000,
         listenBacklog: 4096,
         logLevel: 'info',
+        workers: 1,
       },
       defaultModel: 'sim:default',
       providers: {},
@@ -160,6 +161,27 @@ describe('environment overrides', () => {
     expect(loadConfig({ path, env: { SLUICE_LOG_LEVEL: 'warn' } }).config.server.logLevel).toBe('warn');
   });
 
+  it('server.workers defaults to one process; SLUICE_WORKERS and --workers replace it, in that order', () => {
+    expect(loadConfig({ env: {} }).config.server.workers).toBe(1);
+    const path = configFile({ server: { workers: 2 } });
+    expect(loadConfig({ path, env: {} }).config.server.workers).toBe(2);
+    expect(loadConfig({ path, env: { SLUICE_WORKERS: '3' } }).config.server.workers).toBe(3);
+    const fromCli = loadConfig({ path, env: { SLUICE_WORKERS: '3' }, overrides: { workers: 4 } });
+    expect(fromCli.config.server.workers).toBe(4);
+  });
+
+  it('refuses a number of workers below one or above 64, naming where it came from', () => {
+    expect(() => loadConfig({ path: configFile({ server: { workers: 0 } }), env: {} })).toThrow(
+      /server\.workers/,
+    );
+    expect(() => loadConfig({ env: { SLUICE_WORKERS: 'two' } })).toThrow(
+      "SLUICE_WORKERS: expected a number of processes, an integer from 1 to 64, got 'two'",
+    );
+    expect(() => loadConfig({ env: {}, overrides: { workers: 65 } })).toThrow(
+      "--workers: expected an integer from 1 to 64, got '65'",
+    );
+  });
+
   it('SLUICE_CONFIG names the file when no path is given; an explicit path wins', () => {
     const viaEnv = configFile({ server: { port: 7001 } });
     const explicit = configFile({ server: { port: 7002 } });
@@ -229,7 +251,7 @@ describe('bad files', () => {
   it('an unknown key: named with its path, and the allowed keys', () => {
     const error = errorFor({ server: { prot: 8080 } });
     expect(error.issues).toEqual([
-      "server.prot: unrecognized key (did you mean 'port'?); expected one of host, port, apiKeys, apiKeysEnv, bodyLimitBytes, corsOrigins, rateLimit, shutdownGraceMs, pingIntervalMs, listenBacklog, logLevel",
+      "server.prot: unrecognized key (did you mean 'port'?); expected one of host, port, apiKeys, apiKeysEnv, bodyLimitBytes, corsOrigins, rateLimit, shutdownGraceMs, pingIntervalMs, listenBacklog, logLevel, workers",
     ]);
   });
 

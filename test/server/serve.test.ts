@@ -1,13 +1,17 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Anthropic from '@anthropic-ai/sdk';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/server/config.ts';
 import { startGateway } from '../../src/server/start.ts';
-import { BASE_ENV, cliMain, repoRoot, runSluice } from '../helpers/cli.ts';
+import { runSluice } from '../helpers/cli.ts';
+import {
+  refusedWithin,
+  requestLogLines,
+  serveProcess,
+  streamThroughShutdown,
+} from '../helpers/serve-process.ts';
 import { listenBacklogOf } from '../helpers/sockets.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'sluice-serve-test-'));
@@ -99,12 +103,7 @@ describe('sluice serve', () => {
       } finally {
         child.kill('SIGKILL');
       }
-      return stdout()
-        .split('\n')
-        .filter((line) => line.startsWith('{'))
-        .map((line) => JSON.parse(line) as { msg: string; status: number })
-        .filter((line) => line.msg === 'request')
-        .map((line) => line.status);
+      return requestLogLines(stdout()).map((line) => line.status);
     };
     expect(await requestLines({})).toEqual([200, 404]);
     expect(await requestLines({ SLUICE_LOG_LEVEL: 'warn' })).toEqual([404]);
@@ -144,67 +143,3 @@ describe('sluice serve', () => {
     }
   });
 });
-
-/** Tries fresh TCP connections (no keep-alive reuse) until one is refused, at most `attempts` times. */
-async function refusedWithin(url: string, attempts: number): Promise<boolean> {
-  const { hostname, port } = new URL(url);
-  for (let i = 0; i < attempts; i++) {
-    const refused = await new Promise<boolean>((resolve) => {
-      const socket = connect(Number(port), hostname);
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve(false);
-      });
-      socket.once('error', () => resolve(true));
-    });
-    if (refused) return true;
-  }
-  return false;
-}
-
-/** `sluice serve --port 0 …` as a child process, once it has said where it listens. */
-async function serveProcess(args: string[], env: Record<string, string>) {
-  const child = spawn(process.execPath, [cliMain, 'serve', '--port', '0', ...args], {
-    cwd: repoRoot,
-    env: { ...process.env, ...BASE_ENV, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-  let output = '';
-  const url = await new Promise<string>((resolve) => {
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      output += chunk;
-      const match = /listening on (http:\/\/\S+)/.exec(output);
-      if (match) resolve(match[1]!);
-    });
-  });
-  return { child, url, exited, stdout: () => output };
-}
-
-/** Starts a stream, runs `shutdown` once its first bytes are in, and returns everything it sent. */
-async function streamThroughShutdown(
-  url: string,
-  request: { max_tokens: number; content: string },
-  shutdown: () => Promise<void>,
-): Promise<string> {
-  const response = await fetch(`${url}/v1/messages`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      model: 'sim:default',
-      max_tokens: request.max_tokens,
-      stream: true,
-      messages: [{ role: 'user', content: request.content }],
-    }),
-  });
-  const reader = response.body!.getReader();
-  const decoder = new TextDecoder();
-  let body = decoder.decode((await reader.read()).value, { stream: true });
-  await shutdown();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    body += decoder.decode(value, { stream: true });
-  }
-  return body + decoder.decode();
-}
