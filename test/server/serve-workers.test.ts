@@ -64,6 +64,12 @@ describe('sluice serve --workers', () => {
       process.kill(victim!, 'SIGKILL');
       await served.stderrMatch(new RegExp(`worker ${victim} exited \\(signal SIGKILL\\); starting another`));
       expect((await postOnNewConnection(served.url, '/v1/messages', MESSAGE)).status).toBe(200);
+      // A scrape meanwhile sums the workers alive: the survivor's two requests, not the dead one's.
+      const metrics = await fetch(`${served.url}/metrics`);
+      expect(metrics.status).toBe(200);
+      expect(await metrics.text()).toMatch(
+        /^sluice_requests_total\{route="\/v1\/messages",model="sim:default",status="200"\} 2$/m,
+      );
 
       const [, replacement] = await served.stderrMatch(/worker (\d+) is listening in place of \d+/);
       for (let i = 0; i < 4; i++) {

@@ -1,6 +1,6 @@
 /**
  * What the primary and the workers of a cluster say to each other over Node's IPC channel.
- * Every message carries `sluice`, so prom-client's own messages on the same channel pass by.
+ * Every message carries `sluice`, so messages of Node's own on the same channel pass by.
  */
 
 /** A worker's gateway is accepting requests at `url`. */
@@ -34,12 +34,37 @@ export interface PrimaryReply {
   refused?: { type: 'rate_limit_error' | 'api_error'; message: string; retryAfterMs?: number };
 }
 
-export type WorkerMessage = ListeningMessage | WorkerAsk;
-
-export function isWorkerMessage(message: unknown): message is WorkerMessage {
-  return typeof message === 'object' && message !== null && 'sluice' in message && message.sluice !== 'reply';
+/** The primary asks a worker for its own metrics, to sum them with the others'. */
+export interface CollectMetrics {
+  sluice: 'collect';
+  id: number;
 }
 
-export function isPrimaryReply(message: unknown): message is PrimaryReply {
-  return typeof message === 'object' && message !== null && 'sluice' in message && message.sluice === 'reply';
+/** A worker's own metrics (prom-client's `getMetricsAsJSON()`), for the CollectMetrics `id`. */
+export interface CollectedMetrics {
+  sluice: 'collected';
+  id: number;
+  metrics: object[];
+}
+
+export type WorkerMessage = ListeningMessage | WorkerAsk | CollectedMetrics;
+export type PrimaryMessage = PrimaryReply | CollectMetrics;
+
+const WORKER_MESSAGES: ReadonlySet<unknown> = new Set(['listening', 'rate-limit', 'metrics', 'collected']);
+const PRIMARY_MESSAGES: ReadonlySet<unknown> = new Set(['reply', 'collect']);
+
+export function isWorkerMessage(message: unknown): message is WorkerMessage {
+  return (
+    typeof message === 'object' &&
+    message !== null &&
+    WORKER_MESSAGES.has((message as { sluice?: unknown }).sluice)
+  );
+}
+
+export function isPrimaryMessage(message: unknown): message is PrimaryMessage {
+  return (
+    typeof message === 'object' &&
+    message !== null &&
+    PRIMARY_MESSAGES.has((message as { sluice?: unknown }).sluice)
+  );
 }

@@ -1,8 +1,8 @@
 import cluster, { type Worker } from 'node:cluster';
-import { AggregatorRegistry } from 'prom-client';
 import { RateLimitError } from '../../protocol/errors.ts';
 import { RateLimiter } from '../rate-limit.ts';
 import { isWorkerMessage, type PrimaryReply, type WorkerAsk } from './messages.ts';
+import { MetricsCollector } from './metrics-collector.ts';
 
 export interface ClusterOptions {
   /** How many worker processes serve the port. */
@@ -37,8 +37,9 @@ function describeExit(code: number | null, signal: string | null): string {
  */
 export async function startCluster(options: ClusterOptions): Promise<RunningCluster> {
   const limiter = new RateLimiter(options.rateLimit.requestsPerMinute, { burst: options.rateLimit.burst });
-  const aggregator = new AggregatorRegistry();
+  const collector = new MetricsCollector();
   const workers = new Set<Worker>();
+  const listening = new Set<Worker>();
   const restartDelayMs = options.restartDelayMs ?? DEFAULT_RESTART_DELAY_MS;
   let stopping = false;
   const pendingRestarts = new Set<NodeJS.Timeout>();
@@ -63,7 +64,7 @@ export async function startCluster(options: ClusterOptions): Promise<RunningClus
       }
       return;
     }
-    aggregator.clusterMetrics().then(
+    collector.collect(listening).then(
       (metrics) => reply(worker, { sluice: 'reply', id: ask.id, metrics }),
       (error: Error) =>
         reply(worker, {
@@ -93,17 +94,18 @@ export async function startCluster(options: ClusterOptions): Promise<RunningClus
     const worker = cluster.fork();
     workers.add(worker);
     return new Promise((resolve, reject) => {
-      let listening = false;
       worker.on('message', (message: unknown) => {
         if (!isWorkerMessage(message)) return;
+        if (message.sluice === 'collected') return collector.received(worker, message);
         if (message.sluice !== 'listening') return answer(worker, message);
-        listening = true;
+        listening.add(worker);
         resolve({ url: message.url, pid: worker.process.pid });
       });
       worker.once('exit', (code, signal) => {
         workers.delete(worker);
+        collector.gone(worker);
         const how = describeExit(code, signal);
-        if (!listening) {
+        if (!listening.delete(worker)) {
           reject(new Error(`worker ${worker.process.pid} exited (${how}) before it was listening`));
         } else if (!stopping) {
           options.report(`worker ${worker.process.pid} exited (${how}); starting another`);

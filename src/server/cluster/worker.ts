@@ -1,10 +1,16 @@
-import { AggregatorRegistry, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import { ApiError, RateLimitError, type SluiceError } from '../../protocol/errors.ts';
 import type { GatewayConfig } from '../config.ts';
 import type { RequestLimiter } from '../rate-limit.ts';
 import { type RunningGateway, type StartOptions, startGateway } from '../start.ts';
 import type { Telemetry } from '../telemetry.ts';
-import { isPrimaryReply, type MetricsAsk, type PrimaryReply, type RateLimitAsk } from './messages.ts';
+import {
+  type CollectedMetrics,
+  isPrimaryMessage,
+  type MetricsAsk,
+  type PrimaryReply,
+  type RateLimitAsk,
+} from './messages.ts';
 
 type Ask = Omit<RateLimitAsk, 'id'> | Omit<MetricsAsk, 'id'>;
 
@@ -13,16 +19,31 @@ export class PrimaryChannel {
   private readonly port: NodeJS.Process;
   private readonly pending = new Map<number, (reply: PrimaryReply) => void>();
   private nextId = 0;
+  private registry: Registry | undefined;
 
   constructor(port: NodeJS.Process = process) {
     if (port.send === undefined) throw new Error('PrimaryChannel needs a process started by node:cluster');
     this.port = port;
     port.on('message', (message: unknown) => {
-      if (!isPrimaryReply(message)) return;
+      if (!isPrimaryMessage(message)) return;
+      if (message.sluice === 'collect') {
+        void this.report(message.id);
+        return;
+      }
       const settle = this.pending.get(message.id);
       this.pending.delete(message.id);
       settle?.(message);
     });
+  }
+
+  /** The registry whose metrics this worker reports when the primary collects them. */
+  reportMetricsOf(registry: Registry): void {
+    this.registry = registry;
+  }
+
+  private async report(id: number): Promise<void> {
+    const metrics = (await this.registry?.getMetricsAsJSON()) ?? [];
+    this.port.send?.({ sluice: 'collected', id, metrics } satisfies CollectedMetrics);
   }
 
   ask(message: Ask): Promise<PrimaryReply> {
@@ -61,9 +82,7 @@ export function sharedRateLimiter(channel: PrimaryChannel): RequestLimiter {
 
 /** `GET /metrics` answered with every worker's metrics, summed by the primary. */
 export function sharedMetrics(channel: PrimaryChannel, registry: Registry): () => Promise<string> {
-  AggregatorRegistry.setRegistries([registry]);
-  // Constructing one is what makes prom-client answer the primary's requests in this worker.
-  new AggregatorRegistry();
+  channel.reportMetricsOf(registry);
   return async () => {
     const reply = await channel.ask({ sluice: 'metrics' });
     if (reply.refused) throw refusal(reply.refused);
