@@ -11,20 +11,17 @@ export interface ClusterOptions {
   rateLimit: { requestsPerMinute: number; burst?: number };
   /** Where lines for the operator go: a worker that died, and its replacement. */
   report: (line: string) => void;
-  /** The pause before a worker that died is replaced, so a worker that keeps dying cannot spin. */
-  restartDelayMs?: number;
 }
 
 export interface RunningCluster {
   /** Where the workers listen (one port, shared). */
   url: string;
-  /** The process ids of the workers alive now. */
-  workerPids(): number[];
   /** Graceful shutdown: each worker stops accepting and finishes its streams (SIGTERM), then exits. */
   close(): Promise<void>;
 }
 
-const DEFAULT_RESTART_DELAY_MS = 1000;
+// The pause before a worker that died is replaced: one that dies at once cannot spin the CPU.
+const RESTART_DELAY_MS = 1000;
 
 function describeExit(code: number | null, signal: string | null): string {
   return signal ? `signal ${signal}` : `code ${code}`;
@@ -40,7 +37,6 @@ export async function startCluster(options: ClusterOptions): Promise<RunningClus
   const collector = new MetricsCollector();
   const workers = new Set<Worker>();
   const listening = new Set<Worker>();
-  const restartDelayMs = options.restartDelayMs ?? DEFAULT_RESTART_DELAY_MS;
   let stopping = false;
   const pendingRestarts = new Set<NodeJS.Timeout>();
 
@@ -83,9 +79,10 @@ export async function startCluster(options: ClusterOptions): Promise<RunningClus
       pendingRestarts.delete(timer);
       fork().then(
         (started) => options.report(`worker ${started.pid} is listening in place of ${deadPid}`),
-        (error: Error) => options.report(`a replacement worker did not start: ${error.message}`),
+        // One stopped by a shutdown while it was starting is no failure to report.
+        (error: Error) => stopping || options.report(`a replacement worker did not start: ${error.message}`),
       );
-    }, restartDelayMs);
+    }, RESTART_DELAY_MS);
     pendingRestarts.add(timer);
   };
 
@@ -132,7 +129,6 @@ export async function startCluster(options: ClusterOptions): Promise<RunningClus
   }
   return {
     url: started[0]?.url ?? '',
-    workerPids: () => [...workers].flatMap((worker) => (worker.process.pid ? [worker.process.pid] : [])),
     close,
   };
 }
