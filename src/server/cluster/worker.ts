@@ -42,7 +42,14 @@ export class PrimaryChannel {
   }
 
   private async report(id: number): Promise<void> {
-    const metrics = (await this.registry?.getMetricsAsJSON()) ?? [];
+    let metrics: object[];
+    try {
+      metrics = (await this.registry?.getMetricsAsJSON()) ?? [];
+    } catch {
+      // Unanswered, the primary's collection names this worker when it gives up; a metric
+      // that fails to collect must not take the worker and its streams down.
+      return;
+    }
     this.port.send?.({ sluice: 'collected', id, metrics } satisfies CollectedMetrics);
   }
 
