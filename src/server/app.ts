@@ -1,4 +1,3 @@
-import { setMaxListeners } from 'node:events';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { NotFoundError } from '../protocol/errors.ts';
 import { ProviderRegistry } from '../providers/registry.ts';
@@ -8,6 +7,7 @@ import { DEFAULT_FALLBACK_TEXT } from './config.ts';
 import { admit, type GatewayContext } from './context.ts';
 import { createDispatcher, type RouteHandler } from './dispatcher.ts';
 import { sendError, toSluiceError } from './errors.ts';
+import { InFlight } from './in-flight.ts';
 import { ModelResolver } from './models.ts';
 import { RateLimiter, type RequestLimiter } from './rate-limit.ts';
 import { createRouter, type RouterOptions } from './router.ts';
@@ -49,6 +49,7 @@ interface MetricsSource {
 /** The streaming gateway as a Fastify app (not yet listening). */
 export function createServer(options: GatewayOptions = {}): FastifyInstance {
   const registry = options.registry ?? new ProviderRegistry();
+  const shutdown = options.shutdown ?? new AbortController().signal;
   const gateway: GatewayContext = {
     apiKeys: new ApiKeys(options.apiKeys ?? []),
     rateLimiter:
@@ -58,10 +59,9 @@ export function createServer(options: GatewayOptions = {}): FastifyInstance {
     policy: options.policy ?? {},
     pingIntervalMs: options.pingIntervalMs ?? 15_000,
     telemetry: options.telemetry ?? NO_TELEMETRY,
-    shutdown: options.shutdown ?? new AbortController().signal,
+    shutdown,
+    inFlight: new InFlight(shutdown),
   };
-  // Every request in flight listens to it: thousands at once is the gateway working, not a leak.
-  setMaxListeners(0, gateway.shutdown);
   const app = Fastify({ bodyLimit: options.bodyLimitBytes ?? 10 * 1024 * 1024, logger: false });
 
   app.setErrorHandler((error, _request, reply) => sendError(reply, toSluiceError(error)));

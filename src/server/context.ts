@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ResiliencePolicy } from '../resilience/policy.ts';
 import { type ApiKeys, keyLabel } from './auth.ts';
+import type { InFlight } from './in-flight.ts';
 import type { ModelResolver } from './models.ts';
 import type { RequestLimiter } from './rate-limit.ts';
 import type { Telemetry } from './telemetry.ts';
@@ -15,6 +16,8 @@ export interface GatewayContext {
   telemetry: Telemetry;
   /** Aborts every request in flight: the end of a graceful shutdown's grace period. */
   shutdown: AbortSignal;
+  /** The model calls in flight, each aborted when `shutdown` is. */
+  inFlight: InFlight;
 }
 
 /**

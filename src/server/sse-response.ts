@@ -4,6 +4,7 @@ import type { FastifyReply } from 'fastify';
 import type { StreamEvent } from '../protocol/events.ts';
 import { encodeJsonSSE, encodeSSEComment } from '../stream/sse.ts';
 import { writableReady } from '../stream/writable.ts';
+import type { InFlight } from './in-flight.ts';
 
 export interface SseResponseOptions {
   streamId: string;
@@ -131,18 +132,12 @@ export function abortOnDisconnect(reply: FastifyReply): AbortSignal {
 /**
  * A request's signal: aborts when its client goes away or the gateway's grace period ends.
  * Not `AbortSignal.any`, whose weak references and finalizers cost every request a share of
- * garbage collection; the listener on the shutdown signal goes when the response closes.
+ * garbage collection; the request leaves `inFlight` when its response closes.
  */
-export function requestSignal(reply: FastifyReply, shutdown: AbortSignal): AbortSignal {
+export function requestSignal(reply: FastifyReply, inFlight: InFlight): AbortSignal {
   const controller = new AbortController();
-  const onShutdown = () => controller.abort(shutdown.reason);
-  if (shutdown.aborted) onShutdown();
-  else shutdown.addEventListener('abort', onShutdown, { once: true });
-  whenClosed(
-    reply,
-    () => controller.abort(),
-    () => shutdown.removeEventListener('abort', onShutdown),
-  );
+  const release = inFlight.track(controller);
+  whenClosed(reply, () => controller.abort(), release);
   return controller.signal;
 }
 

@@ -12,6 +12,7 @@ import { createServer } from '../../src/server/app.ts';
 import { ApiKeys } from '../../src/server/auth.ts';
 import type { GatewayContext } from '../../src/server/context.ts';
 import type { RouteHandler } from '../../src/server/dispatcher.ts';
+import { InFlight } from '../../src/server/in-flight.ts';
 import { ModelResolver } from '../../src/server/models.ts';
 import { RateLimiter } from '../../src/server/rate-limit.ts';
 import {
@@ -60,6 +61,7 @@ function contextFor(registry: ProviderRegistry, shutdown = new AbortController()
     pingIntervalMs: 0,
     telemetry: NO_TELEMETRY,
     shutdown,
+    inFlight: new InFlight(shutdown),
   };
 }
 

@@ -25,7 +25,7 @@ export function beginModelCall(
   return {
     streaming,
     telemetry: gateway.telemetry.start(route, undefined, streaming),
-    signal: requestSignal(reply, gateway.shutdown),
+    signal: requestSignal(reply, gateway.inFlight),
   };
 }
 
