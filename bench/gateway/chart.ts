@@ -97,6 +97,8 @@ export function renderChart(series: Series[], options: ChartOptions): string {
     );
   }
 
+  // Crosses at the same N are stacked, so no gateway's stall hides another's.
+  const stalledAt = new Map<number, number>();
   series.forEach((line, index) => {
     const colour = COLOURS[line.path] ?? OTHER_COLOURS[index % OTHER_COLOURS.length]!;
     const points = [...line.points].sort((a, b) => a.n - b.n);
@@ -110,7 +112,9 @@ export function renderChart(series: Series[], options: ChartOptions): string {
     for (const point of points) {
       const px = x(point.n).toFixed(1);
       if (point.stalled) {
-        const py = PLOT.top + 14;
+        const stacked = stalledAt.get(point.n) ?? 0;
+        stalledAt.set(point.n, stacked + 1);
+        const py = PLOT.top + 14 + stacked * 32;
         parts.push(
           `<path d="M${Number(px) - 5},${py - 5} L${Number(px) + 5},${py + 5} M${Number(px) - 5},${py + 5} L${Number(px) + 5},${py - 5}" stroke="${colour}" stroke-width="2.5"/>`,
           `<text x="${px}" y="${py + 20}" text-anchor="middle" font-size="10" fill="${colour}">stalled</text>`,
