@@ -123,6 +123,13 @@ describe('sluice serve --workers', () => {
     }
   });
 
+  it('refuses a non-loopback host without API keys once, before starting any worker', async () => {
+    const run = await runSluice(['serve', '--workers', '2', '--host', '0.0.0.0', '--port', '0']);
+    expect(run.code).toBe(1);
+    expect(run.stderr.match(/without API keys/g)).toHaveLength(1);
+    expect(run.stderr).not.toMatch(/worker \d+/);
+  });
+
   it('refuses a number of workers out of range before starting any', async () => {
     const run = await runSluice(['serve', '--workers', '0', '--port', '0']);
     expect(run.code).toBe(1);
