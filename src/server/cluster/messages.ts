@@ -53,18 +53,17 @@ export type PrimaryMessage = PrimaryReply | CollectMetrics;
 const WORKER_MESSAGES: ReadonlySet<unknown> = new Set(['listening', 'rate-limit', 'metrics', 'collected']);
 const PRIMARY_MESSAGES: ReadonlySet<unknown> = new Set(['reply', 'collect']);
 
-export function isWorkerMessage(message: unknown): message is WorkerMessage {
+/** Whether `message` is one of ours of one of these kinds (Node's own messages share the channel). */
+function isSluiceMessage(message: unknown, kinds: ReadonlySet<unknown>): boolean {
   return (
-    typeof message === 'object' &&
-    message !== null &&
-    WORKER_MESSAGES.has((message as { sluice?: unknown }).sluice)
+    typeof message === 'object' && message !== null && kinds.has((message as { sluice?: unknown }).sluice)
   );
 }
 
+export function isWorkerMessage(message: unknown): message is WorkerMessage {
+  return isSluiceMessage(message, WORKER_MESSAGES);
+}
+
 export function isPrimaryMessage(message: unknown): message is PrimaryMessage {
-  return (
-    typeof message === 'object' &&
-    message !== null &&
-    PRIMARY_MESSAGES.has((message as { sluice?: unknown }).sluice)
-  );
+  return isSluiceMessage(message, PRIMARY_MESSAGES);
 }
