@@ -90,7 +90,7 @@ export function renderChart(series: Series[], options: ChartOptions): string {
   );
 
   for (const goal of options.goals ?? []) {
-    const [gx, gy] = [x(goal.n), y(goal.ms)];
+    const [gx, gy] = [x(goal.n), Number(y(goal.ms).toFixed(1))];
     parts.push(
       `<line x1="${Math.max(PLOT.left, gx - 16)}" y1="${gy}" x2="${gx + 16}" y2="${gy}" stroke="#1971c2" stroke-dasharray="4 3" stroke-width="2"/>`,
       `<text x="${gx + 20}" y="${gy + 4}" fill="#1971c2">${escapeXml(goal.label)}</text>`,
@@ -126,7 +126,7 @@ export function renderChart(series: Series[], options: ChartOptions): string {
       const fill = point.addedMs <= FLOOR_MS ? '#ffffff' : colour;
       parts.push(
         `<circle cx="${px}" cy="${py}" r="4.5" fill="${fill}" stroke="${colour}" stroke-width="2"/>`,
-        `<text x="${px}" y="${Number(py) - 9}" text-anchor="middle" font-size="10" fill="${colour}">${signed(point.addedMs)}</text>`,
+        `<text x="${px}" y="${(Number(py) - 9).toFixed(1)}" text-anchor="middle" font-size="10" fill="${colour}">${signed(point.addedMs)}</text>`,
       );
     }
     const legendY = PLOT.top + 14 + index * 22;

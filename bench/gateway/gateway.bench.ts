@@ -73,9 +73,12 @@ const streamMs = (phase: Phase) => EXPECTED_DELTAS * gapMs(phase);
  * N streams held open, arriving at N per stream length (BENCH_RAMP_MS=0: all N at once, a burst).
  */
 const rampMs = (phase: Phase) => numberFromEnvironment('BENCH_RAMP_MS', streamMs(phase));
-/** Streams each slot runs; at N = 1 it takes 20 streams, one after the other, to have percentiles. */
+/**
+ * Streams each slot runs; at N = 1 it takes 20 streams, one after the other, to have percentiles
+ * (p99 of 20 is the worst of them: BENCH_SAMPLES=200 makes it a percentile, at 26 s a path per 20).
+ */
 const MIN_STREAMS_PER_SLOT = 2;
-const MIN_SAMPLES = 20;
+const MIN_SAMPLES = positiveInteger('BENCH_SAMPLES', 20);
 /** Warm-up streams at small N (JIT, connection pools), never fewer. */
 const MIN_WARMUP_STREAMS = 10;
 /** A run's hard deadline is its expected length plus this. */
@@ -94,6 +97,13 @@ function numberFromEnvironment(name: string, fallback: number): number {
   if (!Number.isFinite(value) || value < 0 || (name.endsWith('_TPS') && value === 0)) {
     throw new TypeError(`${name} must be a number ≥ 0 (> 0 for a rate), not ${raw}`);
   }
+  return value;
+}
+
+function positiveInteger(name: string, fallback: number): number {
+  const value = numberFromEnvironment(name, fallback);
+  if (!Number.isInteger(value) || value < 1)
+    throw new TypeError(`${name} must be a positive integer, not ${value}`);
   return value;
 }
 

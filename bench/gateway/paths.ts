@@ -11,6 +11,7 @@ import type { RequestSpec } from './load.ts';
 import { ensureNginx, startNginx } from './nginx.ts';
 import { findPortkey, portkeyRequest, probePortkey, startPortkey } from './portkey.ts';
 import { childPids } from './procstat.ts';
+import { signedMs } from './report.ts';
 import { anthropicRequest, openaiRequest } from './requests.ts';
 import type { Upstream } from './workers.ts';
 
@@ -148,8 +149,8 @@ export const PATHS: PathDefinition[] = [
       const probe = await probePortkey(portkey, upstream.url);
       const plain = probe.nonStreaming;
       const plainNote = plain.ok
-        ? `non-streaming requests work (${plain.detail}: +${plain.addedP50Ms?.toFixed(2)} ms p50, ` +
-          `+${plain.addedP99Ms?.toFixed(2)} ms p99 over direct)`
+        ? `non-streaming requests work (${plain.detail}: ${signedMs(plain.addedP50Ms)} ms p50, ` +
+          `${signedMs(plain.addedP99Ms)} ms p99 over direct)`
         : `non-streaming requests fail too: ${plain.detail}`;
       if (!probe.streaming.ok) {
         await portkey.process.stop();

@@ -52,7 +52,8 @@ export function derive(rows: readonly Row[], row: Row): Derived {
 }
 
 const ms = (value: number) => (Number.isFinite(value) ? value.toFixed(2) : '—');
-const signedMs = (value: number | undefined) =>
+/** A difference in ms with its sign (− for below), or — when there is none. */
+export const signedMs = (value: number | undefined) =>
   value === undefined || !Number.isFinite(value)
     ? '—'
     : `${value >= 0 ? '+' : '−'}${Math.abs(value).toFixed(2)}`;
