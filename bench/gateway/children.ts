@@ -127,15 +127,15 @@ export async function freePort(): Promise<number> {
 /** Resolves once `tracked` has printed something matching `pattern`; rejects if it exits first. */
 export function printed(tracked: Tracked, pattern: RegExp): Promise<void> {
   return new Promise((resolve, reject) => {
+    // The tracker's own listener came first, so output() already holds each chunk seen here.
     const check = () => {
       if (!pattern.test(tracked.output())) return false;
-      tracked.child.stdout?.off('data', onData);
+      tracked.child.stdout?.off('data', check);
       resolve();
       return true;
     };
-    const onData = () => setImmediate(check);
     if (check()) return;
-    tracked.child.stdout?.on('data', onData);
+    tracked.child.stdout?.on('data', check);
     void tracked.exited.then((code) =>
       reject(
         new Error(
