@@ -603,9 +603,14 @@ describe('fromOpenAIRequest', () => {
       'temperature',
     ],
     ['no messages', { model: 'm', messages: [] }, 'messages'],
-    ['a non-object body', 'hello', 'body'],
   ])('rejects %s, naming the field', (_name, body, ...fragments) => {
     expectInvalid(() => fromOpenAIRequest(body), 'Invalid request', ...fragments);
+  });
+
+  it('rejects a body that is not a JSON object, saying what to send', () => {
+    for (const body of ['hello', [1], null, undefined]) {
+      expectInvalid(() => fromOpenAIRequest(body), 'must be a JSON object', 'content-type: application/json');
+    }
   });
 
   it('rejects what it cannot represent, saying what to do', () => {

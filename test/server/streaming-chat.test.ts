@@ -157,6 +157,9 @@ describe('POST /streaming_chat: the request body', () => {
     const notJson = await chat(gateway.url, '{"request": "hi"');
     expect(notJson.status).toBe(400);
     expect(JSON.parse(notJson.text).error.type).toBe('invalid_request_error');
+    const notAnObject = await chat(gateway.url, '["hi"]');
+    expect(notAnObject.status).toBe(400);
+    expect(JSON.parse(notAnObject.text).error.message).toMatch(/must be a JSON object.*this one is an array/);
     const noKey = await chat(gateway.url, { request: 'hi' }, {});
     expect(noKey.status).toBe(401);
     expect(JSON.parse(noKey.text).error.type).toBe('authentication_error');

@@ -17,6 +17,7 @@ import {
 import type { ContentBlockStartEvent, ContentDelta, ErrorEvent, StreamEvent } from '../../protocol/events.ts';
 import type { DeltaUsage, Message, StopReason, Usage } from '../../protocol/message.ts';
 import type { CustomTool, MessageCreateParams, MessageParam, ToolChoice } from '../../protocol/request.ts';
+import { requireJsonObject } from '../../protocol/zod-errors.ts';
 import {
   type OpenAIAssistantMessage,
   type OpenAIChatChunk,
@@ -54,6 +55,7 @@ type Turn = { role: 'user' | 'assistant'; content: ContentBlockParam[]; plain: s
  * (n > 1, response_format) are refused.
  */
 export function fromOpenAIRequest(body: unknown): FromOpenAIRequestResult {
+  requireJsonObject(body);
   const parsed = OpenAIChatRequestSchema.safeParse(body);
   if (!parsed.success)
     throw new InvalidRequestError(`Invalid request: ${describeIssue(parsed.error.issues[0])}`);
