@@ -4,7 +4,7 @@ import { ProviderRegistry } from '../providers/registry.ts';
 import type { ResiliencePolicy } from '../resilience/policy.ts';
 import { ApiKeys } from './auth.ts';
 import { DEFAULT_FALLBACK_TEXT } from './config.ts';
-import { admit, type GatewayContext } from './context.ts';
+import type { GatewayContext } from './context.ts';
 import { createDispatcher, type RouteHandler } from './dispatcher.ts';
 import { sendError, toSluiceError } from './errors.ts';
 import { InFlight } from './in-flight.ts';
@@ -13,6 +13,7 @@ import { RateLimiter, type RequestLimiter } from './rate-limit.ts';
 import { createRouter, type RouterOptions } from './router.ts';
 import { registerChatCompletionsRoute } from './routes/chat-completions.ts';
 import { registerMessagesRoute } from './routes/messages.ts';
+import { registerModelsRoute } from './routes/models.ts';
 import { registerStreamingChatRoute, type StreamingChatLogEntry } from './routes/streaming-chat.ts';
 import { NO_TELEMETRY, type Telemetry } from './telemetry.ts';
 
@@ -70,13 +71,7 @@ export function createServer(options: GatewayOptions = {}): FastifyInstance {
   );
 
   app.get('/healthz', async () => ({ ok: true }));
-  app.get('/v1/models', async (request) => {
-    await admit(gateway, request.headers, request.ip);
-    return {
-      data: gateway.models.known.map((id) => ({ type: 'model', id, display_name: id })),
-      has_more: false,
-    };
-  });
+  registerModelsRoute(app, gateway);
   const metrics = options.telemetry as Partial<MetricsSource> | undefined;
   if (typeof metrics?.metrics === 'function') {
     const source = metrics as MetricsSource;

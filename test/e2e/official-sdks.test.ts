@@ -82,6 +82,14 @@ describe('the official @anthropic-ai/sdk against sluice simulate', () => {
     });
   });
 
+  it('lists the model', async () => {
+    const listed = [];
+    for await (const model of anthropicSdk().models.list()) listed.push(model);
+    expect(listed).toEqual([
+      expect.objectContaining({ type: 'model', id: 'default', display_name: 'default' }),
+    ]);
+  });
+
   it('errors arrive as the SDK’s own classes', async () => {
     const client = new Anthropic({
       apiKey: 'sk-test-not-real',
@@ -109,6 +117,14 @@ describe('the official openai SDK against sluice simulate', () => {
     expect(completion.choices[0]?.message.content).toContain('simulated');
     expect(completion.choices[0]?.finish_reason).toBe('stop');
     expect(completion.usage?.completion_tokens).toBeGreaterThan(0);
+  });
+
+  it('lists the model', async () => {
+    const listed = [];
+    for await (const model of openaiSdk().models.list()) listed.push(model);
+    expect(listed).toEqual([
+      expect.objectContaining({ object: 'model', id: 'default', owned_by: 'sluice-simulator' }),
+    ]);
   });
 
   it('streaming with usage, and tool calls split across chunks', async () => {

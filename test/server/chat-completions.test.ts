@@ -16,7 +16,8 @@ beforeAll(async () => {
       providers: { sim: createSimulatedProvider({ pacing: NO_PACING }) },
     }),
     apiKeys: [KEY],
-    aliases: { 'gpt-4o-mini': 'sim:default' },
+    // An alias to a provider that is not there: createServer does not check its options.
+    aliases: { 'gpt-4o-mini': 'sim:default', stale: 'retired:model' },
   });
   const url = await gateway.listen({ host: '127.0.0.1', port: 0 });
   client = new OpenAI({ apiKey: KEY, baseURL: `${url}/v1`, maxRetries: 0 });
@@ -84,6 +85,36 @@ describe('POST /v1/chat/completions with the official openai SDK', () => {
       b: 6458932,
     });
     expect(final.choices[0]?.finish_reason).toBe('tool_calls');
+  });
+
+  it('a body that is not a JSON object is a 400 in OpenAI’s shape that says to send one', async () => {
+    const response = await fetch(`${client.baseURL}/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${KEY}`, 'content-type': 'text/plain' },
+      body: 'Hi',
+    });
+    expect(response.status).toBe(400);
+    expect(await response.json()).toEqual({
+      error: {
+        type: 'invalid_request_error',
+        message: expect.stringMatching(
+          /^The request body must be a JSON object, sent with content-type: application\/json/,
+        ),
+        param: null,
+        code: null,
+      },
+    });
+  });
+
+  it('lists the models in OpenAI’s shape, each owned by the provider it resolves to', async () => {
+    const listed = [];
+    for await (const model of client.models.list()) listed.push(model);
+    expect(listed.map(({ id, object, owned_by }) => ({ id, object, owned_by }))).toEqual([
+      { id: 'gpt-4o-mini', object: 'model', owned_by: 'sim' },
+      { id: 'stale', object: 'model', owned_by: 'unknown' },
+      { id: 'sim:default', object: 'model', owned_by: 'sim' },
+    ]);
+    for (const model of listed) expect(model.created * 1000).toBeLessThanOrEqual(Date.now());
   });
 
   it('errors arrive as the SDK’s classes with OpenAI-shaped bodies', async () => {

@@ -49,6 +49,21 @@ const sdk = (options: { apiKey?: string; authToken?: string } = { authToken: KEY
     authToken: options.authToken ?? null,
   });
 
+describe('GET /v1/models', () => {
+  it('lists the aliases and the default model to the Anthropic SDK, which pages through it', async () => {
+    const listed = [];
+    for await (const model of sdk().models.list()) listed.push(model);
+    expect(listed.map((model) => model.id)).toEqual(['fast', 'flaky', 'sim:default']);
+    expect(listed[1]).toMatchObject({ type: 'model', id: 'flaky', display_name: 'flaky' });
+    expect(Date.parse(listed[1]!.created_at)).toBeLessThanOrEqual(Date.now());
+  });
+
+  it('needs a key like every model route', async () => {
+    const response = await fetch(`${url}/v1/models`);
+    expect(response.status).toBe(401);
+  });
+});
+
 describe('POST /v1/messages with the official @anthropic-ai/sdk', () => {
   it('non-streaming, with Authorization: Bearer as the SDK sends it', async () => {
     const message = await sdk().messages.create({
@@ -176,6 +191,29 @@ describe('POST /v1/messages with the official @anthropic-ai/sdk', () => {
       .catch((e: unknown) => e);
     expect(invalid).toBeInstanceOf(Anthropic.BadRequestError);
     expect((invalid as Error).message).toMatch(/max_tokens/);
+  });
+
+  it('a body that is not a JSON object is a 400 that says to send one', async () => {
+    const bodies = [
+      { contentType: 'text/plain', body: 'Hi', kind: 'text' },
+      { contentType: 'application/json', body: '[1]', kind: 'an array' },
+      { contentType: undefined, body: undefined, kind: 'empty' },
+    ];
+    for (const { contentType, body, kind } of bodies) {
+      const response = await fetch(`${url}/v1/messages`, {
+        method: 'POST',
+        headers: { 'x-api-key': KEY, ...(contentType ? { 'content-type': contentType } : {}) },
+        body,
+      });
+      expect(response.status).toBe(400);
+      expect(await response.json()).toEqual({
+        type: 'error',
+        error: {
+          type: 'invalid_request_error',
+          message: `The request body must be a JSON object, sent with content-type: application/json; this one is ${kind}.`,
+        },
+      });
+    }
   });
 
   it('a body over the limit is a 413 request_too_large', async () => {

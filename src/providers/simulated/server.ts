@@ -305,9 +305,16 @@ function errorBody(type: string, message: string, openai: boolean): unknown {
     : { type: 'error', error: { type, message } };
 }
 
+/** Its one model, with Anthropic's fields and OpenAI's side by side: both SDKs list it. */
 function modelList(): unknown {
-  return {
-    object: 'list',
-    data: [{ id: 'default', object: 'model', created: 0, owned_by: 'sluice-simulator' }],
+  const model = {
+    type: 'model',
+    id: 'default',
+    display_name: 'default',
+    created_at: '1970-01-01T00:00:00Z',
+    object: 'model',
+    created: 0,
+    owned_by: 'sluice-simulator',
   };
+  return { object: 'list', data: [model], has_more: false, first_id: model.id, last_id: model.id };
 }
