@@ -17,15 +17,15 @@ export function retryDelayFromHeaders(headers: HeaderReader, now: number = Date.
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
-/**
- * The typed error for a failed HTTP response. Reads the Anthropic error body, the OpenAI one,
- * or falls back to the status; carries status, request id and the server's retry hint.
- */
 /** The one thing the error mapping needs of a response's headers; fetch's `Headers` is one. */
 export interface HeaderReader {
   get(name: string): string | null;
 }
 
+/**
+ * The typed error for a failed HTTP response. Reads the Anthropic error body, the OpenAI one,
+ * or falls back to the status; carries status, request id and the server's retry hint.
+ */
 export function errorFromHttp(status: number, headers: HeaderReader, bodyText: string): SluiceError {
   const detail = errorDetailOf(bodyText);
   const type = detail?.type && detail.type !== 'error' ? detail.type : errorTypeForStatus(status);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { splitCommandLine } from '../../src/mcp/command-line.ts';
 import { toMcpContent, toMcpStopReason, toMessageParams, toToolChoice } from '../../src/mcp/convert.ts';
-import { apiToolName } from '../../src/mcp/tools.ts';
+import { apiToolName, mcpResultContent } from '../../src/mcp/tools.ts';
 import { InvalidRequestError } from '../../src/protocol/errors.ts';
 import type { Message } from '../../src/protocol/message.ts';
 
@@ -98,5 +98,45 @@ describe('apiToolName', () => {
     expect(apiToolName('github.create_issue', taken)).toBe('github_create_issue');
     expect(apiToolName('github/create_issue', taken)).toBe('github_create_issue_2');
     expect(apiToolName('x'.repeat(200), taken)).toHaveLength(120);
+  });
+});
+
+describe('mcpResultContent', () => {
+  it('keeps text and images the model can see, and describes the rest in text', () => {
+    expect(
+      mcpResultContent([
+        { type: 'text', text: 'plain' },
+        { type: 'image', mimeType: 'image/png', data: 'iVBORw0KGgo=' },
+        { type: 'image', mimeType: 'image/tiff', data: 'AAAA' },
+        { type: 'audio', mimeType: 'audio/wav', data: 'AAAAAA==' },
+        { type: 'resource_link', uri: 'file:///notes.md', name: 'notes' },
+        { type: 'resource_link', uri: 'file:///bare' },
+        { type: 'resource', resource: { uri: 'file:///a.txt', text: 'inside' } },
+        {
+          type: 'resource',
+          resource: { uri: 'file:///a.bin', mimeType: 'application/octet-stream', blob: 'AA==' },
+        },
+        { type: 'something-new', value: 1 },
+      ]),
+    ).toEqual([
+      { type: 'text', text: 'plain' },
+      { type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'iVBORw0KGgo=' } },
+      { type: 'text', text: '[image of type image/tiff, which the model cannot see]' },
+      { type: 'text', text: '[audio of type audio/wav, 4 bytes]' },
+      { type: 'text', text: '[resource file:///notes.md (notes)]' },
+      { type: 'text', text: '[resource file:///bare]' },
+      { type: 'text', text: 'inside' },
+      { type: 'text', text: '[resource file:///a.bin of type application/octet-stream]' },
+      { type: 'text', text: '{"type":"something-new","value":1}' },
+    ]);
+  });
+
+  it('falls back to the structured content only when there is no content', () => {
+    expect(mcpResultContent([], { total: 3 })).toEqual([{ type: 'text', text: '{"total":3}' }]);
+    expect(mcpResultContent(undefined, { total: 3 })).toEqual([{ type: 'text', text: '{"total":3}' }]);
+    expect(mcpResultContent([{ type: 'text', text: '3' }], { total: 3 })).toEqual([
+      { type: 'text', text: '3' },
+    ]);
+    expect(mcpResultContent(undefined)).toEqual([]);
   });
 });

@@ -1,4 +1,5 @@
 import Anthropic from '@anthropic-ai/sdk';
+import OpenAI from 'openai';
 import { describe, expect, it } from 'vitest';
 import { RateLimitError } from '../../src/protocol/errors.ts';
 import { createAnthropicProvider } from '../../src/providers/anthropic.ts';
@@ -89,6 +90,33 @@ describe('fallbacks', () => {
           body: JSON.stringify({ ...request, max_tokens: -1 }),
         });
         expect(response.status).toBe(400);
+      },
+    );
+  });
+});
+
+describe('an upstream error after the first byte', () => {
+  it('reaches the openai SDK as its APIError, after the text streamed so far', async () => {
+    await withGateway(
+      {
+        registry: registry({ 'x-sluice-fault': JSON.stringify({ errorAfterDeltas: 3 }) }),
+        policy: { maxRetries: 0 },
+      },
+      async (url) => {
+        const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: 'x', maxRetries: 0 });
+        const stream = await client.chat.completions.create({
+          model: 'faulty:default',
+          max_tokens: 100,
+          stream: true,
+          messages: [{ role: 'user', content: 'Hi' }],
+        });
+        let text = '';
+        const failure = await (async () => {
+          for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
+        })().catch((error: unknown) => error);
+        expect(failure).toBeInstanceOf(OpenAI.APIError);
+        expect((failure as Error).message).toMatch(/Overloaded/);
+        expect(text).not.toBe('');
       },
     );
   });
