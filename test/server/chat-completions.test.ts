@@ -115,6 +115,8 @@ describe('POST /v1/chat/completions with the official openai SDK', () => {
       { id: 'sim:default', object: 'model', owned_by: 'sim' },
     ]);
     for (const model of listed) expect(model.created * 1000).toBeLessThanOrEqual(Date.now());
+    expect(await client.models.retrieve('gpt-4o-mini')).toMatchObject({ object: 'model', owned_by: 'sim' });
+    await expect(client.models.retrieve('stale')).rejects.toBeInstanceOf(OpenAI.NotFoundError);
   });
 
   it('errors arrive as the SDK’s classes with OpenAI-shaped bodies', async () => {

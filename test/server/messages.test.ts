@@ -58,9 +58,20 @@ describe('GET /v1/models', () => {
     expect(Date.parse(listed[1]!.created_at)).toBeLessThanOrEqual(Date.now());
   });
 
+  it('retrieves a model a request could name, listed or not, and says which exist for one it could not', async () => {
+    expect(await sdk().models.retrieve('fast')).toMatchObject({ type: 'model', id: 'fast' });
+    expect(await sdk().models.retrieve('sim:a/b')).toMatchObject({ id: 'sim:a/b' });
+    const unknown = await sdk()
+      .models.retrieve('gpt-9')
+      .catch((error: unknown) => error);
+    expect(unknown).toBeInstanceOf(Anthropic.NotFoundError);
+    expect((unknown as Error).message).toMatch(/Unknown model 'gpt-9'.*fast, flaky/);
+  });
+
   it('needs a key like every model route', async () => {
-    const response = await fetch(`${url}/v1/models`);
-    expect(response.status).toBe(401);
+    for (const path of ['/v1/models', '/v1/models/fast']) {
+      expect((await fetch(`${url}${path}`)).status).toBe(401);
+    }
   });
 });
 
