@@ -17,7 +17,8 @@ const stream = resilientMessageStream(provider, {
   messages: [{ role: 'user', content: 'What is a sluice?' }],
 });
 stream.on('retry', (info) => process.stdout.write(`⟨${info.mode} after ${info.reason}⟩`));
-for await (const text of stream.textStream) process.stdout.write(text);
+// Listeners, not `textStream`: they run in stream order, so each marker sits where the break was.
+stream.on('text', (text) => process.stdout.write(text));
 const message = await stream.finalMessage();
 const { input_tokens, output_tokens } = message.usage;
 console.log(`\n${message.stop_reason}; usage over all attempts: ${input_tokens} in, ${output_tokens} out`);
