@@ -267,43 +267,49 @@ describe('POST /v1/messages with the official @anthropic-ai/sdk', () => {
     }
   });
 
-  it('a client that disconnects mid-stream makes the gateway abort its upstream call', async () => {
-    const slowSim = await (await import('../../src/providers/simulated/server.ts')).Simulator.start({
-      pacing: { ttftMs: 0, tokensPerSecond: 50 },
-    });
-    const pacedGateway = createServer({
-      registry: new ProviderRegistry({
-        env: {},
-        providers: { upstream: createAnthropicProvider({ apiKey: 'sk', baseURL: slowSim.url }) },
-      }),
-    });
-    const pacedUrl = await pacedGateway.listen({ host: '127.0.0.1', port: 0 });
-    try {
-      const controller = new AbortController();
-      const closed = new Promise<number>((resolve) =>
-        slowSim.once('close', (record) => resolve(record.closedAt!)),
-      );
-      const response = await fetch(`${pacedUrl}/v1/messages`, {
-        method: 'POST',
-        signal: controller.signal,
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({
-          model: 'upstream:default',
-          max_tokens: 2000,
-          stream: true,
-          messages: [{ role: 'user', content: 'Write a long essay on rivers, in detail.' }],
+  it.each([
+    ['/v1/messages', { max_tokens: 2000 }],
+    ['/v1/chat/completions', { max_completion_tokens: 2000 }],
+  ])(
+    'a client that disconnects mid-stream from %s makes the gateway abort its upstream call',
+    async (path, limit) => {
+      const slowSim = await (await import('../../src/providers/simulated/server.ts')).Simulator.start({
+        pacing: { ttftMs: 0, tokensPerSecond: 50 },
+      });
+      const pacedGateway = createServer({
+        registry: new ProviderRegistry({
+          env: {},
+          providers: { upstream: createAnthropicProvider({ apiKey: 'sk', baseURL: slowSim.url }) },
         }),
       });
-      const reader = response.body!.getReader();
-      await reader.read();
-      const abortedAt = performance.now();
-      controller.abort();
-      const closedAt = await closed;
-      expect(closedAt - abortedAt).toBeLessThan(100);
-      expect(slowSim.requests.at(-1)?.completed).toBe(false);
-    } finally {
-      await pacedGateway.close();
-      await slowSim.close();
-    }
-  });
+      const pacedUrl = await pacedGateway.listen({ host: '127.0.0.1', port: 0 });
+      try {
+        const controller = new AbortController();
+        const closed = new Promise<number>((resolve) =>
+          slowSim.once('close', (record) => resolve(record.closedAt!)),
+        );
+        const response = await fetch(`${pacedUrl}${path}`, {
+          method: 'POST',
+          signal: controller.signal,
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({
+            model: 'upstream:default',
+            ...limit,
+            stream: true,
+            messages: [{ role: 'user', content: 'Write a long essay on rivers, in detail.' }],
+          }),
+        });
+        const reader = response.body!.getReader();
+        await reader.read();
+        const abortedAt = performance.now();
+        controller.abort();
+        const closedAt = await closed;
+        expect(closedAt - abortedAt).toBeLessThan(100);
+        expect(slowSim.requests.at(-1)?.completed).toBe(false);
+      } finally {
+        await pacedGateway.close();
+        await slowSim.close();
+      }
+    },
+  );
 });
