@@ -8,6 +8,7 @@ import {
   SluiceError,
 } from '../../protocol/errors.ts';
 import type { StreamEvent } from '../../protocol/events.ts';
+import { modelEntry, modelList } from '../../protocol/models.ts';
 import { MessageCreateParamsSchema } from '../../protocol/request.ts';
 import { parseRequestBody } from '../../protocol/zod-errors.ts';
 import { assembleMessage } from '../../stream/assemble.ts';
@@ -129,7 +130,7 @@ export class Simulator extends EventEmitter {
     const openai = record.path === '/v1/chat/completions';
     try {
       if (record.method === 'GET' && (record.path === '/healthz' || record.path === '/v1/models')) {
-        return sendJson(res, 200, record.path === '/healthz' ? { ok: true } : modelList());
+        return sendJson(res, 200, record.path === '/healthz' ? { ok: true } : simulatorModels());
       }
       if (record.method !== 'POST' || (record.path !== '/v1/messages' && !openai)) {
         return sendError(
@@ -305,16 +306,7 @@ function errorBody(type: string, message: string, openai: boolean): unknown {
     : { type: 'error', error: { type, message } };
 }
 
-/** Its one model, with Anthropic's fields and OpenAI's side by side: both SDKs list it. */
-function modelList(): unknown {
-  const model = {
-    type: 'model',
-    id: 'default',
-    display_name: 'default',
-    created_at: '1970-01-01T00:00:00Z',
-    object: 'model',
-    created: 0,
-    owned_by: 'sluice-simulator',
-  };
-  return { object: 'list', data: [model], has_more: false, first_id: model.id, last_id: model.id };
+/** Its one model, in the shape both official SDKs read. */
+function simulatorModels(): unknown {
+  return modelList([modelEntry('default', 'sluice-simulator', new Date(0))]);
 }
