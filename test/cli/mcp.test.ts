@@ -79,7 +79,9 @@ afterAll(() => {
   rmSync(scratch, { recursive: true, force: true });
 });
 
-describe.concurrent('sluice mcp', () => {
+// One CLI run at a time: each starts two Node processes (about 1.5 s of CPU), and several at
+// once beside the other test files took runs past the 10 s exit limit on 2 cores.
+describe('sluice mcp', () => {
   it('tools lists each tool as name — description, in the server’s order', async () => {
     const run = await sluice(['mcp', 'tools', '--', node, everything, 'stdio']);
     expect(run.code).toBe(0);
@@ -227,7 +229,7 @@ describe.concurrent('sluice mcp', () => {
   });
 });
 
-describe.concurrent('sluice chat --mcp', () => {
+describe('sluice chat --mcp', () => {
   it("runs the servers' tools in a tool loop, each call a line on stderr", async () => {
     const server = recordedServer();
     const run = await sluice(['chat', '--mcp', commandLine(server.words), 'Use get-sum to add 2 and 3']);
