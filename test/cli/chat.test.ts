@@ -31,7 +31,9 @@ function expectOneLineError(run: CliRun, pattern: RegExp): void {
   expect(run.stderr).not.toContain('    at ');
 }
 
-describe.concurrent('sluice chat with a prompt', () => {
+// One CLI run at a time: concurrent runs beside the other test files ran at several times
+// their own length on 2 cores, toward the 10 s exit limit.
+describe('sluice chat with a prompt', () => {
   it('streams the exact answer to stdout, a final newline, and the figures on stderr without colour', async () => {
     const run = await runChat(['What', 'is', 'a', 'sluice?']);
     const message = await expected('What is a sluice?');
