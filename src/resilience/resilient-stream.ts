@@ -8,7 +8,7 @@ import { MessageAssembler } from '../stream/assemble.ts';
 import { type BatchedIterable, batched, batchesOf } from '../stream/batches.ts';
 import type { RetryInfo } from '../stream/message-stream.ts';
 import { MessageStream } from '../stream/message-stream.ts';
-import { toSluiceError } from '../stream/to-sluice-error.ts';
+import { errorFromTransport } from '../stream/transport-error.ts';
 import { withIdleTimeout } from '../stream/watchdog.ts';
 import { planNextAttempt } from './plan.ts';
 import { failureReason, isRetryable, type ResiliencePolicy, resolvePolicy, retryDelayMs } from './policy.ts';
@@ -131,7 +131,7 @@ async function* resilientBatches(
         splicer.finish();
         return;
       } catch (caught) {
-        const error = call.signal.aborted ? call.signal.reason : toSluiceError(caught);
+        const error = call.signal.aborted ? call.signal.reason : errorFromTransport(caught);
         if (call.signal.aborted || !isRetryable(error, policy) || retries >= policy.maxRetries) {
           throw withPartial(error);
         }
