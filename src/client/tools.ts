@@ -10,6 +10,7 @@ import {
 import { AbortError, TimeoutError } from '../protocol/errors.ts';
 import type { Message } from '../protocol/message.ts';
 import type { CustomTool } from '../protocol/request.ts';
+import { describeZodError } from '../protocol/zod-errors.ts';
 import { toolInputErrorOf } from '../stream/assemble.ts';
 
 /** What the Messages API accepts as a custom tool's name. */
@@ -18,8 +19,6 @@ export const DEFAULT_TOOL_TIMEOUT_MS = 60_000;
 export const DEFAULT_TOOL_CONCURRENCY = 4;
 // setTimeout fires at once (with a warning) beyond this; longer timeouts mean "no timer".
 const MAX_TIMER_MS = 2 ** 31 - 1;
-// Enough for the model to fix several fields in one retry without flooding the context.
-const MAX_ISSUES_SHOWN = 5;
 
 /** What `run` gets besides its arguments. */
 export interface ToolContext {
@@ -235,7 +234,7 @@ async function executeTool(
   if (!parsed.success) {
     return errorResult(
       toolUseId,
-      `Invalid arguments for ${name}: ${describeIssues(parsed.error)}. Call ${name} again with corrected arguments.`,
+      `Invalid arguments for ${name}: ${describeZodError(parsed.error, { root: '(arguments)' })}. Call ${name} again with corrected arguments.`,
     );
   }
   const data = parsed.data;
@@ -335,22 +334,6 @@ function isResultBlock(value: unknown): value is ResultBlock {
 
 function errorResult(toolUseId: string, message: string): ToolResultBlock {
   return { type: 'tool_result', tool_use_id: toolUseId, content: message, is_error: true };
-}
-
-/** `a: expected number, received string; items[1].id: …`: what to fix, and where. */
-function describeIssues(error: z.ZodError): string {
-  const shown = error.issues
-    .slice(0, MAX_ISSUES_SHOWN)
-    .map((issue) => `${describePath(issue.path)}: ${issue.message.replace(/^Invalid input: /, '')}`);
-  const hidden = error.issues.length - shown.length;
-  return shown.join('; ') + (hidden > 0 ? `; and ${hidden} more` : '');
-}
-
-function describePath(path: readonly PropertyKey[]): string {
-  if (path.length === 0) return '(arguments)';
-  return path
-    .map((key, index) => (typeof key === 'number' ? `[${key}]` : `${index === 0 ? '' : '.'}${String(key)}`))
-    .join('');
 }
 
 /** The message of a thrown value, never its stack: the stack means nothing to the model. */

@@ -234,7 +234,7 @@ describe('execute', () => {
     });
     expect(nested.is_error).toBe(true);
     expect(nested.content).toMatch(
-      /^Invalid arguments for order: items\[1\]\.id: expected string, received number; items\[1\]\.qty: Too small: expected number to be >=1\. Call order again/,
+      /^Invalid arguments for order: items\.1\.id: expected string, received number; items\.1\.qty: Too small: expected number to be >=1\. Call order again/,
     );
     expect((await execute(sums, 'not an object')).content).toMatch(
       /\(arguments\): expected object, received string/,
