@@ -1,17 +1,11 @@
 import { z } from 'zod';
-import {
-  type ContentBlock,
-  DocumentBlockSchema,
-  ImageBlockSchema,
-  TextBlockSchema,
-  type ToolResultBlock,
-  type ToolUseBlock,
-} from '../protocol/content.ts';
+import type { ContentBlock, ToolResultBlock, ToolUseBlock } from '../protocol/content.ts';
 import { AbortError, TimeoutError } from '../protocol/errors.ts';
 import type { Message } from '../protocol/message.ts';
 import type { CustomTool } from '../protocol/request.ts';
 import { describeZodError } from '../protocol/zod-errors.ts';
 import { toolInputErrorOf } from '../stream/assemble.ts';
+import { toolResultContent } from './tool-result.ts';
 
 /** What the Messages API accepts as a custom tool's name. */
 const TOOL_NAME = /^[a-zA-Z0-9_-]{1,128}$/;
@@ -248,12 +242,10 @@ async function executeTool(
   if (outcome.kind === 'error')
     return errorResult(toolUseId, `${name} failed: ${describeThrown(outcome.error)}`);
   try {
-    return { type: 'tool_result', tool_use_id: toolUseId, content: resultContent(outcome.value) };
+    return { type: 'tool_result', tool_use_id: toolUseId, content: toolResultContent(outcome.value) };
   } catch (error) {
-    return errorResult(
-      toolUseId,
-      `${name} failed: its result cannot be sent as JSON (${describeThrown(error)})`,
-    );
+    // A malformed block or a value JSON cannot carry: the tool's fault, said to the model.
+    return errorResult(toolUseId, `${name} failed: ${describeThrown(error)}`);
   }
 }
 
@@ -302,34 +294,6 @@ function raceRun(
       settle({ kind: 'error', error });
     }
   });
-}
-
-const RESULT_BLOCK_TYPES = new Set(['text', 'image', 'document']);
-const ResultBlockSchema = z.union([TextBlockSchema, ImageBlockSchema, DocumentBlockSchema]);
-type ResultBlock = z.infer<typeof ResultBlockSchema>;
-
-/**
- * A tool's return value as tool_result content. `undefined`/`null` become `''` (the tool ran
- * and had nothing to say). A value is sent as blocks only if every element is a valid block:
- * one malformed block would make the API reject the whole request, so it goes as JSON.
- */
-export function resultContent(value: unknown): NonNullable<ToolResultBlock['content']> {
-  if (typeof value === 'string') return value;
-  if (value === undefined || value === null) return '';
-  if (isResultBlock(value)) return [value];
-  if (Array.isArray(value) && value.length > 0 && value.every(isResultBlock)) return value;
-  const json = JSON.stringify(value);
-  if (json === undefined) throw new TypeError(`a ${typeof value} has no JSON form`);
-  return json;
-}
-
-function isResultBlock(value: unknown): value is ResultBlock {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    RESULT_BLOCK_TYPES.has((value as { type?: unknown }).type as string) &&
-    ResultBlockSchema.safeParse(value).success
-  );
 }
 
 function errorResult(toolUseId: string, message: string): ToolResultBlock {
