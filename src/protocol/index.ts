@@ -5,4 +5,5 @@ export * from './http-errors.ts';
 export * from './message.ts';
 export * from './models.ts';
 export * from './request.ts';
+export * from './usage.ts';
 export * from './zod-errors.ts';

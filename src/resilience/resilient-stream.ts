@@ -3,6 +3,7 @@ import { AbortError, DeadlineExceededError, SluiceError } from '../protocol/erro
 import type { StreamEvent } from '../protocol/events.ts';
 import { emptyUsage, type Usage } from '../protocol/message.ts';
 import type { MessageCreateParams } from '../protocol/request.ts';
+import { addUsage } from '../protocol/usage.ts';
 import type { Provider } from '../providers/types.ts';
 import { MessageAssembler } from '../stream/assemble.ts';
 import { type BatchedIterable, batched, batchesOf } from '../stream/batches.ts';
@@ -13,7 +14,6 @@ import { withIdleTimeout } from '../stream/watchdog.ts';
 import { planNextAttempt } from './plan.ts';
 import { failureReason, isRetryable, type ResiliencePolicy, resolvePolicy, retryDelayMs } from './policy.ts';
 import { type AttemptPlan, AttemptSplicer } from './splice.ts';
-import { addUsage } from './usage.ts';
 
 // One shared reason for closing an attempt that is over: `abort()` without one builds a
 // DOMException, stack trace and all, at the end of every call.
