@@ -44,10 +44,10 @@ export class InvalidLogEntryError extends ApiError {
  */
 export class StreamStoreUnavailableError extends SluiceError {
   override name = 'StreamStoreUnavailableError';
-  constructor(where: string, options: { cause?: unknown } = {}) {
+  constructor(where: string, options: { cause?: unknown; what?: string } = {}) {
     super(
       'api_error',
-      `The stream store at ${where} cannot be reached; retry shortly. If it persists, check that it is running and reachable from the gateway.`,
+      `The ${options.what ?? 'stream store'} at ${where} cannot be reached; retry shortly. If it persists, check that it is running and reachable from the gateway.`,
       { status: 503, shouldRetry: true, cause: options.cause },
     );
   }

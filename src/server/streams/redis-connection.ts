@@ -28,7 +28,11 @@ export const FAIL_FAST: RedisOptions = {
 };
 
 /** Connects, or throws StreamStoreUnavailableError naming the URL without credentials. */
-export async function connectRedis(url: string, options: RedisOptions = {}): Promise<Redis> {
+export async function connectRedis(
+  url: string,
+  options: RedisOptions = {},
+  what = 'stream store',
+): Promise<Redis> {
   const redis = new Redis(url, { ...FAIL_FAST, ...options });
   // Errors while reconnecting are reported to the commands that fail; without a listener
   // ioredis would print each one.
@@ -39,6 +43,6 @@ export async function connectRedis(url: string, options: RedisOptions = {}): Pro
     return redis;
   } catch (error) {
     redis.disconnect();
-    throw new StreamStoreUnavailableError(redactRedisUrl(url), { cause: error });
+    throw new StreamStoreUnavailableError(redactRedisUrl(url), { cause: error, what });
   }
 }
