@@ -10,6 +10,7 @@ import {
 import type {
   AppendResult,
   Lease,
+  LeaseRenewal,
   LeaseState,
   LogEntry,
   NewStream,
@@ -134,9 +135,10 @@ export class MemoryStreamLog implements StreamLog {
     return { streamId: id, owner, token };
   }
 
-  async renewLease(lease: Lease): Promise<void> {
+  async renewLease(lease: Lease): Promise<LeaseRenewal> {
     const stream = this.writable(lease);
     stream.lease = { owner: lease.owner, token: lease.token, expiresAt: Date.now() + this.leaseMs };
+    return { cancelRequested: stream.info.cancelRequested };
   }
 
   async releaseLease(lease: Lease): Promise<void> {

@@ -81,9 +81,12 @@ return token
 /**
  * KEYS meta lease; ARGV token owner leaseMs. A lease that lapsed but that nobody took (the
  * token is still the highest) is taken back: fencing is by token, not by the key's presence.
+ * Answers `cancelled` when a cancel was requested: a producer hears it at the next renewal
+ * even if it missed the message (it was published while Redis was unreachable).
  */
 export const RENEW = `${FENCE}
 redis.call('SET', KEYS[2], ARGV[1] .. ' ' .. ARGV[2], 'PX', ARGV[3])
+if redis.call('HGET', KEYS[1], 'cancel') == '1' then return 'cancelled' end
 return 'appended'
 `;
 

@@ -14,6 +14,7 @@ import * as scripts from './redis-scripts.ts';
 import type {
   AppendResult,
   Lease,
+  LeaseRenewal,
   LogEntry,
   NewStream,
   ReadOptions,
@@ -212,14 +213,14 @@ export class RedisStreamLog implements StreamLog {
     return token > 0 ? { streamId: id, owner, token } : undefined;
   }
 
-  async renewLease(lease: Lease): Promise<void> {
+  async renewLease(lease: Lease): Promise<LeaseRenewal> {
     const keys = this.keys(lease.streamId);
-    this.written(
-      lease,
-      await this.call(() =>
-        this.redis.streamRenew(keys.meta, keys.lease, lease.token, lease.owner, this.leaseMs),
-      ),
+    const answer = await this.call(() =>
+      this.redis.streamRenew(keys.meta, keys.lease, lease.token, lease.owner, this.leaseMs),
     );
+    if (answer === 'cancelled') return { cancelRequested: true };
+    this.written(lease, answer);
+    return { cancelRequested: false };
   }
 
   async releaseLease(lease: Lease): Promise<void> {
@@ -283,7 +284,10 @@ export class RedisStreamLog implements StreamLog {
     let lapseReported = false;
     const aborted = () => new AbortError('The reader left the stream.');
     if (signal?.aborted) throw aborted();
-    if ((await this.call(() => this.redis.exists(keys.meta))) === 0) throw new StreamNotFoundError(id);
+    const start = await this.lookup(id);
+    if (!start) throw new StreamNotFoundError(id);
+    // Past the end of an ended stream there is no end marker to wait for.
+    if (start.status !== 'running' && after >= start.lastSeq) return;
     let block = false;
     for (;;) {
       if (signal?.aborted) throw aborted();

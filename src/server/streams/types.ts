@@ -57,6 +57,11 @@ export interface Lease {
   token: number;
 }
 
+/** What a renewal learns besides keeping the lease: a cancel the producer may have missed. */
+export interface LeaseRenewal {
+  cancelRequested: boolean;
+}
+
 export interface LeaseState {
   owner: string;
   token: number;
@@ -128,7 +133,7 @@ export interface StreamLog {
   /** Takes a free lease of a running stream with a new, higher token; undefined if held, ended or unknown. */
   acquireLease(id: string, owner: string): Promise<Lease | undefined>;
   /** Extends the lease by `leaseMs`; LeaseLostError if another owner took it. */
-  renewLease(lease: Lease): Promise<void>;
+  renewLease(lease: Lease): Promise<LeaseRenewal>;
   /** Gives the lease up without ending the stream, so another instance can take it over at once. */
   releaseLease(lease: Lease): Promise<void>;
   /** Asks the producer, wherever it runs, to abort. False if the stream is unknown or ended. */

@@ -122,6 +122,8 @@ export function describeStreamLogContract(name: string, open: OpenPair): void {
       expect(Math.abs((info?.createdAt ?? 0) - Date.now())).toBeLessThan(60_000);
       expect(await readAll(b, stream.id)).toEqual([batch(1, 2), batch(3, 1)]);
       expect(await readAll(b, stream.id, { after: 3 })).toEqual([]);
+      // A reader claiming more than was logged gets nothing, at once.
+      expect(await readAll(b, stream.id, { after: 10, leaseCheckMs: 60_000 })).toEqual([]);
       await expect(a.append(lease, batch(4, 1))).rejects.toBeInstanceOf(LeaseLostError);
     });
 
@@ -248,7 +250,7 @@ export function describeStreamLogContract(name: string, open: OpenPair): void {
       const old = await a.create(stream);
       await a.append(old, batch(1, 2));
       // While the lease is renewed nobody else gets it.
-      const keeper = new LeaseKeeper(a, old, () => {});
+      const keeper = new LeaseKeeper(a, old, { onLost: () => {} });
       expect(await b.acquireLease(stream.id, 'instance-b')).toBeUndefined();
       keeper.stop();
       const taken = await eventually(
@@ -278,7 +280,9 @@ export function describeStreamLogContract(name: string, open: OpenPair): void {
         (lease) => lease !== undefined,
         5000,
       );
-      const lost = await new Promise<LeaseLostError>((resolve) => new LeaseKeeper(a, old, resolve));
+      const lost = await new Promise<LeaseLostError>(
+        (resolve) => new LeaseKeeper(a, old, { onLost: resolve }),
+      );
       expect(lost).toBeInstanceOf(LeaseLostError);
       expect(lost.message).toContain(`token ${taken!.token}`);
     });
@@ -292,7 +296,7 @@ export function describeStreamLogContract(name: string, open: OpenPair): void {
         (info) => info?.lease === undefined,
         5000,
       );
-      await a.renewLease(lease);
+      expect(await a.renewLease(lease)).toEqual({ cancelRequested: false });
       expect((await b.lookup(stream.id))?.lease).toMatchObject({ owner: 'instance-a', token: 1 });
       expect(await a.append(lease, batch(1, 1))).toBe('appended');
     });
@@ -383,8 +387,18 @@ export function describeStreamLogContract(name: string, open: OpenPair): void {
       await cancelled;
       expect(removedCalled).toBe(false);
       expect((await b.lookup(stream.id))?.cancelRequested).toBe(true);
-      // A producer that starts watching after the request still hears it.
+      // A producer that starts watching after the request still hears it, and so does its keeper.
       await new Promise<void>((resolve) => a.onCancel(stream.id, resolve));
+      expect(await a.renewLease(lease)).toEqual({ cancelRequested: true });
+      await new Promise<void>((resolve) => {
+        const keeper = new LeaseKeeper(a, lease, {
+          onLost: () => {},
+          onCancelRequested: () => {
+            keeper.stop();
+            resolve();
+          },
+        });
+      });
       await a.fail(lease, { type: 'api_error', message: 'cancelled' });
       expect(await b.requestCancel(stream.id)).toBe(false);
     });
