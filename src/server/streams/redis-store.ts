@@ -366,7 +366,11 @@ export class RedisStreamLog implements StreamLog {
     let follower = this.idleFollowers.pop();
     if (follower?.redis.status !== 'ready') {
       follower?.redis.disconnect();
-      const redis = this.redis.duplicate({ enableAutoPipelining: false });
+      // Named, so `CLIENT LIST` tells a gateway's followers apart from its other connections.
+      const redis = this.redis.duplicate({
+        enableAutoPipelining: false,
+        connectionName: `${this.prefix}follower`,
+      });
       redis.on('error', () => {});
       try {
         await redis.connect();
@@ -391,7 +395,10 @@ export class RedisStreamLog implements StreamLog {
 
   private async subscribeToCancels(): Promise<void> {
     if (!this.subscriber) {
-      const subscriber = this.redis.duplicate({ enableAutoPipelining: false });
+      const subscriber = this.redis.duplicate({
+        enableAutoPipelining: false,
+        connectionName: `${this.prefix}cancel`,
+      });
       subscriber.on('error', () => {});
       subscriber.on('message', (_channel: string, id: string) => {
         for (const handler of [...(this.cancelHandlers.get(id) ?? [])]) handler();

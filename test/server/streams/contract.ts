@@ -245,7 +245,8 @@ export function describeStreamLogContract(name: string, open: OpenPair): void {
     });
 
     it('fences a zombie producer: once another owner took the lapsed lease, every write of the old one fails', async () => {
-      const { a, b } = await use({ leaseMs: 150 });
+      // Long enough that a loaded machine cannot let it lapse before the keeper's first renewal.
+      const { a, b } = await use({ leaseMs: 1000 });
       const stream = newStream('instance-a');
       const old = await a.create(stream);
       await a.append(old, batch(1, 2));

@@ -85,21 +85,34 @@ describe.skipIf(!available)('the Redis stream log', () => {
   });
 
   it('a reader that leaves while blocked frees its connection at once for the next reader', async () => {
-    const log = await openRedisStreamLog(REDIS_URL, { keyPrefix: prefix, leaseMs: 60_000, idleFollowers: 1 });
+    // A prefix of its own names this log's follower connections, apart from any other test's.
+    const own = uniquePrefix('followers');
+    const log = await openRedisStreamLog(REDIS_URL, { keyPrefix: own, leaseMs: 60_000, idleFollowers: 1 });
     const redis = new Redis(REDIS_URL);
+    const blockedFollowers = async () => {
+      const clients = (await redis.client('LIST')) as string;
+      return clients
+        .split('\n')
+        .filter((line) => line.includes(`name=${own}follower `) && / flags=b /.test(line)).length;
+    };
     try {
       const stream = newStream();
-      await log.create(stream);
-      const blockedBefore = await blockedClients(redis);
+      const lease = await log.create(stream);
       const controller = new AbortController();
       const reading = readAll(log, stream.id, { signal: controller.signal }).catch((error: unknown) => error);
-      await eventuallyTrue(async () => (await blockedClients(redis)) > blockedBefore);
+      await eventuallyTrue(async () => (await blockedFollowers()) === 1);
       controller.abort();
       expect(await reading).toMatchObject({ name: 'AbortError' });
-      await eventuallyTrue(async () => (await blockedClients(redis)) === blockedBefore);
+      await eventuallyTrue(async () => (await blockedFollowers()) === 0);
+      // The freed connection serves the next reader.
+      const second = readAll(log, stream.id, { signal: AbortSignal.timeout(60_000) });
+      await eventuallyTrue(async () => (await blockedFollowers()) === 1);
+      await log.finish(lease, { message: null, usage: null });
+      expect(await second).toEqual([]);
     } finally {
       redis.disconnect();
       await log.close();
+      await deleteKeys(own);
     }
   });
 
@@ -125,11 +138,6 @@ describe.skipIf(!available)('the Redis stream log', () => {
     await expect(createStreamLog('mongodb://x')).rejects.toThrow(/memory" or a redis:/);
   });
 });
-
-async function blockedClients(redis: Redis): Promise<number> {
-  const info = await redis.info('clients');
-  return Number(/blocked_clients:(\d+)/.exec(info)?.[1]);
-}
 
 async function eventuallyTrue(probe: () => Promise<boolean>, withinMs = 5000): Promise<void> {
   const deadline = performance.now() + withinMs;
