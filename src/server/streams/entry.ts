@@ -1,5 +1,6 @@
 import type { StreamEvent } from '../../protocol/events.ts';
-import { encodeJsonSSE } from '../../stream/sse.ts';
+import { parseStreamEvent } from '../../stream/decode-events.ts';
+import { encodeJsonSSE, SseDecoder } from '../../stream/sse.ts';
 import { InvalidLogEntryError } from './errors.ts';
 import type { LogEntry } from './types.ts';
 
@@ -35,6 +36,23 @@ export function entryAfter(entry: LogEntry, after: number): LogEntry {
   let at = 0;
   for (let id = entry.first; id <= after; id++) at = entry.data.indexOf(EVENT_END, at) + EVENT_END.length;
   return { first: after + 1, last: entry.last, data: entry.data.slice(at) };
+}
+
+/**
+ * The events of entries, decoded: what a taking-over instance rebuilds the partial message
+ * from, and what a resume re-encodes into another wire format.
+ */
+export function decodeEntries(entries: Iterable<LogEntry>): StreamEvent[] {
+  const decoder = new SseDecoder();
+  const events: StreamEvent[] = [];
+  const encoder = new TextEncoder();
+  for (const entry of entries) {
+    for (const sse of decoder.decode(encoder.encode(entry.data))) {
+      const event = parseStreamEvent(sse);
+      if (event !== undefined) events.push(event);
+    }
+  }
+  return events;
 }
 
 function countEvents(data: string): number {

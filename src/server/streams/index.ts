@@ -8,7 +8,7 @@ export {
   StreamsConfigSchema,
 } from './config.ts';
 export { createStreamLog } from './create.ts';
-export { checkEntry, encodeBatch, entryAfter } from './entry.ts';
+export { checkEntry, decodeEntries, encodeBatch, entryAfter } from './entry.ts';
 export {
   InvalidLogEntryError,
   LeaseLostError,

@@ -207,7 +207,7 @@ export class MemoryStreamLog implements StreamLog {
         yield cut;
         if (signal?.aborted) throw aborted();
       }
-      if (stream.info.status !== 'running') return;
+      if (stream.info.status !== 'running' || options.follow === false) return;
       const woken = await waitForWrite(stream, leaseCheckMs, signal);
       if (leaseHeld(stream) || stream.info.status !== 'running') {
         lapseReported = false;

@@ -311,6 +311,7 @@ export class RedisStreamLog implements StreamLog {
         block = false;
         continue;
       }
+      if (options.follow === false) return;
       if (block) {
         // Nothing for leaseCheckMs: is the stream still there, still running, still owned?
         const info = await this.lookup(id);

@@ -95,6 +95,11 @@ export interface ReadOptions {
   /** Aborting ends the read with an AbortError and frees what it held at once. */
   signal?: AbortSignal;
   /**
+   * False: end with what is logged now instead of following the stream live (a taking-over
+   * instance reads the partial message this way before it continues it). Default true.
+   */
+  follow?: boolean;
+  /**
    * Called when the reader has waited `leaseCheckMs` for an entry of a running stream whose
    * lease nobody holds: the producer is gone, and the reader may take the lease and continue.
    * Called again only after the lease was seen held once more.

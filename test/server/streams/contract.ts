@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { AbortError } from '../../../src/protocol/errors.ts';
 import type { StreamEvent } from '../../../src/protocol/events.ts';
 import {
+  decodeEntries,
   encodeBatch,
   InvalidLogEntryError,
   LeaseKeeper,
@@ -190,6 +191,20 @@ export function describeStreamLogContract(name: string, open: OpenPair): void {
         expect(idsIn(text(got))).toEqual(Array.from({ length: 8 - after }, (_, i) => after + 1 + i));
         if (got[0]) expect(got[0].first).toBe(after + 1);
       }
+    });
+
+    it('reads what is logged so far without following (follow: false), and decodes it back to events', async () => {
+      const { a, b } = await use({ leaseMs: 60_000 });
+      const stream = newStream();
+      const lease = await a.create(stream);
+      expect(await readAll(b, stream.id, { follow: false })).toEqual([]);
+      await a.append(lease, batch(1, 2));
+      await a.append(lease, batch(3, 1));
+      const logged = await readAll(b, stream.id, { follow: false });
+      expect(logged).toEqual([batch(1, 2), batch(3, 1)]);
+      expect(decodeEntries(logged)).toEqual([delta('«1» é\n\n'), delta('«2» é\n\n'), delta('«3» é\n\n')]);
+      expect(await readAll(b, stream.id, { follow: false, after: 2 })).toEqual([batch(3, 1)]);
+      expect((await b.lookup(stream.id))?.status).toBe('running');
     });
 
     it('ends a waiting reader with AbortError when its signal aborts, at once', async () => {
