@@ -39,7 +39,7 @@ type Args = (string | number)[];
 /** The connection with the log's scripts defined (ioredis sends EVALSHA, and EVAL once if unknown). */
 interface ScriptedRedis extends Redis {
   streamCreate(...args: Args): Promise<number>;
-  streamAppend(...args: Args): Promise<string>;
+  streamAppendMany(...args: Args): Promise<string[]>;
   streamEnd(...args: Args): Promise<string>;
   streamAttempt(...args: Args): Promise<string>;
   streamAcquire(...args: Args): Promise<number>;
@@ -57,6 +57,15 @@ interface Follower {
 type XReadReply = [key: string, entries: [id: string, fields: string[]][]][] | null;
 
 const READ_COUNT = 512;
+/** Appends sent in one script call at most: bounds the call's size and how long Redis is busy with it. */
+const APPENDS_PER_CALL = 256;
+
+interface PendingAppend {
+  lease: Lease;
+  entry: LogEntry;
+  resolve: (answer: string) => void;
+  reject: (error: unknown) => void;
+}
 
 /** Opens the Redis log; StreamStoreUnavailableError (naming the URL, no credentials) if Redis does not answer. */
 export async function openRedisStreamLog(
@@ -85,6 +94,7 @@ export class RedisStreamLog implements StreamLog {
   private readonly busyFollowers = new Set<Follower>();
   private readonly cancelHandlers = new Map<string, Set<() => void>>();
   private subscriber: Redis | undefined;
+  private pendingAppends: PendingAppend[] = [];
   private closed = false;
 
   constructor(redis: Redis, where: string, options: RedisStreamLogOptions = {}) {
@@ -95,7 +105,8 @@ export class RedisStreamLog implements StreamLog {
     this.cancelChannel = `${this.prefix}cancel`;
     this.idleFollowerLimit = options.idleFollowers ?? 8;
     redis.defineCommand('streamCreate', { numberOfKeys: 2, lua: scripts.CREATE });
-    redis.defineCommand('streamAppend', { numberOfKeys: 2, lua: scripts.APPEND });
+    // The number of keys varies: it is passed first on each call.
+    redis.defineCommand('streamAppendMany', { lua: scripts.APPEND_MANY });
     redis.defineCommand('streamEnd', { numberOfKeys: 3, lua: scripts.END });
     redis.defineCommand('streamAttempt', { numberOfKeys: 1, lua: scripts.ATTEMPT });
     redis.defineCommand('streamAcquire', { numberOfKeys: 2, lua: scripts.ACQUIRE });
@@ -130,21 +141,41 @@ export class RedisStreamLog implements StreamLog {
 
   async append(lease: Lease, entry: LogEntry): Promise<AppendResult> {
     checkEntry(entry);
-    const keys = this.keys(lease.streamId);
-    const answer = await this.call(() =>
-      this.redis.streamAppend(
-        keys.meta,
-        keys.log,
-        lease.token,
-        entry.first,
-        entry.last,
-        entry.data,
-        Date.now(),
-        this.ttlMs,
-      ),
-    );
+    if (this.closed) throw new StreamStoreUnavailableError(`${this.where} (the log was closed)`);
+    const answer = await new Promise<string>((resolve, reject) => {
+      this.pendingAppends.push({ lease, entry, resolve, reject });
+      if (this.pendingAppends.length === 1) setImmediate(this.flushAppends);
+    });
     return answer === 'duplicate' ? 'duplicate' : this.written(lease, answer);
   }
+
+  /**
+   * Sends the appends made since the last flush as one script call per chunk. Appends of one
+   * stream keep their order: within a call the script applies them in order, and calls go out
+   * on one connection in the order they were made.
+   */
+  private readonly flushAppends = (): void => {
+    const appends = this.pendingAppends;
+    this.pendingAppends = [];
+    for (let start = 0; start < appends.length; start += APPENDS_PER_CALL) {
+      const chunk = appends.slice(start, start + APPENDS_PER_CALL);
+      const keys: string[] = [];
+      const args: (string | number)[] = [Date.now(), this.ttlMs];
+      for (const { lease, entry } of chunk) {
+        const { meta, log } = this.keys(lease.streamId);
+        keys.push(meta, log);
+        args.push(lease.token, entry.first, entry.last, entry.data);
+      }
+      this.call(() => this.redis.streamAppendMany(keys.length, ...keys, ...args)).then(
+        (answers) => {
+          for (const [i, append] of chunk.entries()) append.resolve(answers[i] ?? 'missing');
+        },
+        (error: unknown) => {
+          for (const append of chunk) append.reject(error);
+        },
+      );
+    }
+  };
 
   async recordAttempt(lease: Lease, attempt: StreamAttempt): Promise<void> {
     const keys = this.keys(lease.streamId);
