@@ -8,7 +8,14 @@ import {
   StreamStoreUnavailableError,
 } from '../../../src/server/streams/index.ts';
 import { batch, describeStreamLogContract, newStream, readAll } from './contract.ts';
-import { deleteKeys, freePort, REDIS_URL, redisForTests, uniquePrefix } from './redis-service.ts';
+import {
+  deleteKeys,
+  freePort,
+  PrivateRedis,
+  REDIS_URL,
+  redisForTests,
+  uniquePrefix,
+} from './redis-service.ts';
 
 const available = await redisForTests();
 const prefix = uniquePrefix('streams');
@@ -81,6 +88,54 @@ describe.skipIf(!available)('the Redis stream log', () => {
       expect(got.map((entry) => entry.last)).toEqual(Array.from({ length: 41 }, (_, i) => i + 1));
     } finally {
       await Promise.all([zombie.close(), owner.close()]);
+    }
+  });
+
+  it('appends of many streams made together go as one script call, each answered on its own', async () => {
+    const log = await openRedisStreamLog(REDIS_URL, { keyPrefix: prefix, leaseMs: 60_000 });
+    try {
+      const good = newStream();
+      const fenced = newStream();
+      const goodLease = await log.create(good);
+      const staleLease = await log.create(fenced);
+      await log.releaseLease(staleLease);
+      await log.acquireLease(fenced.id, 'other');
+      await log.append(goodLease, batch(1, 1));
+      // The same ids twice (a duplicate), a gap, a fenced writer and a good one, all in one turn.
+      const results = await Promise.allSettled([
+        log.append(goodLease, batch(2, 2)),
+        log.append(staleLease, batch(1, 1)),
+        log.append(goodLease, batch(2, 2)),
+        log.append(goodLease, batch(9, 1)),
+        log.append(goodLease, batch(4, 1)),
+      ]);
+      expect(
+        results.map((result) => (result.status === 'fulfilled' ? result.value : result.reason.name)),
+      ).toEqual(['appended', 'LeaseLostError', 'duplicate', 'InvalidLogEntryError', 'appended']);
+      await log.finish(goodLease, { message: null, usage: null });
+      expect((await readAll(log, good.id)).map((entry) => entry.last)).toEqual([1, 3, 4]);
+    } finally {
+      await log.close();
+    }
+  });
+
+  it('sends the appends made in one turn as one script call (a private Redis, so only ours are counted)', async () => {
+    const server = await PrivateRedis.start();
+    const log = await openRedisStreamLog(server.url, { leaseMs: 60_000 });
+    const redis = new Redis(server.url);
+    try {
+      const leases = await Promise.all(Array.from({ length: 50 }, () => log.create(newStream())));
+      const scriptCalls = async () =>
+        Number(/cmdstat_evalsha:calls=(\d+)/.exec(await redis.info('commandstats'))?.[1] ?? 0);
+      const before = await scriptCalls();
+      const answers = await Promise.all(leases.map((lease) => log.append(lease, batch(1, 1))));
+      expect(answers).toEqual(leases.map(() => 'appended'));
+      // One EVALSHA, or two if the script had to be loaded first (NOSCRIPT, then EVAL).
+      expect((await scriptCalls()) - before).toBeLessThanOrEqual(1);
+    } finally {
+      redis.disconnect();
+      await log.close();
+      await server.kill();
     }
   });
 
