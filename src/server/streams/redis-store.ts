@@ -443,6 +443,9 @@ export class RedisStreamLog implements StreamLog {
 
   private async end(lease: Lease, status: StreamStatus, field: string, json: string): Promise<void> {
     const keys = this.keys(lease.streamId);
+    // Appends made before the end, still waiting for their turn, go out first: the end is
+    // written after them, whether or not the producer waited for each.
+    if (this.pendingAppends.length > 0) this.flushAppends();
     this.written(
       lease,
       await this.call(() =>

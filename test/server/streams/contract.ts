@@ -161,6 +161,16 @@ export function describeStreamLogContract(name: string, open: OpenPair): void {
       });
     });
 
+    it('writes the end after appends made before it, even ones the producer did not wait for', async () => {
+      const { a, b } = await use();
+      const stream = newStream();
+      const lease = await a.create(stream);
+      const appends = [a.append(lease, batch(1, 1)), a.append(lease, batch(2, 2))];
+      await a.finish(lease, { message: null, usage: null });
+      expect(await Promise.all(appends)).toEqual(['appended', 'appended']);
+      expect(await readAll(b, stream.id)).toEqual([batch(1, 1), batch(2, 2)]);
+    });
+
     it('takes an append twice as a duplicate, and refuses a gap or a malformed entry', async () => {
       const { a, b } = await use();
       const stream = newStream();
