@@ -256,6 +256,8 @@ export class RedisStreamLog implements StreamLog {
 
   async releaseLease(lease: Lease): Promise<void> {
     const keys = this.keys(lease.streamId);
+    // What was appended before the hand-over is logged before it, so the next owner sees it.
+    if (this.pendingAppends.length > 0) this.flushAppends();
     await this.call(() => this.redis.streamRelease(keys.lease, lease.token, lease.owner));
   }
 
