@@ -8,6 +8,7 @@ import { type CallOptions, Client, type ClientOptions } from './client.ts';
 import { runToolCalls, type Tool, toolResultMessage } from './tools.ts';
 import type { Totals } from './usage.ts';
 
+/** What a `Chat` starts with: the `Client` options, plus its system prompt, tools and history. */
 export interface ChatOptions extends ClientOptions {
   /** `provider:model`; ignored when `client` is given. */
   model?: string;
@@ -33,6 +34,7 @@ interface PendingTurn {
   index?: number;
 }
 
+/** One model turn of a tool loop, as `onStep` sees it: the reply and the results of the tools it asked for. */
 export interface ToolLoopStep {
   step: number;
   message: Message;
@@ -40,17 +42,20 @@ export interface ToolLoopStep {
   toolResults: ToolResultBlock[];
 }
 
+/** A tool loop's options: the call's options, a `maxSteps` bound and an `onStep` callback. */
 export interface ToolLoopOptions extends ChatCallOptions {
   /** Model calls that may ask for tools; then one more call answers without tools. Default 10. */
   maxSteps?: number;
   onStep?: (step: ToolLoopStep) => void | Promise<void>;
 }
 
+/** What `Chat.streamToolLoop` yields: every step's stream events, each step's tool results, then the final message. */
 export type ToolLoopEvent =
   | { type: 'event'; step: number; event: StreamEvent }
   | { type: 'tool_results'; step: number; results: ToolResultBlock[] }
   | { type: 'done'; step: number; message: Message };
 
+/** The call signature of a `Chat`: `await chat(prompt)`. */
 export interface Chat {
   /** Sends a prompt (or continues, with none) and returns the reply; requested tools run. */
   // biome-ignore lint/style/useShorthandFunctionType: an interface, to merge the call signature into the class.

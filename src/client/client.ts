@@ -15,6 +15,7 @@ import { DEFAULT_PRICES, type Price, priceOf, Totals } from './usage.ts';
 /** Anything with a tool definition: a Sluice `tool()` or a raw API tool. */
 export type ToolLike = CustomTool | { readonly definition: CustomTool };
 
+/** Per-call options of `Client.create` and `Client.stream` (system, maxTokens, prefill, tools, signal, …). */
 export interface CallOptions {
   system?: string | TextBlock[];
   temperature?: number;
@@ -36,6 +37,7 @@ export interface CallOptions {
   headers?: Record<string, string>;
 }
 
+/** How a `Client` is built: its provider or registry, policy, prices, shared usage totals and call log. */
 export interface ClientOptions {
   /** Resolves `provider:model` strings; defaults to one built from the environment. */
   registry?: ProviderRegistry;
@@ -52,6 +54,7 @@ export interface ClientOptions {
   headers?: Record<string, string>;
 }
 
+/** One call as `Client.log` keeps it with `{ log: true }`: request, outcome, usage, retries and duration. */
 export interface CallRecord {
   model: string;
   request: MessageCreateParams;
@@ -62,6 +65,7 @@ export interface CallRecord {
   durationMs: number;
 }
 
+/** `max_tokens` sent when a call does not set `maxTokens`. */
 export const DEFAULT_MAX_TOKENS = 4096;
 
 /**

@@ -17,6 +17,7 @@ export class StructuredOutputError extends SluiceError {
   }
 }
 
+/** Options of `Client.structured`: a call's options (no tools, tool choice or prefill, which it sets itself) and the tool's name and description. */
 export interface StructuredOptions extends Omit<CallOptions, 'tools' | 'toolChoice' | 'prefill'> {
   /** The name of the answer tool the model is made to call. */
   name?: string;

@@ -14,6 +14,7 @@ export const ERROR_STATUS = {
   timeout_error: 504,
   overloaded_error: 529,
 } as const;
+/** An Anthropic `error.type` (`invalid_request_error`, `overloaded_error`, …). */
 export type ErrorType = keyof typeof ERROR_STATUS;
 
 export function isErrorType(value: unknown): value is ErrorType {
@@ -21,6 +22,7 @@ export function isErrorType(value: unknown): value is ErrorType {
 }
 
 export const ErrorDetailSchema = z.looseObject({ type: z.string(), message: z.string() });
+/** The `error` object of an error body or event: `{ type, message }`. */
 export type ErrorDetail = z.infer<typeof ErrorDetailSchema>;
 
 export const ErrorBodySchema = z.looseObject({
@@ -28,8 +30,10 @@ export const ErrorBodySchema = z.looseObject({
   error: ErrorDetailSchema,
   request_id: z.string().nullable().optional(),
 });
+/** An Anthropic error response body: `{ type: "error", error: { type, message } }`. */
 export type ErrorBody = z.infer<typeof ErrorBodySchema>;
 
+/** What an error carries beside its message: status, request id, retry-after and the partial message. */
 export interface SluiceErrorOptions {
   status?: number;
   requestId?: string;
@@ -72,60 +76,70 @@ export class SluiceError extends Error {
   }
 }
 
+/** 400 `invalid_request_error`: the request is malformed; the message names what to fix. */
 export class InvalidRequestError extends SluiceError {
   override name = 'InvalidRequestError';
   constructor(message: string, options?: SluiceErrorOptions) {
     super('invalid_request_error', message, options);
   }
 }
+/** 401 `authentication_error`: a missing or wrong API key. */
 export class AuthenticationError extends SluiceError {
   override name = 'AuthenticationError';
   constructor(message: string, options?: SluiceErrorOptions) {
     super('authentication_error', message, options);
   }
 }
+/** 402 `billing_error`: the account cannot pay for the request. */
 export class BillingError extends SluiceError {
   override name = 'BillingError';
   constructor(message: string, options?: SluiceErrorOptions) {
     super('billing_error', message, options);
   }
 }
+/** 403 `permission_error`: the key may not use this resource. */
 export class PermissionDeniedError extends SluiceError {
   override name = 'PermissionDeniedError';
   constructor(message: string, options?: SluiceErrorOptions) {
     super('permission_error', message, options);
   }
 }
+/** 404 `not_found_error`: an unknown model or resource. */
 export class NotFoundError extends SluiceError {
   override name = 'NotFoundError';
   constructor(message: string, options?: SluiceErrorOptions) {
     super('not_found_error', message, options);
   }
 }
+/** 413 `request_too_large`: the request is over the size limit. */
 export class RequestTooLargeError extends SluiceError {
   override name = 'RequestTooLargeError';
   constructor(message: string, options?: SluiceErrorOptions) {
     super('request_too_large', message, options);
   }
 }
+/** 429 `rate_limit_error`: too many requests or tokens; `retryAfterMs` says when to try again. */
 export class RateLimitError extends SluiceError {
   override name = 'RateLimitError';
   constructor(message: string, options?: SluiceErrorOptions) {
     super('rate_limit_error', message, options);
   }
 }
+/** 500 `api_error`: the server failed; retried. */
 export class ApiError extends SluiceError {
   override name = 'ApiError';
   constructor(message: string, options?: SluiceErrorOptions) {
     super('api_error', message, options);
   }
 }
+/** 504 `timeout_error`: the request, or a tool, took too long. */
 export class TimeoutError extends SluiceError {
   override name = 'TimeoutError';
   constructor(message: string, options?: SluiceErrorOptions) {
     super('timeout_error', message, options);
   }
 }
+/** 529 `overloaded_error`: the upstream is overloaded; retried, and resumed mid-stream. */
 export class OverloadedError extends SluiceError {
   override name = 'OverloadedError';
   constructor(message: string, options?: SluiceErrorOptions) {
