@@ -6,6 +6,7 @@
  * may change in any release. test/api/surface.json records it; a change here is a visible diff.
  */
 
+export type { CallOptions, ToolLike } from './client/call-options.ts';
 // Client and Chat
 export {
   Chat,
@@ -16,14 +17,7 @@ export {
   type ToolLoopOptions,
   type ToolLoopStep,
 } from './client/chat.ts';
-export {
-  type CallOptions,
-  type CallRecord,
-  Client,
-  type ClientOptions,
-  DEFAULT_MAX_TOKENS,
-  type ToolLike,
-} from './client/client.ts';
+export { type CallRecord, Client, type ClientOptions, DEFAULT_MAX_TOKENS } from './client/client.ts';
 export {
   type BinarySource,
   type ImageOptions,

@@ -4,7 +4,7 @@ import { SluiceError, type SluiceErrorOptions } from '../protocol/errors.ts';
 import type { Message } from '../protocol/message.ts';
 import { describeZodError } from '../protocol/zod-errors.ts';
 import { toolInputErrorOf } from '../stream/assemble.ts';
-import type { CallOptions } from './client.ts';
+import type { CallOptions } from './call-options.ts';
 import { tool } from './tools.ts';
 
 /** The model's structured answer did not match the schema. `input` is what it sent. */

@@ -5,8 +5,8 @@ import { errorFromHttp } from '../protocol/http-errors.ts';
 import type { Message } from '../protocol/message.ts';
 import { MessageAssembler } from './assemble.ts';
 import { batched, batchesOf } from './batches.ts';
+import type { ByteSource } from './byte-batches.ts';
 import { sseStreamEvents } from './decode-events.ts';
-import type { ByteSource } from './sse.ts';
 import { Subscriber } from './subscriber.ts';
 import { toSluiceError } from './to-sluice-error.ts';
 
