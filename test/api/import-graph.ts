@@ -59,3 +59,41 @@ export function cyclesOf(graph: Map<string, string[]>): string[][] {
   for (const file of [...graph.keys()].sort()) if (!state.has(file)) visit(file);
   return cycles;
 }
+
+// A statement that is erased from the JavaScript: `import type …` and `export type … from`.
+const TYPE_ONLY = /^\s*(?:import|export)\s+type\s/;
+
+/**
+ * The specifiers a file's JavaScript still imports once types are erased (whole `import type`
+ * statements dropped), relative ones resolved to src paths, packages as written.
+ */
+export function runtimeImportsOf(file: string): string[] {
+  const source = readFileSync(join(ROOT, file), 'utf8').replace(/\/\*[\s\S]*?\*\//g, '');
+  const found: string[] = [];
+  for (const match of source.matchAll(SPECIFIER)) {
+    if (TYPE_ONLY.test(match[0].replace(/^[;\s]/, ''))) continue;
+    const specifier = match[1] ?? match[2]!;
+    found.push(
+      specifier.startsWith('.')
+        ? relative(ROOT, join(ROOT, dirname(file), specifier)).replaceAll('\\', '/')
+        : specifier,
+    );
+  }
+  return found;
+}
+
+/** Every package (`node:` built-ins included) loaded when `entry` is, as `package ← file` lines. */
+export function packagesReachedFrom(entry: string): string[] {
+  const packages = new Set<string>();
+  const seen = new Set<string>();
+  const visit = (file: string) => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    for (const target of runtimeImportsOf(file)) {
+      if (target.startsWith('src/')) visit(target);
+      else packages.add(`${target} ← ${file}`);
+    }
+  };
+  visit(entry);
+  return [...packages].sort();
+}
