@@ -158,4 +158,47 @@ describe('the published package', () => {
     for (const line of lines) expect(Number(line.split(' ')[1])).toBeGreaterThan(0);
     expect(cjs.stdout).toBe(esm.stdout);
   });
+
+  it('types every entry point for a TypeScript user, from ESM and from CommonJS', async () => {
+    // Uses the declarations and the `types` conditions of the installed package, nothing else.
+    writeFileSync(
+      join(project, 'esm.mts'),
+      `import { Client, textOf, type Message } from 'sluice';
+import { createAnthropicProvider } from 'sluice/providers';
+import { createServer } from 'sluice/server';
+import { connectMcp } from 'sluice/mcp';
+import { ScriptedProvider, Simulator } from 'sluice/testing';
+const message: Message = await new Client('sim:default').create('Hi');
+export const checked = [textOf(message), createAnthropicProvider, createServer, connectMcp, ScriptedProvider, Simulator];
+`,
+    );
+    writeFileSync(
+      join(project, 'cjs.cts'),
+      `import sluice = require('sluice');
+import testing = require('sluice/testing');
+export const client: sluice.Client = new sluice.Client('sim:default', { provider: testing.createSimulatedProvider() });
+`,
+    );
+    writeFileSync(
+      join(project, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: {
+          module: 'nodenext',
+          target: 'es2023',
+          strict: true,
+          noEmit: true,
+          skipLibCheck: true,
+          types: [],
+          typeRoots: [join(ROOT, 'node_modules', '@types')],
+        },
+        files: ['esm.mts', 'cjs.cts'],
+      }),
+    );
+    const tsc = join(ROOT, 'node_modules', '.bin', 'tsc');
+    const result = await run(tsc, ['-p', join(project, 'tsconfig.json')], { cwd: project }).then(
+      () => '',
+      (error: { stdout: string }) => error.stdout,
+    );
+    expect(result).toBe('');
+  }, 60_000);
 });
