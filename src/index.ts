@@ -13,9 +13,9 @@ export {
   type ChatCallOptions,
   type ChatOptions,
   type Prompt,
-  type ToolLoopEvent,
   type ToolLoopOptions,
   type ToolLoopStep,
+  type ToolLoopStepStream,
 } from './client/chat.ts';
 export { type CallRecord, Client, type ClientOptions, DEFAULT_MAX_TOKENS } from './client/client.ts';
 export {
@@ -27,10 +27,10 @@ export {
   type PdfOptions,
   pdf,
   text,
-  toolResult,
 } from './client/content.ts';
 export { type MessagesInput, type TurnInput, textOf } from './client/messages.ts';
 export { type StructuredOptions, StructuredOutputError } from './client/structured.ts';
+export { toolResult } from './client/tool-result.ts';
 export {
   type RunToolCallsOptions,
   runToolCalls,

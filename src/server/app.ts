@@ -6,7 +6,7 @@ import { ApiKeys } from './auth.ts';
 import { DEFAULT_FALLBACK_TEXT } from './config.ts';
 import type { GatewayContext } from './context.ts';
 import { createDispatcher, type RouteHandler } from './dispatcher.ts';
-import { sendError, toSluiceError } from './errors.ts';
+import { errorForCaller, sendError } from './errors.ts';
 import { InFlight } from './in-flight.ts';
 import { ModelResolver } from './models.ts';
 import { RateLimiter, type RequestLimiter } from './rate-limit.ts';
@@ -66,7 +66,7 @@ export function createServer(options: GatewayOptions = {}): FastifyInstance {
   };
   const app = Fastify({ bodyLimit: options.bodyLimitBytes ?? 10 * 1024 * 1024, logger: false });
 
-  app.setErrorHandler((error, _request, reply) => sendError(reply, toSluiceError(error)));
+  app.setErrorHandler((error, _request, reply) => sendError(reply, errorForCaller(error)));
   app.setNotFoundHandler((request, reply) =>
     sendError(reply, new NotFoundError(`No route ${request.method} ${request.url.split('?')[0]}.`)),
   );

@@ -8,7 +8,7 @@ import { batched, batchesOf } from './batches.ts';
 import type { ByteSource } from './byte-batches.ts';
 import { sseStreamEvents } from './decode-events.ts';
 import { Subscriber } from './subscriber.ts';
-import { toSluiceError } from './to-sluice-error.ts';
+import { errorFromTransport } from './transport-error.ts';
 
 /** A retry or resume performed underneath the stream (reported by the resilience layer). */
 export interface RetryInfo {
@@ -344,7 +344,7 @@ export class MessageStream implements AsyncIterable<StreamEvent> {
     this.detachExternalSignal();
     this.timing.endedAt = performance.now();
     if (!outcome.ok) {
-      const error = toSluiceError(outcome.error);
+      const error = errorFromTransport(outcome.error);
       if (error instanceof SluiceError) error.partialMessage ??= this.assembler.partialMessage();
       outcome = { ok: false, error };
     }

@@ -20,6 +20,7 @@ const CONTEXT: Record<string, string> = {
   message: "declare const message: import('sluice').Message;",
   sums: "declare const sums: import('sluice').Tool;",
   onStep: "declare const onStep: (step: import('sluice').ToolLoopStep) => void;",
+  stopWhen: "declare const stopWhen: (step: import('sluice').ToolLoopStep) => boolean;",
   provider: "declare const provider: import('sluice').Provider;",
   request: "declare const request: import('sluice').MessageCreateParams;",
   url: 'declare const url: string;',

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { InvalidRequestError } from '../../protocol/errors.ts';
+import { describeZodError } from '../../protocol/zod-errors.ts';
 
 /**
  * One scripted failure of the simulated model. Event faults work in-process and over HTTP;
@@ -52,9 +53,7 @@ export function parseFaultScript(json: string, origin: string): FaultScript {
   }
   const result = FaultScriptSchema.safeParse(value);
   if (!result.success) {
-    const issue = result.error.issues[0]!;
-    const path = issue.path.length > 0 ? issue.path.join('.') : '(root)';
-    throw new InvalidRequestError(`${origin}: ${path}: ${issue.message}`);
+    throw new InvalidRequestError(`${origin}: ${describeZodError(result.error)}`);
   }
   return result.data;
 }
