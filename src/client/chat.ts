@@ -7,6 +7,7 @@ import { type CallOptions, Client, type ClientOptions } from './client.ts';
 import { runToolCalls, type Tool, toolResultMessage } from './tools.ts';
 import type { Totals } from './usage.ts';
 
+/** What a `Chat` starts with: the `Client` options, plus its system prompt, tools and history. */
 export interface ChatOptions extends ClientOptions {
   /** `provider:model`; ignored when `client` is given. */
   model?: string;
@@ -58,6 +59,7 @@ export interface ToolLoopStepStream {
   result(): Promise<ToolLoopStep>;
 }
 
+/** A tool loop's options: the call's options, a `maxSteps` bound, a `stopWhen` condition, an `onStep` callback. */
 export interface ToolLoopOptions extends ChatCallOptions {
   /**
    * Model calls that may ask for tools; default {@link DEFAULT_MAX_STEPS}. When the last of
@@ -74,6 +76,7 @@ export interface ToolLoopOptions extends ChatCallOptions {
   onStep?: (step: ToolLoopStep) => void | Promise<void>;
 }
 
+/** The call signature of a `Chat`: `await chat(prompt)`. */
 export interface Chat {
   /** Sends a prompt (or continues, with none) and returns the reply; requested tools run. */
   // biome-ignore lint/style/useShorthandFunctionType: an interface, to merge the call signature into the class.

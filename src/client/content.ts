@@ -43,6 +43,7 @@ export const PDF_MAX_BYTES = (PDF_MAX_BASE64_LENGTH / 4) * 3;
 /** Bytes, a file path, a `file:` URL, or an `http(s)` URL (a URL object or a string starting with `http://` or `https://`). */
 export type BinarySource = Uint8Array | ArrayBuffer | string | URL;
 
+/** How `image()` and `pdf()` load a path or URL: the fetch and signal to use, or the URL passed on as it is. */
 export interface LoadOptions {
   /** Used to fetch `http(s)` URLs; defaults to the global `fetch`. */
   fetch?: typeof fetch;
@@ -54,11 +55,13 @@ export interface LoadOptions {
   asUrl?: boolean;
 }
 
+/** Options of `image()`: how to load it, and whether to mark the block for prompt caching. */
 export interface ImageOptions extends LoadOptions {
   /** Mark the block as a prompt-cache breakpoint (`cache_control: { type: 'ephemeral' }`). */
   cacheControl?: boolean;
 }
 
+/** Options of `pdf()`: how to load it, and the document block's title, context, citations and caching. */
 export interface PdfOptions extends LoadOptions {
   title?: string;
   /** Text about the document the model sees but never cites. */
@@ -71,6 +74,7 @@ export interface PdfOptions extends LoadOptions {
 
 const EPHEMERAL = { type: 'ephemeral' } as const;
 
+/** A text content block, optionally marked for prompt caching. */
 export function text(value: string, options: { cacheControl?: boolean } = {}): TextBlock {
   return options.cacheControl
     ? { type: 'text', text: value, cache_control: EPHEMERAL }

@@ -21,6 +21,7 @@ export interface ToolContext {
   toolUseId: string;
 }
 
+/** What `tool()` takes: name, description, a zod input schema, the function to run, and its time limit. */
 export interface ToolDefinition<Schema extends z.ZodType = z.ZodType, Result = unknown> {
   name: string;
   description?: string;
@@ -44,6 +45,7 @@ export interface ExecuteOptions {
   timeoutMs?: number;
 }
 
+/** A tool a model can call, made by `tool()`: its definition for the API and a validated `execute`. */
 export interface Tool<Schema extends z.ZodType = z.ZodType> {
   readonly name: string;
   readonly description: string | undefined;
@@ -61,6 +63,7 @@ export interface Tool<Schema extends z.ZodType = z.ZodType> {
   execute(input: unknown, options: ExecuteOptions): Promise<ToolResultBlock>;
 }
 
+/** Options of `runToolCalls`: how many tools run at once, and a signal that stops them. */
 export interface RunToolCallsOptions {
   /** How many tools run at once; default 4. */
   concurrency?: number;
@@ -72,6 +75,7 @@ export interface RunToolCallsOptions {
   onResult?: (call: ToolUseBlock, result: ToolResultBlock) => void;
 }
 
+/** Tools as a list or as a record by name; calls match them by name. */
 export type ToolSet = readonly Tool[] | Readonly<Record<string, Tool>>;
 
 /** Defines a tool from a zod object schema and a function; invalid definitions throw here. */

@@ -33,6 +33,7 @@ export function priceOf(model: string, prices: Record<string, Price>): Price | u
   return model.startsWith('sim:') ? { input: 0, output: 0 } : undefined;
 }
 
+/** The cost in USD of `usage` at `price` (cache reads and writes at their own rates). */
 export function costOf(usage: Usage, price: Price): number {
   const perToken = (dollarsPerMillion: number | undefined, tokens: number | null | undefined) =>
     ((dollarsPerMillion ?? 0) * (tokens ?? 0)) / 1_000_000;

@@ -14,6 +14,7 @@ export const ERROR_STATUS = {
   timeout_error: 504,
   overloaded_error: 529,
 } as const;
+/** An Anthropic `error.type` (`invalid_request_error`, `overloaded_error`, …). */
 export type ErrorType = keyof typeof ERROR_STATUS;
 
 export function isErrorType(value: unknown): value is ErrorType {
@@ -21,6 +22,7 @@ export function isErrorType(value: unknown): value is ErrorType {
 }
 
 export const ErrorDetailSchema = z.looseObject({ type: z.string(), message: z.string() });
+/** The `error` object of an error body or event: `{ type, message }`. */
 export type ErrorDetail = z.infer<typeof ErrorDetailSchema>;
 
 export const ErrorBodySchema = z.looseObject({
@@ -28,8 +30,10 @@ export const ErrorBodySchema = z.looseObject({
   error: ErrorDetailSchema,
   request_id: z.string().nullable().optional(),
 });
+/** An Anthropic error response body: `{ type: "error", error: { type, message } }`. */
 export type ErrorBody = z.infer<typeof ErrorBodySchema>;
 
+/** What an error carries beside its message: status, request id, retry-after and the partial message. */
 export interface SluiceErrorOptions {
   status?: number;
   requestId?: string;
@@ -106,15 +110,25 @@ const BAD_GATEWAY = { status: 502 };
 // The caller stopped the call: 499, nginx's "client closed request", which no API sends.
 const CALLER_ABORTED = { status: 499, message: 'The request was aborted.' };
 
+/** 400 `invalid_request_error`: the request is malformed; the message names what to fix. */
 export class InvalidRequestError extends errorClass('InvalidRequestError', 'invalid_request_error') {}
+/** 401 `authentication_error`: a missing or wrong API key. */
 export class AuthenticationError extends errorClass('AuthenticationError', 'authentication_error') {}
+/** 402 `billing_error`: the account cannot pay for the request. */
 export class BillingError extends errorClass('BillingError', 'billing_error') {}
+/** 403 `permission_error`: the key may not use this resource. */
 export class PermissionDeniedError extends errorClass('PermissionDeniedError', 'permission_error') {}
+/** 404 `not_found_error`: an unknown model or resource. */
 export class NotFoundError extends errorClass('NotFoundError', 'not_found_error') {}
+/** 413 `request_too_large`: the request is over the size limit. */
 export class RequestTooLargeError extends errorClass('RequestTooLargeError', 'request_too_large') {}
+/** 429 `rate_limit_error`: too many requests or tokens; `retryAfterMs` says when to try again. */
 export class RateLimitError extends errorClass('RateLimitError', 'rate_limit_error') {}
+/** 500 `api_error`: the server failed; retried. */
 export class ApiError extends errorClass('ApiError', 'api_error') {}
+/** 504 `timeout_error`: the request, or a tool, took too long. */
 export class TimeoutError extends errorClass('TimeoutError', 'timeout_error') {}
+/** 529 `overloaded_error`: the upstream is overloaded; retried, and resumed mid-stream. */
 export class OverloadedError extends errorClass('OverloadedError', 'overloaded_error') {}
 /** The byte stream broke a rule of the event protocol (a delta for a block never started, …). */
 export class ProtocolError extends errorClass('ProtocolError', 'api_error', BAD_GATEWAY) {}

@@ -3,7 +3,7 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { AbortError } from '../protocol/errors.ts';
 import { errorFromHttp, type HeaderReader } from '../protocol/http-errors.ts';
 import { type BatchedIterable, batched, batchesOf } from '../stream/batches.ts';
-import type { ByteSource } from '../stream/sse.ts';
+import type { ByteSource } from '../stream/byte-batches.ts';
 import { errorFromTransport } from '../stream/transport-error.ts';
 
 /** An upstream's answer to a POST that succeeded (2xx): its headers and its body, still streaming. */

@@ -19,6 +19,7 @@ import { type AttemptPlan, AttemptSplicer } from './splice.ts';
 // DOMException, stack trace and all, at the end of every call.
 const ATTEMPT_OVER = new AbortError('The attempt is over.');
 
+/** Options of `resilientStream`: the policy, an abort signal, headers, and callbacks for retries and usage. */
 export interface ResilientStreamOptions {
   policy?: Partial<ResiliencePolicy>;
   /** Aborting it cancels the upstream request at once. */

@@ -17,6 +17,7 @@ import { registerModelsRoute } from './routes/models.ts';
 import { registerStreamingChatRoute, type StreamingChatLogEntry } from './routes/streaming-chat.ts';
 import { NO_TELEMETRY, type Telemetry } from './telemetry.ts';
 
+/** How `createServer` builds the gateway: providers, aliases, fallbacks, keys, limits, routes and handlers. */
 export interface GatewayOptions {
   registry?: ProviderRegistry;
   aliases?: Record<string, string>;

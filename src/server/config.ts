@@ -308,6 +308,7 @@ function jsonErrorText(message: string, text: string): string {
 type Env = Record<string, string | undefined>;
 type ParsedConfig = z.output<typeof GatewayConfigSchema>;
 
+/** Command-line values that win over the file and the environment. */
 export interface ConfigOverrides {
   host?: string;
   port?: number;
@@ -565,6 +566,7 @@ function collectWarnings(config: GatewayConfig, env: Env): string[] {
 
 // ── loading ────────────────────────────────────────────────────────────────────────────────
 
+/** Where `loadConfig` reads from: the file, the environment, the command line. */
 export interface LoadConfigOptions {
   /** The configuration file (`--config`); absent: SLUICE_CONFIG; neither: defaults only. */
   path?: string;
@@ -574,6 +576,7 @@ export interface LoadConfigOptions {
   overrides?: ConfigOverrides;
 }
 
+/** What `loadConfig` returns: the configuration, warnings worth logging, and the file read. */
 export interface LoadedConfig {
   config: GatewayConfig;
   /** Problems worth a line in the log that do not stop the gateway (an unset key variable, an unreachable route). */

@@ -11,6 +11,7 @@ import type { Message } from '../protocol/message.ts';
 import { foldUsage } from '../protocol/usage.ts';
 import { PartialJsonParser } from './partial-json.ts';
 
+/** Why a tool_use block's streamed input is not valid JSON (see `toolInputErrorOf`). */
 export interface ToolInputError {
   /** The input text exactly as streamed. */
   raw: string;

@@ -1,8 +1,8 @@
 import { ProtocolError } from '../protocol/errors.ts';
 import type { StreamEvent } from '../protocol/events.ts';
 import { type BatchedIterable, batched, batchesOf, DONE } from './batches.ts';
-import { byteBatches } from './byte-batches.ts';
-import { type ByteSource, decodeChunks, type SSEEvent, SseDecoder } from './sse.ts';
+import { type ByteSource, byteBatches } from './byte-batches.ts';
+import { decodeChunks, type SSEEvent, SseDecoder } from './sse.ts';
 import { errorFromTransport } from './transport-error.ts';
 
 /**

@@ -5,8 +5,8 @@ import { errorFromHttp } from '../protocol/http-errors.ts';
 import type { Message } from '../protocol/message.ts';
 import { MessageAssembler } from './assemble.ts';
 import { batched, batchesOf } from './batches.ts';
+import type { ByteSource } from './byte-batches.ts';
 import { sseStreamEvents } from './decode-events.ts';
-import type { ByteSource } from './sse.ts';
 import { Subscriber } from './subscriber.ts';
 import { errorFromTransport } from './transport-error.ts';
 
@@ -22,6 +22,7 @@ export interface RetryInfo {
   error?: SluiceError;
 }
 
+/** When a stream's request started, and when its first event, first token and end came. */
 export interface StreamTiming {
   /** `performance.now()` when the request started. */
   startedAt: number;
@@ -31,6 +32,7 @@ export interface StreamTiming {
   endedAt?: number;
 }
 
+/** The events `MessageStream.on` takes, with each listener's arguments. */
 export interface MessageStreamListeners {
   event: (event: StreamEvent, snapshot: Message) => void;
   text: (delta: string, snapshot: string) => void;
@@ -54,6 +56,7 @@ export interface SourceContext {
 }
 export type EventSourceFactory = (context: SourceContext) => AsyncIterable<StreamEvent>;
 
+/** A `MessageStream`'s abort signal, and the request's start time for time to first token. */
 export interface MessageStreamOptions {
   /** Aborting it aborts the stream (and the upstream request) at once. */
   signal?: AbortSignal;
