@@ -119,48 +119,17 @@ export const ServerToolUseBlockSchema = z.looseObject({
 });
 export type ServerToolUseBlock = z.infer<typeof ServerToolUseBlockSchema>;
 
-const KNOWN_BLOCK_TYPES = new Set([
-  'text',
-  'image',
-  'document',
-  'tool_use',
-  'tool_result',
-  'thinking',
-  'redacted_thinking',
-  'server_tool_use',
-]);
-
-/**
- * Blocks this version does not model (web_search_tool_result, code_execution_tool_result,
- * container_upload, …) pass through unchanged. The type names a known block only if it is
- * not one of ours, so a malformed `text` block is still rejected instead of slipping through.
- */
-export const PassThroughBlockSchema = z.looseObject({
-  type: z.string().refine((type) => !KNOWN_BLOCK_TYPES.has(type), {
-    message: 'a known block type must match its own schema',
-  }),
-});
-export type PassThroughBlock = z.infer<typeof PassThroughBlockSchema>;
-
-/** A block of a response message (what the model produces). */
-export const ContentBlockSchema = z.union([
+/** What the model produces, of the kinds this version models. */
+const KNOWN_CONTENT_BLOCK_SCHEMAS = [
   TextBlockSchema,
   ToolUseBlockSchema,
   ThinkingBlockSchema,
   RedactedThinkingBlockSchema,
   ServerToolUseBlockSchema,
-  PassThroughBlockSchema,
-]);
-export type ContentBlock =
-  | TextBlock
-  | ToolUseBlock
-  | ThinkingBlock
-  | RedactedThinkingBlock
-  | ServerToolUseBlock
-  | PassThroughBlock;
+] as const;
 
-/** A block of a request message (what a caller may send). */
-export const ContentBlockParamSchema = z.union([
+/** What a caller may send, of the kinds this version models. */
+const KNOWN_CONTENT_BLOCK_PARAM_SCHEMAS = [
   TextBlockSchema,
   ImageBlockSchema,
   DocumentBlockSchema,
@@ -169,15 +138,68 @@ export const ContentBlockParamSchema = z.union([
   ThinkingBlockSchema,
   RedactedThinkingBlockSchema,
   ServerToolUseBlockSchema,
-  PassThroughBlockSchema,
+] as const;
+
+export const KnownContentBlockSchema = z.discriminatedUnion('type', [...KNOWN_CONTENT_BLOCK_SCHEMAS]);
+/** A response block of a kind this version models: `switch (block.type)` narrows it, exhaustively. */
+export type KnownContentBlock = z.infer<typeof KnownContentBlockSchema>;
+
+export const KnownContentBlockParamSchema = z.discriminatedUnion('type', [
+  ...KNOWN_CONTENT_BLOCK_PARAM_SCHEMAS,
 ]);
-export type ContentBlockParam =
-  | TextBlock
-  | ImageBlock
-  | DocumentBlock
-  | ToolUseBlock
-  | ToolResultBlock
-  | ThinkingBlock
-  | RedactedThinkingBlock
-  | ServerToolUseBlock
-  | PassThroughBlock;
+/** A request block of a kind this version models: `switch (block.type)` narrows it, exhaustively. */
+export type KnownContentBlockParam = z.infer<typeof KnownContentBlockParamSchema>;
+
+export type KnownBlockType = KnownContentBlockParam['type'];
+const KNOWN_BLOCK_TYPES: ReadonlySet<string> = new Set<KnownBlockType>(
+  KNOWN_CONTENT_BLOCK_PARAM_SCHEMAS.map((schema) => schema.shape.type.value),
+);
+
+/**
+ * A block of a kind this version does not model (web_search_tool_result,
+ * code_execution_tool_result, container_upload, …). It is kept whole and passed on unchanged;
+ * it is its own variant, apart from the known blocks, because its `type` is any string but
+ * theirs: inside one union it would stop every `switch (block.type)` from narrowing. The type
+ * must not name a known block, so a malformed `text` block is still rejected instead of
+ * slipping through here.
+ */
+export const UnknownBlockSchema = z.looseObject({
+  type: z.string().refine((type) => !KNOWN_BLOCK_TYPES.has(type), {
+    message: 'a known block type must match its own schema',
+  }),
+});
+export type UnknownBlock = z.infer<typeof UnknownBlockSchema>;
+
+/** A block of a response message (what the model produces). */
+export const ContentBlockSchema = z.union([...KNOWN_CONTENT_BLOCK_SCHEMAS, UnknownBlockSchema]);
+export type ContentBlock = z.infer<typeof ContentBlockSchema>;
+
+/** A block of a request message (what a caller may send). */
+export const ContentBlockParamSchema = z.union([...KNOWN_CONTENT_BLOCK_PARAM_SCHEMAS, UnknownBlockSchema]);
+export type ContentBlockParam = z.infer<typeof ContentBlockParamSchema>;
+
+/**
+ * The members of a block or event union whose `type` is a literal: the known kinds, without
+ * the unknown variant (whose `type` is any string).
+ */
+export type KnownMember<Union extends { type: string }> = Union extends unknown
+  ? string extends Union['type']
+    ? never
+    : Union
+  : never;
+
+/**
+ * Whether a block is of a kind this version models; `false` narrows it to `UnknownBlock`.
+ * Exact because an unknown block's type never names a known one.
+ */
+export function isKnownBlock<Block extends ContentBlockParam>(block: Block): block is KnownMember<Block> {
+  return KNOWN_BLOCK_TYPES.has(block.type);
+}
+
+/** Whether a block is of the given known kind, narrowed to it (`isBlock(block, 'text')`). */
+export function isBlock<Type extends KnownBlockType>(
+  block: ContentBlockParam,
+  type: Type,
+): block is Extract<KnownContentBlockParam, { type: Type }> {
+  return block.type === type;
+}

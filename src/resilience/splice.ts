@@ -1,11 +1,14 @@
-import type { ContentBlock, TextBlock } from '../protocol/content.ts';
+import { type ContentBlock, isBlock, isKnownBlock } from '../protocol/content.ts';
 import { errorFromEvent, IncompleteStreamError, StreamInterruptedError } from '../protocol/errors.ts';
-import type {
-  ContentBlockDeltaEvent,
-  ContentBlockStartEvent,
-  MessageDeltaEvent,
-  MessageStartEvent,
-  StreamEvent,
+import {
+  type ContentBlockDeltaEvent,
+  type ContentBlockStartEvent,
+  isDelta,
+  isKnownEvent,
+  type MessageDeltaEvent,
+  type MessageStartEvent,
+  type StreamEvent,
+  unreachable,
 } from '../protocol/events.ts';
 import { emptyUsage, type Usage } from '../protocol/message.ts';
 import type { MessageAssembler } from '../stream/assemble.ts';
@@ -83,25 +86,29 @@ export class AttemptSplicer {
 
   /** The events to deliver for one upstream event, in order (often none or one). */
   accept(event: StreamEvent): StreamEvent[] {
+    // An event type this version does not know passes on unchanged.
+    if (!isKnownEvent(event)) return [event];
     switch (event.type) {
       case 'message_start':
-        return this.onMessageStart(event as MessageStartEvent);
+        return this.onMessageStart(event);
       case 'content_block_start':
-        return this.onBlockStart(event as ContentBlockStartEvent);
+        return this.onBlockStart(event);
       case 'content_block_delta':
         this.contentDeltas++;
-        return this.onBlockDelta(event as ContentBlockDeltaEvent);
+        return this.onBlockDelta(event);
       case 'content_block_stop':
-        return this.onBlockStop((event as { index: number }).index);
+        return this.onBlockStop(event.index);
       case 'message_delta':
-        return this.onMessageDelta(event as MessageDeltaEvent);
+        return this.onMessageDelta(event);
       case 'message_stop':
         this.stopped = true;
         return [event];
       case 'error':
         throw errorFromEvent(event);
-      default:
+      case 'ping':
         return [event];
+      default:
+        return unreachable(event);
     }
   }
 
@@ -130,7 +137,7 @@ export class AttemptSplicer {
       this.blocks.set(
         upstreamIndex,
         upstreamIndex === this.openIndex
-          ? { kind: 'verifyOpen', index: upstreamIndex, expected: (expected as TextBlock).text, matched: 0 }
+          ? { kind: 'verifyOpen', index: upstreamIndex, expected: expectedTextOf(expected), matched: 0 }
           : { kind: 'verify', expected, text: '', json: '', done: false },
       );
       return out;
@@ -167,7 +174,7 @@ export class AttemptSplicer {
     switch (disposition.kind) {
       case 'pass':
       case 'continue': {
-        if (delta.type !== 'text_delta' || this.skip === '' || event.index !== 0) {
+        if (!isDelta(delta, 'text_delta') || this.skip === '' || event.index !== 0) {
           // Most deltas keep their index: passing the event itself spares a copy per token.
           return [event.index === disposition.index ? event : { ...event, index: disposition.index }];
         }
@@ -178,15 +185,15 @@ export class AttemptSplicer {
         disposition.events.push({ ...event, index: disposition.index });
         return [];
       case 'verify':
-        if (delta.type === 'text_delta') disposition.text += delta.text;
-        else if (delta.type === 'thinking_delta') disposition.text += delta.thinking;
-        else if (delta.type === 'input_json_delta') disposition.json += delta.partial_json;
+        if (isDelta(delta, 'text_delta')) disposition.text += delta.text;
+        else if (isDelta(delta, 'thinking_delta')) disposition.text += delta.thinking;
+        else if (isDelta(delta, 'input_json_delta')) disposition.json += delta.partial_json;
         if (disposition.text !== '' && !expectedTextOf(disposition.expected).startsWith(disposition.text)) {
           this.diverged(event.index, 'different text');
         }
         return [];
       case 'verifyOpen': {
-        if (delta.type !== 'text_delta')
+        if (!isDelta(delta, 'text_delta'))
           return disposition.matched < disposition.expected.length ? [] : [event];
         const overlap = Math.min(delta.text.length, disposition.expected.length - disposition.matched);
         const repeated = delta.text.slice(0, overlap);
@@ -263,13 +270,15 @@ export class AttemptSplicer {
 }
 
 function expectedTextOf(block: ContentBlock): string {
-  if (block.type === 'text') return (block as TextBlock).text;
-  if (block.type === 'thinking') return (block as { thinking: string }).thinking;
+  if (isBlock(block, 'text')) return block.text;
+  if (isBlock(block, 'thinking')) return block.thinking;
   return '';
 }
 
 /** Whether a re-sent block says the same as the delivered one; ids and signatures may differ. */
 function sameBlock(expected: ContentBlock, text: string, json: string): boolean {
+  // A block of a kind this version does not know streams nothing it could compare.
+  if (!isKnownBlock(expected)) return true;
   switch (expected.type) {
     case 'text':
     case 'thinking':
@@ -278,13 +287,15 @@ function sameBlock(expected: ContentBlock, text: string, json: string): boolean 
     case 'server_tool_use': {
       if (json === '') return true;
       try {
-        return deepEqual(JSON.parse(json), (expected as { input: unknown }).input);
+        return deepEqual(JSON.parse(json), expected.input);
       } catch {
         return false;
       }
     }
-    default:
+    case 'redacted_thinking':
       return true;
+    default:
+      return unreachable(expected);
   }
 }
 
@@ -295,9 +306,5 @@ function deepEqual(a: unknown, b: unknown): boolean {
   const keysA = Object.keys(a);
   const keysB = Object.keys(b);
   if (keysA.length !== keysB.length) return false;
-  return keysA.every(
-    (key) =>
-      Object.hasOwn(b, key) &&
-      deepEqual((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key]),
-  );
+  return keysA.every((key) => Object.hasOwn(b, key) && deepEqual(Reflect.get(a, key), Reflect.get(b, key)));
 }

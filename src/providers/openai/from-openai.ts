@@ -1,21 +1,28 @@
 import type { z } from 'zod';
-import type {
-  ContentBlockParam,
-  ImageBlock,
-  ImageMediaType,
-  TextBlock,
-  ToolResultBlock,
-  ToolUseBlock,
+import {
+  type ContentBlockParam,
+  type ImageBlock,
+  ImageMediaTypeSchema,
+  isBlock,
+  type TextBlock,
+  type ToolResultBlock,
+  type ToolUseBlock,
 } from '../../protocol/content.ts';
-import { ImageMediaTypeSchema } from '../../protocol/content.ts';
 import {
   errorFromEvent,
   IncompleteStreamError,
   InvalidRequestError,
   type SluiceError,
 } from '../../protocol/errors.ts';
-import type { ContentBlockStartEvent, ContentDelta, ErrorEvent, StreamEvent } from '../../protocol/events.ts';
-import type { DeltaUsage, Message, StopReason, Usage } from '../../protocol/message.ts';
+import {
+  type ContentBlockStartEvent,
+  type ContentDelta,
+  isDelta,
+  isKnownEvent,
+  type StreamEvent,
+  unreachable,
+} from '../../protocol/events.ts';
+import type { Message, StopReason, Usage } from '../../protocol/message.ts';
 import type { CustomTool, MessageCreateParams, MessageParam, ToolChoice } from '../../protocol/request.ts';
 import { requireJsonObject } from '../../protocol/zod-errors.ts';
 import {
@@ -67,7 +74,7 @@ export function fromOpenAIRequest(body: unknown): FromOpenAIRequestResult {
   input.messages.forEach((message, index) => {
     if (message.role === 'system' || message.role === 'developer') {
       // Anthropic has one system prompt: system messages anywhere in the list are gathered there.
-      systemTexts.push(...textsOf((message as { content: string | { text: string }[] }).content));
+      systemTexts.push(...textsOf(message.content));
       return;
     }
     const turn = convertMessage(message, index);
@@ -144,14 +151,14 @@ function convertMessage(message: OpenAIMessage, index: number): Turn {
   const path = `messages[${index}]`;
   switch (message.role) {
     case 'user':
-      return convertUser(message as OpenAIUserMessage, path);
+      return convertUser(message, path);
     case 'assistant':
-      return convertAssistant(message as OpenAIAssistantMessage, path);
+      return convertAssistant(message, path);
     case 'tool': {
-      const content = (message as { content: string | { text: string }[] }).content;
+      const content = message.content;
       const block: ToolResultBlock = {
         type: 'tool_result',
-        tool_use_id: (message as { tool_call_id: string }).tool_call_id,
+        tool_use_id: message.tool_call_id,
         content:
           typeof content === 'string'
             ? content
@@ -172,12 +179,9 @@ function convertUser(message: OpenAIUserMessage, path: string): Turn {
     const partPath = `${path}.content[${index}]`;
     switch (part.type) {
       case 'text':
-        return { type: 'text', text: (part as { text: string }).text };
+        return { type: 'text', text: part.text };
       case 'image_url':
-        return imageBlock(
-          (part as { image_url: { url: string } }).image_url.url,
-          `${partPath}.image_url.url`,
-        );
+        return imageBlock(part.image_url.url, `${partPath}.image_url.url`);
       default:
         throw new InvalidRequestError(
           `${partPath}.type: ${part.type} parts are not supported; send text and images (image_url) only.`,
@@ -200,7 +204,7 @@ function imageBlock(url: string, path: string): ImageBlock {
     }
     return {
       type: 'image',
-      source: { type: 'base64', media_type: mediaType.data as ImageMediaType, data: data[2]! },
+      source: { type: 'base64', media_type: mediaType.data, data: data[2]! },
     };
   }
   if (/^https?:\/\//i.test(url)) return { type: 'image', source: { type: 'url', url } };
@@ -221,16 +225,14 @@ function convertAssistant(message: OpenAIAssistantMessage, path: string): Turn {
     content.push(toolUseBlock(call, `${path}.tool_calls[${index}]`));
   });
   const [first] = content;
-  if (content.length === 1 && first?.type === 'text')
-    return { role: 'assistant', content: [], plain: (first as TextBlock).text };
+  if (content.length === 1 && first !== undefined && isBlock(first, 'text'))
+    return { role: 'assistant', content: [], plain: first.text };
   return { role: 'assistant', content, plain: undefined };
 }
 
 function assistantTexts(content: NonNullable<OpenAIAssistantMessage['content']>): string[] {
   if (typeof content === 'string') return [content];
-  return content.map((part) =>
-    part.type === 'refusal' ? (part as { refusal: string }).refusal : (part as { text: string }).text,
-  );
+  return content.map((part) => (part.type === 'refusal' ? part.refusal : part.text));
 }
 
 function toolUseBlock(
@@ -242,7 +244,7 @@ function toolUseBlock(
       `${path}.type: ${call.type} tool calls are not supported; use function tools.`,
     );
   }
-  const fn = (call as OpenAIFunctionToolCall).function;
+  const fn = call.function;
   let input: unknown;
   try {
     // Clients send "" for a call without arguments.
@@ -265,9 +267,7 @@ function convertTool(tool: NonNullable<OpenAIChatRequest['tools']>[number], inde
       `tools[${index}].type: ${tool.type} tools are not supported; use function tools.`,
     );
   }
-  const fn = (
-    tool as { function: { name: string; description?: string; parameters?: Record<string, unknown> } }
-  ).function;
+  const fn = tool.function;
   const parameters = fn.parameters ?? {};
   if (parameters.type !== undefined && parameters.type !== 'object') {
     throw new InvalidRequestError(
@@ -291,7 +291,7 @@ function convertToolChoice(
   if (choice === 'auto') return { type: 'auto', ...disable };
   if (choice === 'required') return { type: 'any', ...disable };
   if (choice.type === 'function') {
-    return { type: 'tool', name: (choice as { function: { name: string } }).function.name, ...disable };
+    return { type: 'tool', name: choice.function.name, ...disable };
   }
   throw new InvalidRequestError(
     `tool_choice.type: ${choice.type} is not supported; use "none", "auto", "required" or a function.`,
@@ -397,31 +397,34 @@ class ChunkWriter {
   }
 
   apply(event: StreamEvent): OpenAIChatChunk[] {
+    // Chat Completions has no place for an event type this version does not know.
+    if (!isKnownEvent(event)) return [];
     switch (event.type) {
       case 'message_start': {
-        Object.assign(this.usage, definedCounts((event as { message?: Message }).message?.usage));
+        // `?.`: the decoder checks only an event's type, and a message_start may lack its message.
+        Object.assign(this.usage, definedCounts(event.message?.usage));
         return this.start();
       }
       case 'content_block_start':
-        return [...this.start(), ...this.startBlock(event as ContentBlockStartEvent)];
-      case 'content_block_delta': {
-        const { index, delta } = event as { index: number; delta: ContentDelta };
-        return [...this.start(), ...this.delta(index, delta)];
-      }
+        return [...this.start(), ...this.startBlock(event)];
+      case 'content_block_delta':
+        return [...this.start(), ...this.delta(event.index, event.delta)];
       case 'content_block_stop':
-        return [...this.start(), ...this.stopBlock((event as { index: number }).index)];
+        return [...this.start(), ...this.stopBlock(event.index)];
       case 'message_delta': {
-        const { delta, usage } = event as { delta?: { stop_reason?: StopReason | null }; usage?: DeltaUsage };
-        if (delta?.stop_reason !== undefined) this.stopReason = delta.stop_reason;
-        Object.assign(this.usage, definedCounts(usage));
+        const stopReason = event.delta?.stop_reason;
+        if (stopReason !== undefined) this.stopReason = stopReason;
+        Object.assign(this.usage, definedCounts(event.usage));
         return [];
       }
       case 'message_stop':
         return [...this.start(), ...this.finish()];
       case 'error':
-        throw errorFromEvent(event as ErrorEvent);
-      default:
+        throw errorFromEvent(event);
+      case 'ping':
         return [];
+      default:
+        return unreachable(event);
     }
   }
 
@@ -433,13 +436,12 @@ class ChunkWriter {
 
   private startBlock(event: ContentBlockStartEvent): OpenAIChatChunk[] {
     const block = event.content_block;
-    if (block.type === 'text') {
+    if (isBlock(block, 'text')) {
       this.blocks.set(event.index, { kind: 'text' });
-      const text = (block as TextBlock).text;
-      return text ? [this.chunk({ content: text })] : [];
+      return block.text ? [this.chunk({ content: block.text })] : [];
     }
-    if (block.type !== 'tool_use') return [];
-    const use = block as ToolUseBlock;
+    if (!isBlock(block, 'tool_use')) return [];
+    const use = block;
     const callIndex = this.toolCalls;
     this.toolCalls += 1;
     this.blocks.set(event.index, { kind: 'tool', callIndex, input: use.input, sentArguments: false });
@@ -454,10 +456,10 @@ class ChunkWriter {
 
   private delta(index: number, delta: ContentDelta): OpenAIChatChunk[] {
     const block = this.blocks.get(index);
-    if (block?.kind === 'text' && delta.type === 'text_delta' && delta.text !== '') {
+    if (block?.kind === 'text' && isDelta(delta, 'text_delta') && delta.text !== '') {
       return [this.chunk({ content: delta.text })];
     }
-    if (block?.kind === 'tool' && delta.type === 'input_json_delta' && delta.partial_json !== '') {
+    if (block?.kind === 'tool' && isDelta(delta, 'input_json_delta') && delta.partial_json !== '') {
       block.sentArguments = true;
       return [this.arguments(block.callIndex, delta.partial_json)];
     }
@@ -501,10 +503,10 @@ class ChunkWriter {
 
 /** The numeric counts of a usage object; nulls and absent fields leave the previous count. */
 function definedCounts(usage: object | undefined): Partial<Usage> {
-  const counts: Record<string, number> = {};
+  const counts: Partial<Usage> = {};
   for (const [field, value] of Object.entries(usage ?? {}))
     if (typeof value === 'number') counts[field] = value;
-  return counts as Partial<Usage>;
+  return counts;
 }
 
 export function finishReasonFromStopReason(stopReason: StopReason | null | undefined): string {
@@ -544,9 +546,9 @@ export function messageToOpenAIResponse(
   let text = '';
   const toolCalls: OpenAIFunctionToolCall[] = [];
   for (const block of message.content) {
-    if (block.type === 'text') text += (block as TextBlock).text;
-    else if (block.type === 'tool_use') {
-      const use = block as ToolUseBlock;
+    if (isBlock(block, 'text')) text += block.text;
+    else if (isBlock(block, 'tool_use')) {
+      const use = block;
       toolCalls.push({
         id: use.id,
         type: 'function',

@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import type {
-  ContentBlockParam,
-  ImageBlock,
-  TextBlock,
-  ToolResultBlock,
-  ToolUseBlock,
+import {
+  type ContentBlockParam,
+  type ImageBlock,
+  isKnownBlock,
+  type TextBlock,
+  type ToolResultBlock,
+  type ToolUseBlock,
 } from '../../protocol/content.ts';
 import {
   type ErrorType,
@@ -13,14 +14,14 @@ import {
   isErrorType,
   ProtocolError,
 } from '../../protocol/errors.ts';
-import type { StreamEvent } from '../../protocol/events.ts';
+import { type StreamEvent, unreachable } from '../../protocol/events.ts';
 import type { DeltaUsage, Message, StopReason } from '../../protocol/message.ts';
-import type {
-  CustomTool,
-  MessageCreateParams,
-  MessageParam,
-  ToolChoice,
-  ToolParam,
+import {
+  isCustomTool,
+  type MessageCreateParams,
+  type MessageParam,
+  type ToolChoice,
+  type ToolParam,
 } from '../../protocol/request.ts';
 import { MessageAssembler } from '../../stream/assemble.ts';
 import type { SSEEvent } from '../../stream/sse.ts';
@@ -124,28 +125,32 @@ function convertAssistant(content: MessageParam['content'], messageIndex: number
   // are joined without a separator.
   let text = '';
   const toolCalls: OpenAIFunctionToolCall[] = [];
-  // The block union includes pass-through blocks typed `string`, so `type` does not narrow it.
   content.forEach((block, blockIndex) => {
+    const path = blockPath(messageIndex, blockIndex);
+    if (!isKnownBlock(block)) throw unrepresentable(block, path, 'in an assistant turn');
     switch (block.type) {
       case 'text':
-        text += (block as TextBlock).text;
+        text += block.text;
         return;
-      case 'tool_use': {
-        const use = block as ToolUseBlock;
+      case 'tool_use':
         toolCalls.push({
-          id: use.id,
+          id: block.id,
           type: 'function',
-          function: { name: use.name, arguments: JSON.stringify(use.input ?? {}) },
+          function: { name: block.name, arguments: JSON.stringify(block.input ?? {}) },
         });
         return;
-      }
       case 'thinking':
       case 'redacted_thinking':
         // The model's own scratchpad from an earlier turn: OpenAI-compatible servers have no
         // field for it and do not expect it back, so dropping it loses nothing they could use.
         return;
+      case 'image':
+      case 'document':
+      case 'tool_result':
+      case 'server_tool_use':
+        throw unrepresentable(block, path, 'in an assistant turn');
       default:
-        throw unrepresentable(block, blockPath(messageIndex, blockIndex), 'in an assistant turn');
+        unreachable(block);
     }
   });
   const message: OpenAIAssistantMessage = {
@@ -168,21 +173,28 @@ function convertUser(content: MessageParam['content'], messageIndex: number): Op
   const parts: OpenAIUserContentPart[] = [];
   content.forEach((block, blockIndex) => {
     const path = blockPath(messageIndex, blockIndex);
+    if (!isKnownBlock(block)) throw unrepresentable(block, path, 'in a user turn');
     switch (block.type) {
       case 'text':
-        parts.push({ type: 'text', text: (block as TextBlock).text });
+        parts.push({ type: 'text', text: block.text });
         return;
       case 'image':
-        parts.push(imagePart(block as ImageBlock, path));
+        parts.push(imagePart(block, path));
         return;
       case 'tool_result': {
-        const { message, images } = convertToolResult(block as ToolResultBlock, path);
+        const { message, images } = convertToolResult(block, path);
         toolMessages.push(message);
         resultImages.push(...images);
         return;
       }
-      default:
+      case 'document':
+      case 'tool_use':
+      case 'thinking':
+      case 'redacted_thinking':
+      case 'server_tool_use':
         throw unrepresentable(block, path, 'in a user turn');
+      default:
+        unreachable(block);
     }
   });
   const userParts = [...resultImages, ...parts];
@@ -213,8 +225,8 @@ function convertToolResult(
   const texts: string[] = [];
   block.content.forEach((item, itemIndex) => {
     const itemPath = `${path}.content[${itemIndex}]`;
-    if (item.type === 'text') texts.push((item as TextBlock).text);
-    else if (item.type === 'image') images.push(imagePart(item as ImageBlock, itemPath));
+    if (item.type === 'text') texts.push(item.text);
+    else if (item.type === 'image') images.push(imagePart(item, itemPath));
     else throw unrepresentable(item, itemPath, 'in a tool result');
   });
   // Without this note a result that is only an image would reach the model as an empty string.
@@ -256,14 +268,13 @@ function unrepresentable(block: ContentBlockParam, path: string, where: string):
 }
 
 function convertTool(tool: ToolParam, index: number): OpenAIFunctionTool {
-  if (typeof tool.type === 'string' && tool.type !== 'custom') {
+  if (!isCustomTool(tool)) {
     throw new InvalidRequestError(
       `tools[${index}]: the server tool ${tool.type} runs only on Anthropic's API; remove it or use an Anthropic model.`,
     );
   }
-  const custom = tool as CustomTool;
-  const fn: OpenAIFunctionTool['function'] = { name: custom.name, parameters: custom.input_schema };
-  if (custom.description !== undefined) fn.description = custom.description;
+  const fn: OpenAIFunctionTool['function'] = { name: tool.name, parameters: tool.input_schema };
+  if (tool.description !== undefined) fn.description = tool.description;
   return { type: 'function', function: fn };
 }
 
@@ -383,7 +394,7 @@ export class OpenAIStreamTranslator {
       if (typeof choice.finish_reason === 'string' && choice.finish_reason !== '') {
         this.finishReason = choice.finish_reason;
         // vLLM names the stop string that ended generation; OpenAI cannot tell it apart from a natural stop.
-        const stopReason = (choice as { stop_reason?: unknown }).stop_reason;
+        const stopReason = choice.stop_reason;
         if (typeof stopReason === 'string') this.vllmStopString = stopReason;
       }
     }
@@ -542,7 +553,7 @@ export class OpenAIStreamTranslator {
     call.buffered = [];
   }
 
-  private startBlock(content_block: { type: 'text'; text: string } | ToolUseBlock): number {
+  private startBlock(content_block: TextBlock | ToolUseBlock): number {
     const index = this.nextBlockIndex;
     this.nextBlockIndex += 1;
     this.out.push({ type: 'content_block_start', index, content_block });
@@ -730,7 +741,7 @@ function wholeToolCall(
   if (call.type !== 'function') {
     throw new ProtocolError(`The upstream returned a ${call.type} tool call, which Sluice cannot represent.`);
   }
-  const fn = (call as OpenAIFunctionToolCall).function;
+  const fn = call.function;
   return {
     index,
     id: call.id,
