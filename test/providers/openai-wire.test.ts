@@ -18,20 +18,20 @@ import type { StreamEvent } from '../../src/protocol/events.ts';
 import type { Message } from '../../src/protocol/message.ts';
 import type { MessageCreateParams, MessageParam } from '../../src/protocol/request.ts';
 import {
+  decodeOpenAIChunks,
+  OpenAIStreamTranslator,
+  openAIResponseToMessage,
+  openAIStreamToEvents,
+  toOpenAIRequest,
+} from '../../src/providers/openai/client/request.ts';
+import {
   encodeOpenAIChunk,
   eventsToOpenAIChunks,
   fromOpenAIRequest,
   messageToOpenAIResponse,
   OPENAI_DEFAULT_MAX_TOKENS,
   OPENAI_STREAM_DONE,
-} from '../../src/providers/openai/from-openai.ts';
-import {
-  decodeOpenAIChunks,
-  OpenAIStreamTranslator,
-  openAIResponseToMessage,
-  openAIStreamToEvents,
-  toOpenAIRequest,
-} from '../../src/providers/openai/to-openai.ts';
+} from '../../src/providers/openai/server/request.ts';
 import {
   type OpenAIChatChunk,
   OpenAIChatChunkSchema,

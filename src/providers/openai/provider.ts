@@ -9,7 +9,7 @@ import {
   openAIStreamToEvents,
   type ToOpenAIRequestOptions,
   toOpenAIRequest,
-} from './to-openai.ts';
+} from './client/request.ts';
 
 export interface OpenAIProviderOptions {
   /** Defaults to `OPENAI_API_KEY`. Local servers (Ollama, llama.cpp) need none. */

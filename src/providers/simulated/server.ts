@@ -20,7 +20,7 @@ import {
   fromOpenAIRequest,
   messageToOpenAIResponse,
   OPENAI_STREAM_DONE,
-} from '../openai/from-openai.ts';
+} from '../openai/server/request.ts';
 import { type Fault, FaultPlayer, type FaultScript, parseFaultScript } from './faults.ts';
 import { DEMO_PACING, type Pacing, playEvents, simulatedEvents } from './provider.ts';
 

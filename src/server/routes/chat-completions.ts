@@ -7,7 +7,7 @@ import {
   messageToOpenAIResponse,
   OPENAI_STREAM_DONE,
   openAIErrorBody,
-} from '../../providers/openai/from-openai.ts';
+} from '../../providers/openai/server/request.ts';
 import { MessageStream } from '../../stream/message-stream.ts';
 import { admit, type GatewayContext } from '../context.ts';
 import { sendError, toSluiceError } from '../errors.ts';

@@ -7,13 +7,13 @@ import {
   type TextBlock,
   type ToolResultBlock,
   type ToolUseBlock,
-} from '../../protocol/content.ts';
+} from '../../../protocol/content.ts';
 import {
   errorFromEvent,
   IncompleteStreamError,
   InvalidRequestError,
   type SluiceError,
-} from '../../protocol/errors.ts';
+} from '../../../protocol/errors.ts';
 import {
   type ContentBlockStartEvent,
   type ContentDelta,
@@ -21,10 +21,10 @@ import {
   isKnownEvent,
   type StreamEvent,
   unreachable,
-} from '../../protocol/events.ts';
-import type { Message, StopReason, Usage } from '../../protocol/message.ts';
-import type { CustomTool, MessageCreateParams, MessageParam, ToolChoice } from '../../protocol/request.ts';
-import { requireJsonObject } from '../../protocol/zod-errors.ts';
+} from '../../../protocol/events.ts';
+import type { Message, StopReason, Usage } from '../../../protocol/message.ts';
+import type { CustomTool, MessageCreateParams, MessageParam, ToolChoice } from '../../../protocol/request.ts';
+import { requireJsonObject } from '../../../protocol/zod-errors.ts';
 import {
   type OpenAIAssistantMessage,
   type OpenAIChatChunk,
@@ -38,7 +38,7 @@ import {
   type OpenAIToolChoice,
   type OpenAIUsage,
   type OpenAIUserMessage,
-} from './wire.ts';
+} from '../wire.ts';
 
 // ── Request ──────────────────────────────────────────────────────────────────────────────────
 

@@ -6,25 +6,25 @@ import {
   type TextBlock,
   type ToolResultBlock,
   type ToolUseBlock,
-} from '../../protocol/content.ts';
+} from '../../../protocol/content.ts';
 import {
   type ErrorType,
   errorTypeForStatus,
   InvalidRequestError,
   isErrorType,
   ProtocolError,
-} from '../../protocol/errors.ts';
-import { type StreamEvent, unreachable } from '../../protocol/events.ts';
-import type { DeltaUsage, Message, StopReason } from '../../protocol/message.ts';
+} from '../../../protocol/errors.ts';
+import { type StreamEvent, unreachable } from '../../../protocol/events.ts';
+import type { DeltaUsage, Message, StopReason } from '../../../protocol/message.ts';
 import {
   isCustomTool,
   type MessageCreateParams,
   type MessageParam,
   type ToolChoice,
   type ToolParam,
-} from '../../protocol/request.ts';
-import { MessageAssembler } from '../../stream/assemble.ts';
-import type { SSEEvent } from '../../stream/sse.ts';
+} from '../../../protocol/request.ts';
+import { MessageAssembler } from '../../../stream/assemble.ts';
+import type { SSEEvent } from '../../../stream/sse.ts';
 import {
   isOpenAIErrorChunk,
   type OpenAIAssistantMessage,
@@ -44,7 +44,7 @@ import {
   type OpenAIToolMessage,
   type OpenAIUsage,
   type OpenAIUserMessage,
-} from './wire.ts';
+} from '../wire.ts';
 
 // ── Request ──────────────────────────────────────────────────────────────────────────────────
 
