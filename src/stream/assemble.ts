@@ -135,6 +135,9 @@ export class MessageAssembler {
       this.fail(`content_block_start ${index} carries no content block`);
     }
     const copy = { ...block };
+    // Citations are pushed into as they stream: an array shared with the event would be
+    // filled once per reader of that event.
+    if (isBlock(copy, 'text') && Array.isArray(copy.citations)) copy.citations = [...copy.citations];
     message.content.push(copy);
     const streamsInput = copy.type === 'tool_use' || copy.type === 'server_tool_use';
     this.open.set(index, streamsInput ? new PartialJsonParser() : null);
