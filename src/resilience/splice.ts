@@ -27,10 +27,28 @@ export type AttemptPlan = { mode: 'fresh' } | { mode: 'resume'; skip: string } |
 
 type Disposition =
   | { kind: 'pass'; index: number }
+  /**
+   * A new text block that so far only repeats white space the consumer has: not started yet,
+   * and never, if nothing else comes.
+   */
+  | { kind: 'unstarted'; start: ContentBlockStartEvent }
   | { kind: 'hold'; index: number; events: StreamEvent[] }
-  | { kind: 'continue'; index: number }
+  /**
+   * Continues the consumer's open text block; `added` once anything reached it. `citations`:
+   * how many of its first citations the consumer already has (an open block without text is
+   * sent again whole, citations included).
+   */
+  | { kind: 'continue'; index: number; added: boolean; citations: number }
   | { kind: 'verify'; expected: ContentBlock; text: string; json: string; done: boolean }
-  | { kind: 'verifyOpen'; index: number; expected: string; matched: number };
+  /** Restart into the consumer's open text block: its text and citations are skipped, then pass. */
+  | {
+      kind: 'verifyOpen';
+      index: number;
+      expected: string;
+      matched: number;
+      /** Citations the consumer has in the block, left to skip. */
+      citations: number;
+    };
 
 /**
  * Turns one attempt's upstream events into the events the consumer should see, so that
@@ -47,6 +65,8 @@ export class AttemptSplicer {
   private readonly expected: ContentBlock[];
   /** The consumer block still open (always text: other kinds are held until complete). */
   private openIndex: number | undefined;
+  /** When the consumer's open block has no text yet: how many citations it has. */
+  private readonly openBlockCitations: number | undefined;
   private nextIndex: number;
   private readonly blocks = new Map<number, Disposition>();
   private skip: string;
@@ -67,6 +87,11 @@ export class AttemptSplicer {
     this.expected = plan.mode === 'restart' ? structuredClone(content) : [];
     const last = content.length - 1;
     this.openIndex = last >= 0 && delivered.isOpen(last) ? last : undefined;
+    const open = this.openIndex === undefined ? undefined : content[this.openIndex];
+    this.openBlockCitations =
+      open !== undefined && isBlock(open, 'text') && open.text === ''
+        ? (open.citations?.length ?? 0)
+        : undefined;
     this.nextIndex = content.length;
     this.skip = plan.mode === 'resume' ? plan.skip : '';
   }
@@ -137,24 +162,38 @@ export class AttemptSplicer {
       this.blocks.set(
         upstreamIndex,
         upstreamIndex === this.openIndex
-          ? { kind: 'verifyOpen', index: upstreamIndex, expected: expectedTextOf(expected), matched: 0 }
+          ? {
+              kind: 'verifyOpen',
+              index: upstreamIndex,
+              expected: expectedTextOf(expected),
+              matched: 0,
+              citations: isBlock(expected, 'text') ? (expected.citations?.length ?? 0) : 0,
+            }
           : { kind: 'verify', expected, text: '', json: '', done: false },
       );
       return out;
     }
 
-    if (
-      this.plan.mode === 'resume' &&
-      upstreamIndex === 0 &&
-      block.type === 'text' &&
-      this.openIndex !== undefined
-    ) {
-      this.blocks.set(upstreamIndex, { kind: 'continue', index: this.openIndex });
+    // The answer's first text block continues the consumer's open one (a later one does only
+    // when the first repeated nothing but white space: see onBlockStop).
+    if (this.plan.mode === 'resume' && block.type === 'text' && this.openIndex !== undefined) {
+      this.blocks.set(upstreamIndex, {
+        kind: 'continue',
+        index: this.openIndex,
+        added: false,
+        citations: this.openBlockCitations ?? 0,
+      });
       this.openIndex = undefined;
       return out;
     }
 
     out.push(...this.closeOpenBlock());
+    if (this.skip !== '' && upstreamIndex === 0 && isBlock(block, 'text') && block.text === '') {
+      // The answer may open with a block holding nothing but the trimmed white space; an empty
+      // block would be rejected when the message is sent back as history, so wait for content.
+      this.blocks.set(upstreamIndex, { kind: 'unstarted', start: event });
+      return out;
+    }
     const index = this.nextIndex++;
     const started: StreamEvent = { ...event, index };
     if (this.holdNonText && block.type !== 'text') {
@@ -173,13 +212,26 @@ export class AttemptSplicer {
     const delta = event.delta;
     switch (disposition.kind) {
       case 'pass':
+        return this.passDelta(event, disposition.index);
       case 'continue': {
-        if (!isDelta(delta, 'text_delta') || this.skip === '' || event.index !== 0) {
-          // Most deltas keep their index: passing the event itself spares a copy per token.
-          return [event.index === disposition.index ? event : { ...event, index: disposition.index }];
+        if (isDelta(delta, 'citations_delta') && disposition.citations > 0) {
+          disposition.citations--;
+          return [];
         }
-        const text = this.skipRepeatedWhiteSpace(delta.text);
-        return text === '' ? [] : [{ ...event, index: disposition.index, delta: { ...delta, text } }];
+        const out = this.passDelta(event, disposition.index);
+        if (out.length > 0) disposition.added = true;
+        return out;
+      }
+      case 'unstarted': {
+        const text = isDelta(delta, 'text_delta') ? this.skipRepeatedWhiteSpace(delta.text) : undefined;
+        if (text === '') return [];
+        const index = this.nextIndex++;
+        this.blocks.set(event.index, { kind: 'pass', index });
+        const rest = text === undefined || !isDelta(delta, 'text_delta') ? delta : { ...delta, text };
+        return [
+          { ...disposition.start, index },
+          { ...event, index, delta: rest },
+        ];
       }
       case 'hold':
         disposition.events.push({ ...event, index: disposition.index });
@@ -193,8 +245,14 @@ export class AttemptSplicer {
         }
         return [];
       case 'verifyOpen': {
+        if (isDelta(delta, 'citations_delta') && disposition.citations > 0) {
+          disposition.citations--;
+          return [];
+        }
         if (!isDelta(delta, 'text_delta'))
-          return disposition.matched < disposition.expected.length ? [] : [event];
+          return disposition.matched < disposition.expected.length
+            ? []
+            : [{ ...event, index: disposition.index }];
         const overlap = Math.min(delta.text.length, disposition.expected.length - disposition.matched);
         const repeated = delta.text.slice(0, overlap);
         if (repeated !== disposition.expected.slice(disposition.matched, disposition.matched + overlap)) {
@@ -213,10 +271,20 @@ export class AttemptSplicer {
     if (!disposition) return [stop(upstreamIndex)];
     switch (disposition.kind) {
       case 'pass':
+        return [stop(disposition.index)];
       case 'continue':
+        if (!disposition.added && this.openBlockCitations !== undefined) {
+          // The consumer's block has no text and this one only repeated white space: it stays
+          // open for the answer's next text block, so it does not end empty (an empty text
+          // block is refused when the message is sent back as history).
+          this.openIndex = disposition.index;
+          return [];
+        }
         return [stop(disposition.index)];
       case 'hold':
         return [...disposition.events, stop(disposition.index)];
+      case 'unstarted':
+        return [];
       case 'verify':
         if (!sameBlock(disposition.expected, disposition.text, disposition.json)) {
           this.diverged(upstreamIndex, 'a different block');
@@ -244,6 +312,17 @@ export class AttemptSplicer {
       ...this.closeOpenBlock(),
       { ...event, usage: { ...event.usage, ...addUsage(this.usageBase, this.attemptUsage) } },
     ];
+  }
+
+  /** A delta of a block that passes, less the white space the consumer already has. */
+  private passDelta(event: ContentBlockDeltaEvent, index: number): StreamEvent[] {
+    const delta = event.delta;
+    if (!isDelta(delta, 'text_delta') || this.skip === '' || event.index !== 0) {
+      // Most deltas keep their index: passing the event itself spares a copy per token.
+      return [event.index === index ? event : { ...event, index }];
+    }
+    const text = this.skipRepeatedWhiteSpace(delta.text);
+    return text === '' ? [] : [{ ...event, index, delta: { ...delta, text } }];
   }
 
   /** Resume left the consumer's text block open; if the answer does not continue it, close it. */
