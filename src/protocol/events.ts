@@ -134,6 +134,9 @@ const KNOWN_EVENT_TYPE_SET: ReadonlySet<string> = new Set(KNOWN_EVENT_TYPES);
 export const UnknownEventSchema = z.looseObject({
   type: z.string().refine((type) => !KNOWN_EVENT_TYPE_SET.has(type), {
     message: 'a known event type must match its own schema',
+    // Fatal, so a malformed known event reports its own schema's issues beside this one
+    // instead of only this one.
+    abort: true,
   }),
 });
 export type UnknownEvent = z.infer<typeof UnknownEventSchema>;
