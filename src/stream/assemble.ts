@@ -4,11 +4,14 @@ import { errorFromEvent, IncompleteStreamError, ProtocolError } from '../protoco
 import {
   type ContentBlockDeltaEvent,
   type ContentBlockStartEvent,
+  isDelta,
+  isEvent,
   isKnownDelta,
   isKnownEvent,
   type MessageDeltaEvent,
   type MessageStartEvent,
   type StreamEvent,
+  type TextDelta,
   unreachable,
 } from '../protocol/events.ts';
 import type { Message } from '../protocol/message.ts';
@@ -58,6 +61,11 @@ export class MessageAssembler {
   }
 
   apply(event: StreamEvent): void {
+    // Most events are deltas: one string compare for them, before the known/unknown lookup.
+    if (isEvent(event, 'content_block_delta')) {
+      this.applyDelta(event);
+      return;
+    }
     // Event types this version does not know carry nothing for the message.
     if (!isKnownEvent(event)) return;
     switch (event.type) {
@@ -150,14 +158,17 @@ export class MessageAssembler {
     const block = message.content[index]!;
     if (typeof delta !== 'object' || delta === null)
       this.fail(`content_block_delta ${index} carries no delta`);
+    // Most deltas are text: one string compare for them, before the known/unknown lookup.
+    if (isDelta(delta, 'text_delta')) {
+      this.appendText(block, delta, index);
+      return;
+    }
     // A delta type added after this version: nothing to fold in, and nothing to reject.
     if (!isKnownDelta(delta)) return;
     switch (delta.type) {
-      case 'text_delta': {
-        const text = this.blockOf(block, 'text', delta.type, index);
-        text.text += this.stringField(delta.text, 'text_delta.text');
+      case 'text_delta':
+        this.appendText(block, delta, index);
         return;
-      }
       case 'citations_delta': {
         const text = this.blockOf(block, 'text', delta.type, index);
         if (!Array.isArray(text.citations)) text.citations = [];
@@ -186,6 +197,11 @@ export class MessageAssembler {
       default:
         unreachable(delta);
     }
+  }
+
+  private appendText(block: ContentBlock, delta: TextDelta, index: number): void {
+    const text = this.blockOf(block, 'text', delta.type, index);
+    text.text += this.stringField(delta.text, 'text_delta.text');
   }
 
   private stopBlock(index: number): void {

@@ -2,9 +2,11 @@ import { type Citation, type ContentBlock, isBlock } from '../protocol/content.t
 import { AbortError, errorFromEvent, SluiceError } from '../protocol/errors.ts';
 import {
   type ContentBlockDeltaEvent,
+  isDelta,
   isEvent,
   isKnownDelta,
   type StreamEvent,
+  type TextDelta,
   unreachable,
 } from '../protocol/events.ts';
 import { errorFromHttp } from '../protocol/http-errors.ts';
@@ -311,13 +313,15 @@ export class MessageStream implements AsyncIterable<StreamEvent> {
 
   /** The listeners of one delta; the assembler has applied it, so the block is of its kind. */
   private emitForDelta({ delta }: ContentBlockDeltaEvent, block: ContentBlock): void {
+    // Most deltas are text: one string compare for them, before the known/unknown lookup.
+    if (isDelta(delta, 'text_delta')) {
+      this.emitForText(delta, block);
+      return;
+    }
     if (!isKnownDelta(delta)) return;
     switch (delta.type) {
       case 'text_delta':
-        this.timing.firstTokenAt ??= performance.now();
-        if (isBlock(block, 'text')) this.emit('text', delta.text, block.text);
-        if (this.textSubscribers.size > 0)
-          for (const subscriber of this.textSubscribers) subscriber.push(delta.text);
+        this.emitForText(delta, block);
         return;
       case 'input_json_delta':
         this.timing.firstTokenAt ??= performance.now();
@@ -342,6 +346,13 @@ export class MessageStream implements AsyncIterable<StreamEvent> {
       default:
         unreachable(delta);
     }
+  }
+
+  private emitForText(delta: TextDelta, block: ContentBlock): void {
+    this.timing.firstTokenAt ??= performance.now();
+    if (isBlock(block, 'text')) this.emit('text', delta.text, block.text);
+    if (this.textSubscribers.size > 0)
+      for (const subscriber of this.textSubscribers) subscriber.push(delta.text);
   }
 
   private emit<K extends ListenerName>(name: K, ...args: Parameters<MessageStreamListeners[K]>): void {
