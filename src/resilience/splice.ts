@@ -4,6 +4,7 @@ import {
   type ContentBlockDeltaEvent,
   type ContentBlockStartEvent,
   isDelta,
+  isEvent,
   isKnownEvent,
   type MessageDeltaEvent,
   type MessageStartEvent,
@@ -111,6 +112,11 @@ export class AttemptSplicer {
 
   /** The events to deliver for one upstream event, in order (often none or one). */
   accept(event: StreamEvent): StreamEvent[] {
+    // Most events are deltas: one string compare for them, before the known/unknown lookup.
+    if (isEvent(event, 'content_block_delta')) {
+      this.contentDeltas++;
+      return this.onBlockDelta(event);
+    }
     // An event type this version does not know passes on unchanged.
     if (!isKnownEvent(event)) return [event];
     switch (event.type) {
