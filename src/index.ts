@@ -44,19 +44,24 @@ export {
 export { costOf, DEFAULT_PRICES, type Price, priceOf, Totals } from './client/usage.ts';
 
 // The Messages API vocabulary
-export type {
-  Citation,
-  ContentBlock,
-  ContentBlockParam,
-  DocumentBlock,
-  ImageBlock,
-  ImageMediaType,
-  RedactedThinkingBlock,
-  ServerToolUseBlock,
-  TextBlock,
-  ThinkingBlock,
-  ToolResultBlock,
-  ToolUseBlock,
+export {
+  type Citation,
+  type ContentBlock,
+  type ContentBlockParam,
+  type DocumentBlock,
+  type ImageBlock,
+  type ImageMediaType,
+  isBlock,
+  isKnownBlock,
+  type KnownContentBlock,
+  type KnownContentBlockParam,
+  type RedactedThinkingBlock,
+  type ServerToolUseBlock,
+  type TextBlock,
+  type ThinkingBlock,
+  type ToolResultBlock,
+  type ToolUseBlock,
+  type UnknownBlock,
 } from './protocol/content.ts';
 export {
   AbortError,
@@ -82,17 +87,26 @@ export {
   StreamInterruptedError,
   TimeoutError,
 } from './protocol/errors.ts';
-export type {
-  ContentBlockDeltaEvent,
-  ContentBlockStartEvent,
-  ContentBlockStopEvent,
-  ContentDelta,
-  ErrorEvent,
-  MessageDeltaEvent,
-  MessageStartEvent,
-  MessageStopEvent,
-  PingEvent,
-  StreamEvent,
+export {
+  type ContentBlockDeltaEvent,
+  type ContentBlockStartEvent,
+  type ContentBlockStopEvent,
+  type ContentDelta,
+  type ErrorEvent,
+  isDelta,
+  isEvent,
+  isKnownDelta,
+  isKnownEvent,
+  type KnownContentDelta,
+  type KnownStreamEvent,
+  type MessageDeltaEvent,
+  type MessageStartEvent,
+  type MessageStopEvent,
+  type PingEvent,
+  type StreamEvent,
+  type UnknownDelta,
+  type UnknownEvent,
+  unreachable,
 } from './protocol/events.ts';
 export type { Message, StopReason, Usage } from './protocol/message.ts';
 export type {

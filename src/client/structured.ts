@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { ToolUseBlock } from '../protocol/content.ts';
+import { isBlock, type ToolUseBlock } from '../protocol/content.ts';
 import { SluiceError, type SluiceErrorOptions } from '../protocol/errors.ts';
 import type { Message } from '../protocol/message.ts';
 import { describeZodError } from '../protocol/zod-errors.ts';
@@ -47,7 +47,7 @@ export function structuredCall<Schema extends z.ZodType>(
     callOptions: { ...callOptions, tools: [answerTool], toolChoice: name },
     parse(message) {
       const call = message.content.find(
-        (block): block is ToolUseBlock => block.type === 'tool_use' && (block as ToolUseBlock).name === name,
+        (block): block is ToolUseBlock => isBlock(block, 'tool_use') && block.name === name,
       );
       if (!call) {
         throw new StructuredOutputError(

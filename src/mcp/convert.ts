@@ -1,5 +1,5 @@
 import type { ContentBlockParam, ImageMediaType, ToolResultBlock } from '../protocol/content.ts';
-import { ImageMediaTypeSchema } from '../protocol/content.ts';
+import { ImageMediaTypeSchema, isBlock } from '../protocol/content.ts';
 import { InvalidRequestError } from '../protocol/errors.ts';
 import type { Message } from '../protocol/message.ts';
 import type { CustomTool, MessageParam, ToolChoice } from '../protocol/request.ts';
@@ -113,8 +113,8 @@ export function toMcpStopReason(stopReason: string | null): string | undefined {
 /** The reply as MCP content: one text block, or (when tools were offered) text and tool calls. */
 export function toMcpContent(message: Message, withTools: boolean): McpContent | McpContent[] {
   const text = message.content
-    .filter((block) => block.type === 'text')
-    .map((block) => (block as { text: string }).text)
+    .filter((block) => isBlock(block, 'text'))
+    .map((block) => block.text)
     .join('');
   if (!withTools) return { type: 'text', text };
   const content: McpContent[] = [];

@@ -34,9 +34,16 @@ export const ServerToolSchema = z.looseObject({
   name: z.string(),
 });
 
+export type ServerTool = z.infer<typeof ServerToolSchema>;
+
 export const ToolParamSchema = z.union([CustomToolSchema, ServerToolSchema]);
 /** A tool as the API takes it in `tools` (a custom tool or a versioned server tool). */
 export type ToolParam = z.infer<typeof ToolParamSchema>;
+
+/** Whether a tool is one the caller runs: a server tool always names its versioned `type`. */
+export function isCustomTool(tool: ToolParam): tool is CustomTool {
+  return tool.type === undefined || tool.type === null || tool.type === 'custom';
+}
 
 export const ToolChoiceSchema = z.discriminatedUnion('type', [
   z.looseObject({ type: z.literal('auto'), disable_parallel_tool_use: z.boolean().optional() }),

@@ -183,9 +183,7 @@ function maxTokensEnding(delivered: MessageAssembler, usage: Usage): StreamEvent
   const content = delivered.message?.content ?? [];
   const last = content.length - 1;
   return [
-    ...(last >= 0 && delivered.isOpen(last)
-      ? [{ type: 'content_block_stop', index: last } as StreamEvent]
-      : []),
+    ...(last >= 0 && delivered.isOpen(last) ? [{ type: 'content_block_stop' as const, index: last }] : []),
     { type: 'message_delta', delta: { stop_reason: 'max_tokens', stop_sequence: null }, usage: { ...usage } },
     { type: 'message_stop' },
   ];

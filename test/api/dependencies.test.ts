@@ -50,7 +50,7 @@ describe('what each entry point loads', () => {
   it('reaches no Node built-in from sluice beyond the known ones', () => {
     const builtins = packagesReachedFrom(ENTRY_POINTS.sluice!).filter((line) => line.startsWith('node:'));
     expect(builtins).toEqual([
-      'node:crypto ← src/providers/openai/to-openai.ts',
+      'node:crypto ← src/providers/openai/client/stream.ts',
       'node:fs/promises ← src/client/content.ts',
       'node:http ← src/providers/http.ts',
       'node:https ← src/providers/http.ts',
