@@ -51,15 +51,32 @@ const BUILT_IN: Record<string, (env: Env) => Provider> = {
  * `anthropic`, `openai`) are created on first use from the environment; others are
  * registered by name.
  */
+export interface ProviderRegistryOptions {
+  env?: Env;
+  providers?: Record<string, Provider>;
+  /** Overrides the environment's rule (a gateway's configured default). */
+  defaultModel?: string;
+  /**
+   * The built-in providers created on first use; default all. A gateway leaves out `sim`
+   * when its configuration names only real providers.
+   */
+  builtIns?: readonly string[];
+  /** Why a built-in left out of `builtIns` is unavailable, for the error that names it. */
+  withheldReason?: string;
+}
+
 export class ProviderRegistry {
   private readonly env: Env;
   private readonly providers = new Map<string, Provider>();
   private readonly configuredDefault: string | undefined;
+  private readonly builtIns: readonly string[];
+  private readonly withheldReason: string | undefined;
 
-  /** `defaultModel` overrides the environment's rule (a gateway's configured default). */
-  constructor(options: { env?: Env; providers?: Record<string, Provider>; defaultModel?: string } = {}) {
+  constructor(options: ProviderRegistryOptions = {}) {
     this.env = options.env ?? process.env;
     this.configuredDefault = options.defaultModel;
+    this.builtIns = options.builtIns ?? Object.keys(BUILT_IN);
+    this.withheldReason = options.withheldReason;
     for (const [name, provider] of Object.entries(options.providers ?? {}))
       this.providers.set(name, provider);
   }
@@ -74,19 +91,24 @@ export class ProviderRegistry {
   }
 
   get names(): string[] {
-    return [...new Set([...this.providers.keys(), ...Object.keys(BUILT_IN)])];
+    return [...new Set([...this.providers.keys(), ...this.builtIns])];
+  }
+
+  /** What to tell a caller who named a provider this registry does not have. */
+  unknownProviderMessage(name: string, ref: string): string {
+    const known = `providers here: ${this.names.join(', ')}`;
+    if (Object.hasOwn(BUILT_IN, name) && !this.builtIns.includes(name)) {
+      return `The provider '${name}' in '${ref}' is not available${this.withheldReason ? ` ${this.withheldReason}` : ''}; ${known}.`;
+    }
+    return `Unknown provider '${name}' in '${ref}'; ${known}.`;
   }
 
   resolve(ref: string = this.defaultModel): { provider: Provider; model: string } {
     const { provider: name, model } = parseModelRef(ref);
     let provider = this.providers.get(name);
     if (!provider) {
-      const create = BUILT_IN[name];
-      if (!create) {
-        throw new InvalidRequestError(
-          `Unknown provider '${name}' in '${ref}'; known providers: ${this.names.join(', ')}.`,
-        );
-      }
+      const create = this.builtIns.includes(name) ? BUILT_IN[name] : undefined;
+      if (!create) throw new InvalidRequestError(this.unknownProviderMessage(name, ref));
       provider = create(this.env);
       this.providers.set(name, provider);
     }

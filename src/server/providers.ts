@@ -16,7 +16,27 @@ export function registryFromConfig(config: GatewayConfig, env: Env = process.env
   const providers: Record<string, Provider> = {};
   for (const [name, provider] of Object.entries(config.providers))
     providers[name] = createProvider(provider, env);
-  return new ProviderRegistry({ env, providers, defaultModel: config.defaultModel });
+  return new ProviderRegistry({
+    env,
+    providers,
+    defaultModel: config.defaultModel,
+    ...simulatorRule(config),
+  });
+}
+
+/**
+ * The built-in simulator (`sim:`) answers anyone for free, so a gateway offers it only where
+ * it is wanted: when the configuration names no provider (the embedded default), or names one
+ * called `sim` itself (e.g. `"sim": {"type": "sim"}`). A configuration naming only real
+ * providers gets a 404 for `sim:` models that names them. The library's registry keeps `sim:`.
+ */
+function simulatorRule(config: GatewayConfig): { builtIns?: string[]; withheldReason?: string } {
+  const configured = Object.keys(config.providers);
+  if (configured.length === 0) return {};
+  return {
+    builtIns: ['anthropic', 'openai'],
+    withheldReason: `on this gateway: its configuration names the providers ${configured.join(', ')} and no simulator (add "sim": {"type": "sim"} to its providers to offer one)`,
+  };
 }
 
 function createProvider(provider: ProviderConfig, env: Env): Provider {

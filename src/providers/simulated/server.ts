@@ -21,8 +21,9 @@ import {
   messageToOpenAIResponse,
   OPENAI_STREAM_DONE,
 } from '../openai/from-openai.ts';
+import { simulatedEventsSliced } from './answer-events.ts';
 import { type Fault, FaultPlayer, type FaultScript, parseFaultScript } from './faults.ts';
-import { DEMO_PACING, type Pacing, playEvents, simulatedEvents } from './provider.ts';
+import { DEMO_PACING, type Pacing, playEvents } from './provider.ts';
 
 export interface SimulatorOptions {
   port?: number;
@@ -161,10 +162,10 @@ export class Simulator extends EventEmitter {
 
   private async serveAnthropic(body: unknown, fault: Fault | undefined, res: ServerResponse): Promise<void> {
     const request = parseRequestBody(MessageCreateParamsSchema, body);
-    const events = simulatedEvents(request);
+    const signal = abortOnClose(res);
+    const events = await simulatedEventsSliced(request, signal);
     if (!request.stream) return sendJson(res, 200, await assembleMessage(events));
     const out = new BodyWriter(res, fault);
-    const signal = abortOnClose(res);
     let last: StreamEvent | undefined;
     for await (const event of playEvents(events, { fault, pacing: this.pacing, signal })) {
       last = event;
@@ -176,14 +177,14 @@ export class Simulator extends EventEmitter {
 
   private async serveOpenAI(body: unknown, fault: Fault | undefined, res: ServerResponse): Promise<void> {
     const { request, includeUsage } = fromOpenAIRequest(body);
-    const events = simulatedEvents(request);
+    const signal = abortOnClose(res);
+    const events = await simulatedEventsSliced(request, signal);
     const id = `chatcmpl-sim${this.counter}`;
     const created = Math.floor(Date.now() / 1000);
     if (!request.stream) {
       return sendJson(res, 200, messageToOpenAIResponse(await assembleMessage(events), { id, created }));
     }
     const out = new BodyWriter(res, fault);
-    const signal = abortOnClose(res);
     const played = playEvents(events, { fault, pacing: this.pacing, signal });
     let finished = false;
     try {
