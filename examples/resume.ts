@@ -1,6 +1,7 @@
 // A stream that breaks twice on the way, consumed as if nothing happened.
 // Run: node examples/resume.ts   (Node ≥ 22.12; `npx node` uses the project's Node 24)
-import { createAnthropicProvider, resilientMessageStream, Simulator } from '../src/index.ts';
+import { createAnthropicProvider, resilientMessageStream } from '../src/index.ts';
+import { Simulator } from '../src/server/simulator/simulator.ts';
 
 const simulator = await Simulator.start({ pacing: { ttftMs: 0, tokensPerSecond: 0 } });
 // The simulator drops the connection after 700 bytes, then sends an overloaded_error mid-stream.

@@ -5,5 +5,4 @@ export * from './openai/to-openai.ts';
 export * from './registry.ts';
 export * from './simulated/faults.ts';
 export * from './simulated/provider.ts';
-export * from './simulated/server.ts';
 export * from './types.ts';

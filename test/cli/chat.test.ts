@@ -5,7 +5,7 @@ import { textOf } from '../../src/client/messages.ts';
 import type { Message } from '../../src/protocol/message.ts';
 import { unpacedRegistry } from '../../src/providers/registry.ts';
 import { NO_PACING } from '../../src/providers/simulated/provider.ts';
-import { Simulator } from '../../src/providers/simulated/server.ts';
+import { Simulator } from '../../src/server/simulator/simulator.ts';
 import { BASE_ENV, type CliRun, cliMain, repoRoot, runSluice } from '../helpers/cli.ts';
 
 const root = repoRoot;

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { Simulator } from '../../src/providers/simulated/server.ts';
+import { Simulator } from '../../src/server/simulator/simulator.ts';
 import { listenBacklogOf } from '../helpers/sockets.ts';
 
 describe('Simulator listening', () => {
