@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, get, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -45,14 +45,29 @@ interface AnswerBody {
   error?: { type: string; message: string };
 }
 
-/** Milliseconds from sending GET /healthz to its whole answer. */
-function probe(url: string, agent: Agent): Promise<number> {
+/** The CPU time, in ms, the main thread of process `pid` has used (Linux: /proc, in clock ticks). */
+function mainThreadCpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8');
+  // The fields after the command name, which is in parentheses: utime and stime are the 12th and 13th.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
+}
+const CLOCK_TICKS_PER_SECOND = 100;
+
+/**
+ * One GET /healthz: how long it took, and how much CPU the gateway's main thread (its event
+ * loop) used meanwhile. A wait longer than that CPU time is the machine serving other processes.
+ */
+function probe(url: string, agent: Agent, pid: number): Promise<{ waitMs: number; busyMs: number }> {
   const start = performance.now();
+  const cpuBefore = mainThreadCpuMs(pid);
   return new Promise((resolve, reject) => {
     get(`${url}/healthz`, { agent }, (response) => {
       response.resume();
       response.once('end', () => {
-        if (response.statusCode === 200) resolve(performance.now() - start);
+        const waitMs = performance.now() - start;
+        const busyMs = mainThreadCpuMs(pid) - cpuBefore;
+        if (response.statusCode === 200) resolve({ waitMs, busyMs });
         else reject(new Error(`/healthz answered ${response.statusCode}`));
       });
     }).once('error', reject);
@@ -91,17 +106,25 @@ function hugePrompt(lead = ''): string {
 
 const FAST_SIM = { sim: { type: 'sim', pacing: { ttftMs: 0, tokensPerSecond: 0 } } };
 
-/** The /healthz waits, probed one after another, while two 10 MB prompts to `model` are in flight. */
-async function healthzWaitsDuring(
+/** The /healthz probes, one after another, while two 10 MB prompts to `model` are in flight. */
+async function probesDuring(
   url: string,
   agent: Agent,
+  pid: number,
   model: string,
   prompt: string,
-): Promise<{ waits: number[]; answers: { status: number; body: AnswerBody }[] }> {
+): Promise<{
+  probes: { waitMs: number; busyMs: number }[];
+  answers: { status: number; body: AnswerBody }[];
+}> {
   // Built before timing starts, as bytes: writing them costs this process's loop nothing.
   const bodies = [0, 1].map((n) =>
     Buffer.from(
-      JSON.stringify({ model, max_tokens: 64, messages: [{ role: 'user', content: `${n} ${prompt}` }] }),
+      JSON.stringify({
+        model,
+        max_tokens: 64,
+        messages: [{ role: 'user', content: `${n} ${prompt}` }],
+      }),
     ),
   );
   const answers = Promise.all(bodies.map((body) => postBytes(`${url}/v1/messages`, body)));
@@ -109,9 +132,9 @@ async function healthzWaitsDuring(
   void answers.finally(() => {
     done = true;
   });
-  const waits: number[] = [];
-  while (!done) waits.push(await probe(url, agent));
-  return { waits, answers: await answers };
+  const probes: { waitMs: number; busyMs: number }[] = [];
+  while (!done) probes.push(await probe(url, agent, pid));
+  return { probes, answers: await answers };
 }
 
 describe('a 10 MB prompt to sim:', () => {
@@ -119,12 +142,18 @@ describe('a 10 MB prompt to sim:', () => {
     const provider = createSimulatedProvider({ pacing: NO_PACING });
     // Two different flat strings, made before timing starts.
     const prompts = [hugePrompt('First. '), hugePrompt('Second. ')];
-    // The longest time the loop went without running a 1 ms timer, less the timer's own period.
-    let last = performance.now();
+    // The most CPU time this thread spent between two runs of a 1 ms timer: how long the loop
+    // was held by work. Wall time would also count the time a loaded machine gave other
+    // processes, which says nothing about the simulator.
+    const cpuMs = () => {
+      const { user, system } = process.threadCpuUsage();
+      return (user + system) / 1000;
+    };
+    let last = cpuMs();
     let longest = 0;
     const timer = setInterval(() => {
-      const now = performance.now();
-      longest = Math.max(longest, now - last - 1);
+      const now = cpuMs();
+      longest = Math.max(longest, now - last);
       last = now;
     }, 1);
     try {
@@ -144,47 +173,56 @@ describe('a 10 MB prompt to sim:', () => {
       clearInterval(timer);
     }
     // A block that lasted to the end was not seen by the timer.
-    longest = Math.max(longest, performance.now() - last - 1);
+    longest = Math.max(longest, cpuMs() - last);
     expect(longest).toBeLessThan(HEALTHZ_BOUND_MS);
   }, 60_000);
 
-  it('does not delay /healthz beyond what parsing the 10 MB bodies costs the gateway', async () => {
-    // The gateway in a process of its own, so the probes time its event loop, not this one.
-    const path = join(scratch, 'healthz.json');
-    writeFileSync(
-      path,
-      JSON.stringify({ server: { bodyLimitBytes: 3 * TEN_MB, logLevel: 'warn' }, providers: FAST_SIM }),
-    );
-    const gateway = await serveProcess(['--config', path], {});
-    const agent = new Agent({ keepAlive: true });
-    try {
-      const prompt = hugePrompt();
-      // A first probe opens the keep-alive connection the others reuse.
-      await probe(gateway.url, agent);
-      // The control: the same bodies, read and parsed by the gateway, then refused (an unknown
-      // provider). Fastify reads a JSON body in one synchronous step (Buffer.concat, UTF-8
-      // decoding, JSON.parse and its prototype scans): about 50 ms of CPU for 10 MB on an idle
-      // core, several times that on a loaded one. That step is the gateway's body handling, not
-      // the simulator's, so the bound below is what the simulator may add over it.
-      const control = await healthzWaitsDuring(gateway.url, agent, 'nope:default', prompt);
-      for (const { status } of control.answers) expect(status).toBe(404);
-      const simulated = await healthzWaitsDuring(gateway.url, agent, 'sim:default', prompt);
-      for (const { status, body } of simulated.answers) {
-        expect(status).toBe(200);
-        expect(body.usage.input_tokens).toBeGreaterThan(TEN_MB / 8);
-        expect(body.content[0]?.text.length).toBeGreaterThan(0);
+  it.runIf(process.platform === 'linux')(
+    'through the real gateway: /healthz waits no more than 100 ms beyond what reading the bodies costs',
+    async () => {
+      // The gateway in a process of its own, so the probes time its event loop, not this one.
+      const path = join(scratch, 'healthz.json');
+      writeFileSync(
+        path,
+        JSON.stringify({ server: { bodyLimitBytes: 3 * TEN_MB, logLevel: 'warn' }, providers: FAST_SIM }),
+      );
+      const gateway = await serveProcess(['--config', path], {});
+      const pid = gateway.child.pid!;
+      const agent = new Agent({ keepAlive: true });
+      try {
+        // A first probe opens the keep-alive connection the others reuse.
+        await probe(gateway.url, agent, pid);
+        const prompt = hugePrompt();
+        // The control: the same bodies, read and parsed by the gateway, then refused (an unknown
+        // provider): what reading them costs the gateway, the simulator apart.
+        const control = await probesDuring(gateway.url, agent, pid, 'nope:default', prompt);
+        for (const { status } of control.answers) expect(status).toBe(404);
+        const { probes, answers } = await probesDuring(gateway.url, agent, pid, 'sim:default', prompt);
+        for (const { status, body } of answers) {
+          expect(status).toBe(200);
+          expect(body.usage.input_tokens).toBeGreaterThan(TEN_MB / 8);
+          expect(body.content[0]?.text.length).toBeGreaterThan(0);
+        }
+        // Several probes ran during the work, not just one before it and one after.
+        expect(probes.length).toBeGreaterThanOrEqual(5);
+        // A probe's delay is the gateway's own work only up to the CPU its loop used meanwhile;
+        // on a loaded 2-core machine the rest is other processes' turn.
+        const held = (list: typeof probes) => Math.max(...list.map((p) => Math.min(p.waitMs, p.busyMs)));
+        // Fastify reads each JSON body in one synchronous step (Buffer.concat, UTF-8 decoding,
+        // JSON.parse): for 10 MB about 50 ms of CPU on an idle core and up to 200 ms on a loaded
+        // one, the same with or without the simulator, which the control measures. The two
+        // bodies may be parsed back to back within one probe's wait (hence twice the control's
+        // worst), and the simulator may add no more than the issue's 100 ms to that. Before it
+        // was sliced, one probe waited 5 s, all of it the simulator's work.
+        expect(held(probes)).toBeLessThan(2 * held(control.probes) + HEALTHZ_BOUND_MS);
+      } finally {
+        agent.destroy();
+        gateway.child.kill('SIGTERM');
+        await gateway.exited;
       }
-      // Several probes ran during the work, not just one before it and one after.
-      expect(simulated.waits.length).toBeGreaterThanOrEqual(5);
-      // Before the simulator was sliced, one probe waited 5 s here; with it, the longest wait is
-      // the parsing's, measured in the control, and the noise of a loaded machine.
-      expect(Math.max(...simulated.waits)).toBeLessThan(Math.max(...control.waits) * 2 + HEALTHZ_BOUND_MS);
-    } finally {
-      agent.destroy();
-      gateway.child.kill('SIGTERM');
-      await gateway.exited;
-    }
-  }, 60_000);
+    },
+    60_000,
+  );
 
   it('one unbroken run of one character gets a proper answer, not a 500', async () => {
     const gateway = await gatewayWith({ providers: FAST_SIM });

@@ -1,6 +1,11 @@
 import type { StreamEvent } from '../../src/protocol/events.ts';
 import type { MessageCreateParams } from '../../src/protocol/request.ts';
-import type { Provider, ProviderCallOptions, ProviderCapabilities } from '../../src/providers/types.ts';
+import {
+  PROVIDER_SPECIFICATION_VERSION,
+  type Provider,
+  type ProviderCallOptions,
+  type ProviderCapabilities,
+} from '../../src/providers/types.ts';
 
 /** What one call to the scripted provider does. */
 export type Step =
@@ -17,6 +22,7 @@ export type Step =
  * tests of the layers above providers. End-to-end tests use the real simulator over HTTP.
  */
 export class ScriptedProvider implements Provider {
+  readonly specificationVersion = PROVIDER_SPECIFICATION_VERSION;
   readonly name = 'scripted';
   readonly capabilities: ProviderCapabilities;
   readonly requests: MessageCreateParams[] = [];

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { errorFromDetail, errorTypeForStatus } from '../../protocol/errors.ts';
 import type { StreamEvent } from '../../protocol/events.ts';
 import type { MessageCreateParams } from '../../protocol/request.ts';
-import type { Provider, ProviderCallOptions } from '../types.ts';
+import { PROVIDER_SPECIFICATION_VERSION, type Provider, type ProviderCallOptions } from '../types.ts';
 import { simulatedEventsSliced } from './answer-events.ts';
 import type { Fault } from './faults.ts';
 
@@ -12,6 +12,14 @@ export interface Pacing {
   /** Output speed after the first token; 0 streams as fast as possible. */
   tokensPerSecond: number;
 }
+
+export const SIMULATED_CAPABILITIES = {
+  prefill: true,
+  tools: true,
+  images: true,
+  documents: false,
+  thinking: false,
+} as const;
 
 /** Feels like a fast hosted model in the interactive demo; tests pass `NO_PACING`. */
 export const DEMO_PACING: Pacing = Object.freeze({ ttftMs: 350, tokensPerSecond: 90 });
@@ -36,8 +44,9 @@ export function deltaDelayMs(pacing: Pacing, delta: number): number {
 export function createSimulatedProvider(options: SimulatedProviderOptions = {}): Provider {
   const pacing: Pacing = { ...DEMO_PACING, ...options.pacing };
   return {
+    specificationVersion: PROVIDER_SPECIFICATION_VERSION,
     name: 'sim',
-    capabilities: { prefill: true, tools: true, images: true, documents: false, thinking: false },
+    capabilities: SIMULATED_CAPABILITIES,
     async *stream(request: MessageCreateParams, call: ProviderCallOptions = {}): AsyncGenerator<StreamEvent> {
       if (options.fault?.status !== undefined) throw statusFaultError(options.fault);
       const events = await simulatedEventsSliced(request, call.signal);
