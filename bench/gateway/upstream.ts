@@ -3,7 +3,7 @@
  * is billed neither to a gateway nor to the load generator. Arguments: ttftMs tokensPerSecond.
  * Tells its parent the URL over IPC and exits with it.
  */
-import { Simulator } from '../../src/providers/simulated/server.ts';
+import { Simulator } from '../../src/server/simulator/simulator.ts';
 
 if (process.send === undefined) throw new Error('upstream.ts runs as a forked child of the gateway bench');
 

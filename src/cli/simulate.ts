@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { parseFaultScript } from '../providers/simulated/faults.ts';
 import { DEMO_PACING } from '../providers/simulated/provider.ts';
-import { Simulator } from '../providers/simulated/server.ts';
+import { Simulator } from '../server/simulator/simulator.ts';
 import { integerOption } from './options.ts';
 
 export function registerSimulate(program: Command): void {

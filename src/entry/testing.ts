@@ -13,4 +13,4 @@ export {
   type Pacing,
   type SimulatedProviderOptions,
 } from '../providers/simulated/provider.ts';
-export { Simulator, type SimulatorOptions, type SimulatorRequest } from '../providers/simulated/server.ts';
+export { Simulator, type SimulatorOptions, type SimulatorRequest } from '../server/simulator/simulator.ts';

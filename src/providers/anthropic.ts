@@ -3,8 +3,9 @@ import type { StreamEvent } from '../protocol/events.ts';
 import type { MessageCreateParams } from '../protocol/request.ts';
 import { type BatchedIterable, batched, batchesOf, openedOnFirstPull } from '../stream/batches.ts';
 import { sseStreamEvents } from '../stream/decode-events.ts';
+import type { ProviderDescriptor } from './descriptor.ts';
 import { discard, postJson, trimSlash } from './http.ts';
-import type { Provider, ProviderCallOptions } from './types.ts';
+import { PROVIDER_SPECIFICATION_VERSION, type Provider, type ProviderCallOptions } from './types.ts';
 
 /** Options of `createAnthropicProvider`; key and base URL default to `ANTHROPIC_API_KEY` and `ANTHROPIC_BASE_URL`. */
 export interface AnthropicProviderOptions {
@@ -22,16 +23,34 @@ export interface AnthropicProviderOptions {
 
 /** The `anthropic-version` header sent unless `headers` sets another. */
 export const DEFAULT_ANTHROPIC_VERSION = '2023-06-01';
+const DEFAULT_BASE_URL = 'https://api.anthropic.com';
+const CAPABILITIES = { prefill: true, tools: true, images: true, documents: true, thinking: true };
+
+/** The `anthropic` kind: the built-in `anthropic:` provider and `"type": "anthropic"` in a configuration. */
+export const anthropicDescriptor: ProviderDescriptor = {
+  kind: 'anthropic',
+  aliases: [],
+  description: 'the Anthropic Messages API',
+  capabilities: CAPABILITIES,
+  env: { apiKey: 'ANTHROPIC_API_KEY', baseURL: 'ANTHROPIC_BASE_URL' },
+  defaultBaseURL: DEFAULT_BASE_URL,
+  settings: ['apiKeyEnv', 'baseURL', 'headers'],
+  gatewayBuiltIn: 'always',
+  fromEnv: (env) =>
+    createAnthropicProvider({ apiKey: env.ANTHROPIC_API_KEY, baseURL: env.ANTHROPIC_BASE_URL }),
+  fromSettings: ({ apiKey, baseURL, headers }) => createAnthropicProvider({ apiKey, baseURL, headers }),
+};
 
 /** The Anthropic Messages API over HTTP: always streamed; a non-streaming call is the assembled stream. */
 export function createAnthropicProvider(options: AnthropicProviderOptions = {}): Provider {
   const apiKey = options.apiKey ?? process.env.ANTHROPIC_API_KEY;
-  const baseURL = trimSlash(options.baseURL ?? process.env.ANTHROPIC_BASE_URL ?? 'https://api.anthropic.com');
+  const baseURL = trimSlash(options.baseURL ?? process.env.ANTHROPIC_BASE_URL ?? DEFAULT_BASE_URL);
   const version = options.version ?? DEFAULT_ANTHROPIC_VERSION;
 
   return {
+    specificationVersion: PROVIDER_SPECIFICATION_VERSION,
     name: 'anthropic',
-    capabilities: { prefill: true, tools: true, images: true, documents: true, thinking: true },
+    capabilities: CAPABILITIES,
     stream(request: MessageCreateParams, call: ProviderCallOptions = {}): BatchedIterable<StreamEvent> {
       return batched(() => openedOnFirstPull(() => openStream(request, call)));
     },

@@ -1,8 +1,9 @@
 import { InvalidRequestError } from '../protocol/errors.ts';
-import { createAnthropicProvider } from './anthropic.ts';
-import { createOpenAIProvider } from './openai/provider.ts';
-import { createSimulatedProvider, NO_PACING, type Pacing } from './simulated/provider.ts';
+import { builtInKind, checkedProvider, PROVIDER_KIND_NAMES } from './kinds.ts';
+import { createSimulatedProvider, NO_PACING } from './simulated/provider.ts';
 import type { Provider } from './types.ts';
+
+export { pacingFromEnv } from './simulated/descriptor.ts';
 
 /** A `provider:model` string, split. */
 export interface ModelRef {
@@ -34,41 +35,42 @@ export function defaultModel(env: Env = process.env): string {
   return env.ANTHROPIC_API_KEY ? `anthropic:${DEFAULT_ANTHROPIC_MODEL}` : DEFAULT_SIM_MODEL;
 }
 
-/** Simulator pacing from `SLUICE_SIM_TTFT_MS` and `SLUICE_SIM_TPS` (0 = as fast as possible). */
-export function pacingFromEnv(env: Env = process.env): Partial<Pacing> {
-  const pacing: Partial<Pacing> = {};
-  if (env.SLUICE_SIM_TTFT_MS !== undefined) pacing.ttftMs = Number(env.SLUICE_SIM_TTFT_MS) || 0;
-  if (env.SLUICE_SIM_TPS !== undefined) pacing.tokensPerSecond = Number(env.SLUICE_SIM_TPS) || 0;
-  return pacing;
+export interface ProviderRegistryOptions {
+  env?: Env;
+  providers?: Record<string, Provider>;
+  /** Overrides the environment's rule (a gateway's configured default). */
+  defaultModel?: string;
+  /**
+   * The built-in providers created on first use; default all. A gateway leaves out `sim`
+   * when its configuration names only real providers.
+   */
+  builtIns?: readonly string[];
+  /** Why the built-in `name`, left out of `builtIns`, is unavailable: for the error that names it. */
+  withheldReason?: (name: string) => string;
 }
 
-const BUILT_IN: Record<string, (env: Env) => Provider> = {
-  sim: (env) => createSimulatedProvider({ pacing: pacingFromEnv(env) }),
-  anthropic: (env) =>
-    createAnthropicProvider({ apiKey: env.ANTHROPIC_API_KEY, baseURL: env.ANTHROPIC_BASE_URL }),
-  openai: (env) => createOpenAIProvider({ apiKey: env.OPENAI_API_KEY, baseURL: env.OPENAI_BASE_URL }),
-};
-
 /**
- * Resolves `provider:model` strings to providers. The built-in providers (`sim`,
- * `anthropic`, `openai`) are created on first use from the environment; others are
- * registered by name.
+ * Resolves `provider:model` strings to providers. The built-in providers (one per kind in
+ * PROVIDER_KINDS: `sim`, `anthropic`, `openai`) are created on first use from the environment;
+ * others are registered by name. Every provider is checked for the Provider contract's version.
  */
 export class ProviderRegistry {
   private readonly env: Env;
   private readonly providers = new Map<string, Provider>();
   private readonly configuredDefault: string | undefined;
+  private readonly builtIns: readonly string[];
+  private readonly withheldReason: ((name: string) => string) | undefined;
 
-  /** `defaultModel` overrides the environment's rule (a gateway's configured default). */
-  constructor(options: { env?: Env; providers?: Record<string, Provider>; defaultModel?: string } = {}) {
+  constructor(options: ProviderRegistryOptions = {}) {
     this.env = options.env ?? process.env;
     this.configuredDefault = options.defaultModel;
-    for (const [name, provider] of Object.entries(options.providers ?? {}))
-      this.providers.set(name, provider);
+    this.builtIns = options.builtIns ?? PROVIDER_KIND_NAMES;
+    this.withheldReason = options.withheldReason;
+    for (const [name, provider] of Object.entries(options.providers ?? {})) this.register(name, provider);
   }
 
   register(name: string, provider: Provider): this {
-    this.providers.set(name, provider);
+    this.providers.set(name, checkedProvider(provider, name));
     return this;
   }
 
@@ -77,20 +79,26 @@ export class ProviderRegistry {
   }
 
   get names(): string[] {
-    return [...new Set([...this.providers.keys(), ...Object.keys(BUILT_IN)])];
+    return [...new Set([...this.providers.keys(), ...this.builtIns])];
+  }
+
+  /** What to tell a caller who named a provider this registry does not have. */
+  unknownProviderMessage(name: string, ref: string): string {
+    const known = `known providers: ${this.names.join(', ')}`;
+    if (builtInKind(name) !== undefined && !this.builtIns.includes(name)) {
+      const reason = this.withheldReason?.(name);
+      return `The provider '${name}' in '${ref}' is not available${reason ? ` ${reason}` : ''}; ${known}.`;
+    }
+    return `Unknown provider '${name}' in '${ref}'; ${known}.`;
   }
 
   resolve(ref: string = this.defaultModel): { provider: Provider; model: string } {
     const { provider: name, model } = parseModelRef(ref);
     let provider = this.providers.get(name);
     if (!provider) {
-      const create = BUILT_IN[name];
-      if (!create) {
-        throw new InvalidRequestError(
-          `Unknown provider '${name}' in '${ref}'; known providers: ${this.names.join(', ')}.`,
-        );
-      }
-      provider = create(this.env);
+      const kind = this.builtIns.includes(name) ? builtInKind(name) : undefined;
+      if (!kind) throw new InvalidRequestError(this.unknownProviderMessage(name, ref));
+      provider = checkedProvider(kind.fromEnv(this.env), name);
       this.providers.set(name, provider);
     }
     return { provider, model };

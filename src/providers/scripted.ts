@@ -1,7 +1,12 @@
 import { InvalidRequestError } from '../protocol/errors.ts';
 import type { StreamEvent } from '../protocol/events.ts';
 import type { MessageCreateParams } from '../protocol/request.ts';
-import type { Provider, ProviderCallOptions, ProviderCapabilities } from './types.ts';
+import {
+  PROVIDER_SPECIFICATION_VERSION,
+  type Provider,
+  type ProviderCallOptions,
+  type ProviderCapabilities,
+} from './types.ts';
 
 /**
  * What one call to a `ScriptedProvider` does: play `events` (cut short by `dropAfter`, a
@@ -23,6 +28,7 @@ export type ScriptedStep =
  * a list (call N plays step N) or a function of the request and the call's number.
  */
 export class ScriptedProvider implements Provider {
+  readonly specificationVersion = PROVIDER_SPECIFICATION_VERSION;
   readonly name = 'scripted';
   readonly capabilities: ProviderCapabilities;
   /** Every request received, cloned, in call order. */

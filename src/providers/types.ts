@@ -1,6 +1,14 @@
 import type { StreamEvent } from '../protocol/events.ts';
 import type { MessageCreateParams } from '../protocol/request.ts';
 
+/**
+ * The version of the `Provider` contract below. A provider states the one it implements, and
+ * the registry refuses one that states another, with an error naming both, rather than failing
+ * later in a stream. Raised when the contract changes in a way existing providers would break.
+ */
+export const PROVIDER_SPECIFICATION_VERSION = 'sluice-provider-1';
+export type ProviderSpecificationVersion = typeof PROVIDER_SPECIFICATION_VERSION;
+
 /** What a provider can do; the layers above adapt (e.g. resume by restart without prefill). */
 export interface ProviderCapabilities {
   /** Continues an assistant turn given as the last message. */
@@ -27,6 +35,8 @@ export interface ProviderCallOptions {
  * the assembler and the resilience layer notice.
  */
 export interface Provider {
+  /** The contract this provider implements: PROVIDER_SPECIFICATION_VERSION. */
+  readonly specificationVersion: ProviderSpecificationVersion;
   readonly name: string;
   readonly capabilities: ProviderCapabilities;
   stream(request: MessageCreateParams, options?: ProviderCallOptions): AsyncIterable<StreamEvent>;

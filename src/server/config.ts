@@ -3,6 +3,8 @@ import { BlockList, isIPv4, isIPv6 } from 'node:net';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { zodIssueLines } from '../protocol/zod-errors.ts';
+import type { ProviderSetting } from '../providers/descriptor.ts';
+import { builtInKind, PROVIDER_KIND_NAMES, PROVIDER_KINDS, providerKind } from '../providers/kinds.ts';
 import { defaultModel as registryDefaultModel } from '../providers/registry.ts';
 import type { ResiliencePolicy } from '../resilience/policy.ts';
 
@@ -134,9 +136,20 @@ const ServerSchema = z.strictObject({
   workers: WorkersSchema.default(1),
 });
 
+const PROVIDER_SETTINGS: readonly ProviderSetting[] = ['apiKeyEnv', 'baseURL', 'headers', 'pacing'];
+
+const ProviderTypeSchema = z.string().transform((type, ctx) => {
+  const kind = providerKind(type);
+  if (kind !== undefined) return kind.kind;
+  const names = [...PROVIDER_KIND_NAMES].sort().map((name) => `"${name}"`);
+  ctx.addIssue({ code: 'custom', message: `expected one of ${names.join('|')}` });
+  return z.NEVER;
+});
+
 const ProviderSchema = z
   .strictObject({
-    type: z.enum(['anthropic', 'openai', 'sim']),
+    /** A provider kind (PROVIDER_KINDS) by its name or an alias; the name once loaded. */
+    type: ProviderTypeSchema,
     /**
      * The NAME of the variable holding the key; never the key itself. Absent: the type's
      * standard variable (ANTHROPIC_API_KEY, OPENAI_API_KEY) when `baseURL` is absent too,
@@ -152,14 +165,17 @@ const ProviderSchema = z
       .optional(),
   })
   .superRefine((provider, ctx) => {
-    if (provider.type !== 'sim' && provider.pacing !== undefined) {
-      ctx.addIssue({ code: 'custom', path: ['pacing'], message: "only for providers of type 'sim'" });
-    }
-    if (provider.type !== 'sim') return;
-    for (const key of ['apiKeyEnv', 'baseURL', 'headers'] as const) {
-      if (provider[key] !== undefined) {
-        ctx.addIssue({ code: 'custom', path: [key], message: "not used by providers of type 'sim'" });
-      }
+    // Each kind's descriptor lists the settings it uses; the others are mistakes worth naming.
+    const kind = providerKind(provider.type);
+    if (kind === undefined) return;
+    for (const setting of PROVIDER_SETTINGS) {
+      if (provider[setting] === undefined || kind.settings.includes(setting)) continue;
+      const takers = PROVIDER_KINDS.filter((other) => other.settings.includes(setting));
+      const message =
+        takers.length === 1
+          ? `only for providers of type '${takers[0]!.kind}'`
+          : `not used by providers of type '${kind.kind}'`;
+      ctx.addIssue({ code: 'custom', path: [setting], message });
     }
   });
 
@@ -422,11 +438,9 @@ function applyCliOverrides(config: ParsedConfig, overrides: ConfigOverrides): Pa
 
 // ── references between sections ────────────────────────────────────────────────────────────
 
-const BUILT_IN_PROVIDERS = ['sim', 'anthropic', 'openai'] as const;
-
 /** Provider names usable as a `provider:` prefix: the built-in ones and the configured ones. */
 export function knownProviders(config: Pick<GatewayConfig, 'providers'>): string[] {
-  return [...new Set([...BUILT_IN_PROVIDERS, ...Object.keys(config.providers)])];
+  return [...new Set([...PROVIDER_KIND_NAMES, ...Object.keys(config.providers)])];
 }
 
 /** A model name with its aliases followed: `fast` → `ollama:llama3.2:3b`. Unchanged when not an alias. */
@@ -505,11 +519,6 @@ function referenceIssues(config: GatewayConfig, defaultModelPath: string): strin
 
 // ── warnings ───────────────────────────────────────────────────────────────────────────────
 
-const STANDARD_KEY_ENV: Record<string, string | undefined> = {
-  anthropic: 'ANTHROPIC_API_KEY',
-  openai: 'OPENAI_API_KEY',
-};
-
 /**
  * The environment variable holding a configured provider's key: `apiKeyEnv`, else the type's
  * standard variable unless `baseURL` points elsewhere (then none: a key is never sent to a
@@ -517,7 +526,7 @@ const STANDARD_KEY_ENV: Record<string, string | undefined> = {
  */
 export function providerApiKeyEnv(provider: ProviderConfig): string | undefined {
   if (provider.apiKeyEnv !== undefined) return provider.apiKeyEnv;
-  return provider.baseURL === undefined ? STANDARD_KEY_ENV[provider.type] : undefined;
+  return provider.baseURL === undefined ? providerKind(provider.type)?.env.apiKey : undefined;
 }
 
 /** A key the gateway will need that is not set. A warning, not an error: it may be set before the first call. */
@@ -528,7 +537,7 @@ function missingKeyWarning(config: GatewayConfig, name: string, env: Env): strin
     if (keyEnv === undefined || envValue(env, keyEnv) !== undefined) return undefined;
     return `providers.${name}: ${keyEnv} is not set; calls to ${name}: models will fail until it is`;
   }
-  const keyEnv = STANDARD_KEY_ENV[name];
+  const keyEnv = builtInKind(name)?.env.apiKey;
   // The built-in openai provider talks to a local server without a key when OPENAI_BASE_URL is set.
   if (keyEnv === undefined || envValue(env, keyEnv) !== undefined) return undefined;
   if (name === 'openai' && envValue(env, 'OPENAI_BASE_URL') !== undefined) return undefined;

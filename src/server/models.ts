@@ -64,9 +64,7 @@ export class ModelResolver {
       );
     }
     if (!this.registry.names.includes(parsed.provider)) {
-      throw new NotFoundError(
-        `Unknown provider '${parsed.provider}' in model '${name}'; providers: ${this.registry.names.join(', ')}.`,
-      );
+      throw new NotFoundError(this.registry.unknownProviderMessage(parsed.provider, name));
     }
     const { provider, model } = this.registry.resolve(ref);
     return { ref, provider, model };

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLoadAgent, FrameCounter, runLoad } from '../../bench/gateway/load.ts';
 import { anthropicRequest, EXPECTED_DELTAS, openaiRequest } from '../../bench/gateway/requests.ts';
-import { Simulator } from '../../src/providers/simulated/server.ts';
+import { Simulator } from '../../src/server/simulator/simulator.ts';
 
 // 200 tokens/s: a delta every 5 ms, so a 64-delta stream takes about a third of a second.
 const GAP_MS = 5;

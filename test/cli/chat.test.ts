@@ -11,7 +11,7 @@ import { AbortError } from '../../src/protocol/errors.ts';
 import type { Message } from '../../src/protocol/message.ts';
 import { unpacedRegistry } from '../../src/providers/registry.ts';
 import { NO_PACING } from '../../src/providers/simulated/provider.ts';
-import { Simulator } from '../../src/providers/simulated/server.ts';
+import { Simulator } from '../../src/server/simulator/simulator.ts';
 import { BASE_ENV, type CliRun, cliMain, repoRoot, runSluice } from '../helpers/cli.ts';
 
 const root = repoRoot;

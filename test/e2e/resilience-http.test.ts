@@ -5,11 +5,11 @@ import { ApiError, IdleTimeoutError, OverloadedError, RateLimitError } from '../
 import type { MessageCreateParams } from '../../src/protocol/request.ts';
 import { createAnthropicProvider } from '../../src/providers/anthropic.ts';
 import { NO_PACING } from '../../src/providers/simulated/provider.ts';
-import { Simulator } from '../../src/providers/simulated/server.ts';
 import {
   type ResilientStreamOptions,
   resilientMessageStream,
 } from '../../src/resilience/resilient-stream.ts';
+import { Simulator } from '../../src/server/simulator/simulator.ts';
 import type { RetryInfo } from '../../src/stream/message-stream.ts';
 import { anthropicAt, script, useSimulator } from '../helpers/simulator.ts';
 

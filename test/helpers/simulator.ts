@@ -1,8 +1,8 @@
 import { afterAll, beforeAll } from 'vitest';
 import { createAnthropicProvider } from '../../src/providers/anthropic.ts';
 import { NO_PACING } from '../../src/providers/simulated/provider.ts';
-import { Simulator, type SimulatorOptions } from '../../src/providers/simulated/server.ts';
 import type { Provider } from '../../src/providers/types.ts';
+import { Simulator, type SimulatorOptions } from '../../src/server/simulator/simulator.ts';
 
 /** A real simulator on 127.0.0.1 (port 0) for the tests of one file, unpaced unless asked. */
 export function useSimulator(options: SimulatorOptions = {}): {

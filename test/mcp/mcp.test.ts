@@ -24,6 +24,7 @@ function recordingProvider(pacing = { ttftMs: 0, tokensPerSecond: 0 }) {
   const simulated = createSimulatedProvider({ pacing });
   const calls: Array<{ request: MessageCreateParams; signal: AbortSignal | undefined }> = [];
   const provider: Provider = {
+    specificationVersion: simulated.specificationVersion,
     name: 'sim',
     capabilities: simulated.capabilities,
     stream(request: MessageCreateParams, options: ProviderCallOptions = {}): AsyncIterable<StreamEvent> {

@@ -3,14 +3,21 @@ import { describe, expect, it } from 'vitest';
 import type { StreamEvent } from '../../src/protocol/events.ts';
 import type { MessageCreateParams, MessageParam } from '../../src/protocol/request.ts';
 import {
-  fillArguments,
   type SimulatedAnswer,
   type SimulatedBlock,
   simulateAnswer,
 } from '../../src/providers/simulated/answer.ts';
+import { simulatedEvents } from '../../src/providers/simulated/answer-events.ts';
 import { answerEvents, answerMessage, jsonFragments } from '../../src/providers/simulated/events.ts';
-import { simulatedEvents } from '../../src/providers/simulated/provider.ts';
-import { countRequestTokens, countTokens, tokenize } from '../../src/providers/simulated/tokens.ts';
+import { countRequestTokens } from '../../src/providers/simulated/request-tokens.ts';
+import {
+  countTokens,
+  countTokensBetween,
+  MAX_WORD_PIECE,
+  tokenBoundaryBefore,
+  tokenize,
+} from '../../src/providers/simulated/tokens.ts';
+import { fillArguments } from '../../src/providers/simulated/tool-arguments.ts';
 import { assembleMessage } from '../../src/stream/assemble.ts';
 
 function request(messages: MessageParam[], extra: Partial<MessageCreateParams> = {}): MessageCreateParams {
@@ -80,6 +87,42 @@ const TRICKY_UNITS = [
   '\ude00',
 ];
 
+// The tokenizer's definition, as the regular expression it once was: a word, up to three digits
+// or one other symbol, each with the horizontal white space before it; a run of line breaks;
+// white space before no word; words and line-break runs cut into pieces of six code points.
+const DEFINITION =
+  /[^\S\r\n]*[\p{L}\p{M}]+|[^\S\r\n]*\p{N}{1,3}|[^\S\r\n]*[^\s\p{L}\p{M}\p{N}]|[\r\n]+|[^\S\r\n]+/uy;
+
+function tokenizeByDefinition(text: string): string[] {
+  const tokens: string[] = [];
+  for (let position = 0; position < text.length; ) {
+    DEFINITION.lastIndex = position;
+    const token = DEFINITION.exec(text)?.[0] || String.fromCodePoint(text.codePointAt(position)!);
+    const space = /^[^\S\r\n]*/u.exec(token)![0];
+    const rest = Array.from(token.slice(space.length));
+    if (rest.length <= MAX_WORD_PIECE) tokens.push(token);
+    else {
+      for (let i = 0; i < rest.length; i += MAX_WORD_PIECE)
+        tokens.push((i === 0 ? space : '') + rest.slice(i, i + MAX_WORD_PIECE).join(''));
+    }
+    position += token.length;
+  }
+  return tokens;
+}
+
+const anyText = fc.oneof(
+  fc
+    .array(fc.integer({ min: 0, max: 0xffff }), { maxLength: 40 })
+    .map((units) => String.fromCharCode(...units)),
+  fc
+    .array(fc.constantFrom(...TRICKY_UNITS, ' ', '\n', '\r', '\t', 'ab', '12345', '\u0301', '\u2028'), {
+      maxLength: 40,
+    })
+    .map((units) => units.join('')),
+  fc.string({ unit: 'grapheme', maxLength: 20 }),
+  fc.string({ maxLength: 40 }),
+);
+
 describe('tokenize', () => {
   it('concatenates back to the text, for any string (lone surrogates included)', () => {
     fc.assert(
@@ -101,6 +144,55 @@ describe('tokenize', () => {
       ),
       { numRuns: 200 },
     );
+  });
+
+  it('gives the tokens of its definition as a regular expression, on any text', () => {
+    fc.assert(
+      fc.property(anyText, (text) => {
+        expect(tokenize(text)).toEqual(tokenizeByDefinition(text));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('counts a slice at a time exactly as in one pass, and finds boundaries the whole text agrees with', () => {
+    fc.assert(
+      fc.property(anyText, fc.integer({ min: 1, max: 12 }), fc.nat(), (text, slice, at) => {
+        let count = 0;
+        for (let position = 0; position < text.length; ) {
+          const step = countTokensBetween(text, position, position + slice);
+          count += step.count;
+          position = step.next;
+        }
+        expect(count).toBe(tokenize(text).length);
+        const index = text.length === 0 ? 0 : at % (text.length + 1);
+        const boundary = tokenBoundaryBefore(text, index, text.length + 1);
+        const ends = new Set([0]);
+        let end = 0;
+        for (const token of tokenize(text)) {
+          end += token.length;
+          ends.add(end);
+        }
+        expect(ends.has(boundary)).toBe(true);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('counts a 2 MB run of one character in one pass, without overflowing the stack', () => {
+    const size = 2 * 1024 * 1024;
+    const expected: [string, number][] = [
+      ['a', Math.ceil(size / 6)],
+      ['\u0301', Math.ceil(size / 6)], // combining marks overflowed the regular expression's stack
+      ['\n', Math.ceil(size / 6)],
+      ['7', Math.ceil(size / 3)],
+      ['.', size],
+      [' ', 1],
+      ['😀', size / 2],
+    ];
+    for (const [char, count] of expected) {
+      expect({ char, count: countTokens(char.repeat(size / char.length)) }).toEqual({ char, count });
+    }
   });
 
   it('attaches leading spaces to words, splits long words and punctuation, keeps line breaks apart', () => {

@@ -273,7 +273,7 @@ describe('POST /v1/messages with the official @anthropic-ai/sdk', () => {
   ])(
     'a client that disconnects mid-stream from %s makes the gateway abort its upstream call',
     async (path, limit) => {
-      const slowSim = await (await import('../../src/providers/simulated/server.ts')).Simulator.start({
+      const slowSim = await (await import('../../src/server/simulator/simulator.ts')).Simulator.start({
         pacing: { ttftMs: 0, tokensPerSecond: 50 },
       });
       const pacedGateway = createServer({

@@ -3,7 +3,7 @@ import type { StreamEvent } from '../../protocol/events.ts';
 import type { MessageCreateParams } from '../../protocol/request.ts';
 import { decodeSSE } from '../../stream/sse.ts';
 import { postJson, sluiceErrors, trimSlash } from '../http.ts';
-import type { Provider, ProviderCallOptions } from '../types.ts';
+import { PROVIDER_SPECIFICATION_VERSION, type Provider, type ProviderCallOptions } from '../types.ts';
 import { decodeOpenAIChunks } from './client/chunks.ts';
 import { type ToOpenAIRequestOptions, toOpenAIRequest } from './client/request.ts';
 import { openAIStreamToEvents } from './client/stream.ts';
@@ -31,6 +31,7 @@ export function createOpenAIProvider(options: OpenAIProviderOptions = {}): Provi
   const isOpenAI = new URL(baseURL).hostname === 'api.openai.com';
 
   return {
+    specificationVersion: PROVIDER_SPECIFICATION_VERSION,
     name: 'openai',
     capabilities: { prefill: false, tools: true, images: true, documents: false, thinking: false },
     async *stream(request: MessageCreateParams, call: ProviderCallOptions = {}): AsyncGenerator<StreamEvent> {

@@ -1,7 +1,8 @@
 import type { ContentBlock } from '../../protocol/content.ts';
 import type { StreamEvent } from '../../protocol/events.ts';
 import type { Message, Usage } from '../../protocol/message.ts';
-import { type SimulatedAnswer, type SimulatedBlock, simulatedId, stableStringify } from './answer.ts';
+import type { SimulatedAnswer, SimulatedBlock } from './answer.ts';
+import { simulatedId, stableStringify } from './ids.ts';
 import { tokenize } from './tokens.ts';
 
 /** Turns a simulated answer into the exact event sequence of the Messages API. Pure. */

@@ -2,9 +2,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { errorFromDetail, errorTypeForStatus } from '../../protocol/errors.ts';
 import type { StreamEvent } from '../../protocol/events.ts';
 import type { MessageCreateParams } from '../../protocol/request.ts';
-import type { Provider, ProviderCallOptions } from '../types.ts';
-import { simulateAnswer } from './answer.ts';
-import { answerEvents } from './events.ts';
+import { PROVIDER_SPECIFICATION_VERSION, type Provider, type ProviderCallOptions } from '../types.ts';
+import { simulatedEventsSliced } from './answer-events.ts';
 import type { Fault } from './faults.ts';
 
 /** How fast the simulated model answers: time to the first token, then tokens per second (0: no delay). */
@@ -14,6 +13,14 @@ export interface Pacing {
   /** Output speed after the first token; 0 streams as fast as possible. */
   tokensPerSecond: number;
 }
+
+export const SIMULATED_CAPABILITIES = {
+  prefill: true,
+  tools: true,
+  images: true,
+  documents: false,
+  thinking: false,
+} as const;
 
 /** Feels like a fast hosted model in the interactive demo; tests pass `NO_PACING`. */
 export const DEMO_PACING: Pacing = Object.freeze({ ttftMs: 350, tokensPerSecond: 90 });
@@ -33,27 +40,6 @@ export function deltaDelayMs(pacing: Pacing, delta: number): number {
   return pacing.tokensPerSecond > 0 ? 1000 / pacing.tokensPerSecond : 0;
 }
 
-// Composing an answer takes about half a millisecond; a simulator serving thousands of the
-// same request (a load test) would spend a core on it. Long requests are not kept.
-const CACHED_ANSWERS = 256;
-const MAX_CACHED_REQUEST_CHARS = 64 * 1024;
-const answerCache = new Map<string, StreamEvent[]>();
-
-/** The events of a simulated answer to `request`, deterministic for the same request; the caller's own copy. */
-export function simulatedEvents(request: MessageCreateParams): StreamEvent[] {
-  const key = JSON.stringify(request);
-  let events = answerCache.get(key);
-  if (events) {
-    answerCache.delete(key);
-  } else {
-    events = answerEvents(simulateAnswer(request), { model: request.model });
-    if (key.length > MAX_CACHED_REQUEST_CHARS) return events;
-    if (answerCache.size >= CACHED_ANSWERS) answerCache.delete(answerCache.keys().next().value as string);
-  }
-  answerCache.set(key, events);
-  return structuredClone(events);
-}
-
 /**
  * The simulated model in-process: the embedded default provider (`sim:`), with no network.
  * The same model is served over HTTP by `sluice simulate`.
@@ -61,11 +47,13 @@ export function simulatedEvents(request: MessageCreateParams): StreamEvent[] {
 export function createSimulatedProvider(options: SimulatedProviderOptions = {}): Provider {
   const pacing: Pacing = { ...DEMO_PACING, ...options.pacing };
   return {
+    specificationVersion: PROVIDER_SPECIFICATION_VERSION,
     name: 'sim',
-    capabilities: { prefill: true, tools: true, images: true, documents: false, thinking: false },
+    capabilities: SIMULATED_CAPABILITIES,
     async *stream(request: MessageCreateParams, call: ProviderCallOptions = {}): AsyncGenerator<StreamEvent> {
       if (options.fault?.status !== undefined) throw statusFaultError(options.fault);
-      yield* playEvents(simulatedEvents(request), { fault: options.fault, pacing, signal: call.signal });
+      const events = await simulatedEventsSliced(request, call.signal);
+      yield* playEvents(events, { fault: options.fault, pacing, signal: call.signal });
     },
   };
 }

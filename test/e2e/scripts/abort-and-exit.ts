@@ -2,8 +2,8 @@
 // aborts, stalls and times out. If any timer or socket outlived its call, this process would
 // not exit by itself once the simulator is closed.
 import { createAnthropicProvider } from '../../../src/providers/anthropic.ts';
-import { Simulator } from '../../../src/providers/simulated/server.ts';
 import { resilientMessageStream } from '../../../src/resilience/resilient-stream.ts';
+import { Simulator } from '../../../src/server/simulator/simulator.ts';
 
 const simulator = await Simulator.start({ pacing: { ttftMs: 0, tokensPerSecond: 200 } });
 const request = {

@@ -1,24 +1,30 @@
 import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import {
-  errorTypeForStatus,
-  InvalidRequestError,
-  RequestTooLargeError,
-  SluiceError,
-} from '../../protocol/errors.ts';
+import { SluiceError } from '../../protocol/errors.ts';
 import type { StreamEvent } from '../../protocol/events.ts';
 import { modelEntry, modelList } from '../../protocol/models.ts';
 import { MessageCreateParamsSchema } from '../../protocol/request.ts';
 import { parseRequestBody } from '../../protocol/zod-errors.ts';
+import { fromOpenAIRequest } from '../../providers/openai/server/request.ts';
+import { messageToOpenAIResponse } from '../../providers/openai/server/response.ts';
+import {
+  encodeOpenAIChunk,
+  eventsToOpenAIChunks,
+  OPENAI_STREAM_DONE,
+} from '../../providers/openai/server/stream.ts';
+import { simulatedEventsSliced } from '../../providers/simulated/answer-events.ts';
+import {
+  type Fault,
+  FaultPlayer,
+  type FaultScript,
+  parseFaultScript,
+} from '../../providers/simulated/faults.ts';
+import { DEMO_PACING, type Pacing, playEvents } from '../../providers/simulated/provider.ts';
 import { assembleMessage } from '../../stream/assemble.ts';
 import { encodeSSE } from '../../stream/sse.ts';
-import { writableReady } from '../../stream/writable.ts';
-import { fromOpenAIRequest } from '../openai/server/request.ts';
-import { messageToOpenAIResponse } from '../openai/server/response.ts';
-import { encodeOpenAIChunk, eventsToOpenAIChunks, OPENAI_STREAM_DONE } from '../openai/server/stream.ts';
-import { type Fault, FaultPlayer, type FaultScript, parseFaultScript } from './faults.ts';
-import { DEMO_PACING, type Pacing, playEvents, simulatedEvents } from './provider.ts';
+import { BodyWriter } from './body-writer.ts';
+import { errorBodyFor, readJson, sendError, sendFault, sendJson } from './http.ts';
 
 /** Options of `Simulator.start`: host, port (0: a free one), pacing, and faults for every request. */
 export interface SimulatorOptions {
@@ -158,10 +164,10 @@ export class Simulator extends EventEmitter {
 
   private async serveAnthropic(body: unknown, fault: Fault | undefined, res: ServerResponse): Promise<void> {
     const request = parseRequestBody(MessageCreateParamsSchema, body);
-    const events = simulatedEvents(request);
+    const signal = abortOnClose(res);
+    const events = await simulatedEventsSliced(request, signal);
     if (!request.stream) return sendJson(res, 200, await assembleMessage(events));
     const out = new BodyWriter(res, fault);
-    const signal = abortOnClose(res);
     let last: StreamEvent | undefined;
     for await (const event of playEvents(events, { fault, pacing: this.pacing, signal })) {
       last = event;
@@ -173,14 +179,14 @@ export class Simulator extends EventEmitter {
 
   private async serveOpenAI(body: unknown, fault: Fault | undefined, res: ServerResponse): Promise<void> {
     const { request, includeUsage } = fromOpenAIRequest(body);
-    const events = simulatedEvents(request);
+    const signal = abortOnClose(res);
+    const events = await simulatedEventsSliced(request, signal);
     const id = `chatcmpl-sim${this.counter}`;
     const created = Math.floor(Date.now() / 1000);
     if (!request.stream) {
       return sendJson(res, 200, messageToOpenAIResponse(await assembleMessage(events), { id, created }));
     }
     const out = new BodyWriter(res, fault);
-    const signal = abortOnClose(res);
     const played = playEvents(events, { fault, pacing: this.pacing, signal });
     let finished = false;
     try {
@@ -196,9 +202,7 @@ export class Simulator extends EventEmitter {
     } catch (error) {
       // OpenAI-compatible servers report a mid-stream failure as a data line with an error object.
       const detail = error instanceof SluiceError ? error : new SluiceError('api_error', String(error));
-      await out.write(
-        `data: ${JSON.stringify({ error: { message: detail.message, type: detail.type } })}\n\n`,
-      );
+      await out.write(`data: ${JSON.stringify(errorBodyFor(detail, true))}\n\n`);
       return out.finish(true);
     }
     if (finished && !(await out.write(OPENAI_STREAM_DONE))) return;
@@ -206,101 +210,10 @@ export class Simulator extends EventEmitter {
   }
 }
 
-/** Writes a response body through the byte-level faults, respecting backpressure. */
-class BodyWriter {
-  private readonly res: ServerResponse;
-  private readonly fault: Fault | undefined;
-  private written = 0;
-
-  constructor(res: ServerResponse, fault: Fault | undefined) {
-    this.res = res;
-    this.fault = fault;
-    res.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache',
-      connection: 'keep-alive',
-    });
-    res.flushHeaders();
-    res.socket?.setNoDelay(true);
-  }
-
-  /** False once the connection is gone (the client left, or a fault dropped it). */
-  async write(text: string): Promise<boolean> {
-    if (this.res.destroyed) return false;
-    let bytes = Buffer.from(text, 'utf8');
-    const limit = this.fault?.dropAfterBytes;
-    const dropping = limit !== undefined && this.written + bytes.length >= limit;
-    if (dropping) bytes = bytes.subarray(0, limit - this.written);
-    const size = this.fault?.chunkSize ?? bytes.length;
-    for (let offset = 0; offset < bytes.length; offset += size) {
-      if (!this.res.write(bytes.subarray(offset, offset + size))) await writableReady(this.res);
-      if (this.res.destroyed) return false;
-    }
-    this.written += bytes.length;
-    if (dropping) {
-      this.drop();
-      return false;
-    }
-    return true;
-  }
-
-  /** Ends the body normally, or cuts the connection when the answer is incomplete. */
-  finish(complete: boolean): void {
-    if (complete) this.res.end();
-    else this.drop();
-  }
-
-  private drop(): void {
-    // Let what was written reach the client, then close the socket mid-body: a dropped connection.
-    this.res.socket?.end();
-  }
-}
-
 function abortOnClose(res: ServerResponse): AbortSignal {
   const controller = new AbortController();
   res.once('close', () => controller.abort());
   return controller.signal;
-}
-
-async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) throw new RequestTooLargeError(`The request body is larger than ${limit} bytes.`);
-    chunks.push(chunk);
-  }
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
-  } catch {
-    throw new InvalidRequestError('The request body is not valid JSON.');
-  }
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
-}
-
-function sendError(res: ServerResponse, error: unknown, openai: boolean): void {
-  const sluice = error instanceof SluiceError ? error : new SluiceError('api_error', 'The simulator failed.');
-  sendJson(res, sluice.status, errorBody(sluice.type, sluice.message, openai));
-}
-
-function sendFault(res: ServerResponse, fault: Fault, openai: boolean): void {
-  const status = fault.status ?? 500;
-  if (fault.retryAfter !== undefined) res.setHeader('retry-after', fault.retryAfter);
-  if (fault.retryAfterMs !== undefined) res.setHeader('retry-after-ms', String(fault.retryAfterMs));
-  if (fault.shouldRetry !== undefined) res.setHeader('x-should-retry', String(fault.shouldRetry));
-  const type = fault.errorType ?? errorTypeForStatus(status);
-  sendJson(res, status, errorBody(type, fault.message ?? `Simulated HTTP ${status}.`, openai));
-}
-
-function errorBody(type: string, message: string, openai: boolean): unknown {
-  return openai
-    ? { error: { message, type, code: null, param: null } }
-    : { type: 'error', error: { type, message } };
 }
 
 /** Its one model, in the shape both official SDKs read. */

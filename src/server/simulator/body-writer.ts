@@ -1,0 +1,53 @@
+import type { ServerResponse } from 'node:http';
+import type { Fault } from '../../providers/simulated/faults.ts';
+import { writableReady } from '../../stream/writable.ts';
+
+/** Writes a response body through the byte-level faults, respecting backpressure. */
+export class BodyWriter {
+  private readonly res: ServerResponse;
+  private readonly fault: Fault | undefined;
+  private written = 0;
+
+  constructor(res: ServerResponse, fault: Fault | undefined) {
+    this.res = res;
+    this.fault = fault;
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+      connection: 'keep-alive',
+    });
+    res.flushHeaders();
+    res.socket?.setNoDelay(true);
+  }
+
+  /** False once the connection is gone (the client left, or a fault dropped it). */
+  async write(text: string): Promise<boolean> {
+    if (this.res.destroyed) return false;
+    let bytes = Buffer.from(text, 'utf8');
+    const limit = this.fault?.dropAfterBytes;
+    const dropping = limit !== undefined && this.written + bytes.length >= limit;
+    if (dropping) bytes = bytes.subarray(0, limit - this.written);
+    const size = this.fault?.chunkSize ?? bytes.length;
+    for (let offset = 0; offset < bytes.length; offset += size) {
+      if (!this.res.write(bytes.subarray(offset, offset + size))) await writableReady(this.res);
+      if (this.res.destroyed) return false;
+    }
+    this.written += bytes.length;
+    if (dropping) {
+      this.drop();
+      return false;
+    }
+    return true;
+  }
+
+  /** Ends the body normally, or cuts the connection when the answer is incomplete. */
+  finish(complete: boolean): void {
+    if (complete) this.res.end();
+    else this.drop();
+  }
+
+  private drop(): void {
+    // Let what was written reach the client, then close the socket mid-body: a dropped connection.
+    this.res.socket?.end();
+  }
+}
