@@ -1,13 +1,21 @@
+import { randomUUID } from 'node:crypto';
+import type { Socket } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { NotFoundError } from '../protocol/errors.ts';
+import { InvalidRequestError, NotFoundError, OverloadedError, SluiceError } from '../protocol/errors.ts';
 import { ProviderRegistry } from '../providers/registry.ts';
 import type { ResiliencePolicy } from '../resilience/policy.ts';
+import { registerApi } from './admission.ts';
 import { ApiKeys } from './auth.ts';
+import { type AuthFailureLimit, AuthFailures } from './auth-failures.ts';
+import { bodyTimeoutHook } from './body-timeout.ts';
 import { DEFAULT_FALLBACK_TEXT } from './config.ts';
+import { limitConnectionsPerAddress } from './connection-limit.ts';
 import type { GatewayContext } from './context.ts';
 import { createDispatcher, type RouteHandler } from './dispatcher.ts';
-import { sendError, toSluiceError } from './errors.ts';
+import { ErrorShapes, isInternal, requestTimeout, sendError, toSluiceError } from './errors.ts';
+import { hostChecker } from './host-check.ts';
 import { InFlight } from './in-flight.ts';
+import { useDepthLimitedJson } from './json-body.ts';
 import { ModelResolver } from './models.ts';
 import { RateLimiter, type RequestLimiter } from './rate-limit.ts';
 import { createRouter, type RouterOptions } from './router.ts';
@@ -16,6 +24,40 @@ import { registerMessagesRoute } from './routes/messages.ts';
 import { registerModelsRoute } from './routes/models.ts';
 import { registerStreamingChatRoute, type StreamingChatLogEntry } from './routes/streaming-chat.ts';
 import { NO_TELEMETRY, type Telemetry } from './telemetry.ts';
+
+/** How long a client may take to send its request, and hold an idle connection (milliseconds). */
+export interface RequestTimeouts {
+  /** From connection (or the previous request) to the end of the headers. */
+  headersMs: number;
+  /** The longest pause between two reads of a body (nginx's `client_body_timeout`); 0: none. */
+  bodyMs: number;
+  /** The whole request, headers and body; 0: none. */
+  requestMs: number;
+  /** How long an idle keep-alive connection is kept open. */
+  keepAliveMs: number;
+}
+
+/** The defaults of `server.*TimeoutMs` (and of createServer). */
+export const DEFAULT_TIMEOUTS: RequestTimeouts = Object.freeze({
+  headersMs: 30_000,
+  bodyMs: 30_000,
+  requestMs: 120_000,
+  keepAliveMs: 72_000,
+});
+
+/** The default of `server.failedKeyLimit`: 20 failed key attempts a minute per address. */
+export const DEFAULT_FAILED_KEY_LIMIT: AuthFailureLimit = Object.freeze({
+  maxFailures: 20,
+  windowMs: 60_000,
+});
+
+/** What the log gets about a failure the gateway did not foresee: the cause, never sent to the client. */
+export interface InternalErrorEntry {
+  requestId: string;
+  method: string;
+  url: string;
+  cause: { name: string; message: string; stack: string | undefined };
+}
 
 export interface GatewayOptions {
   registry?: ProviderRegistry;
@@ -30,6 +72,17 @@ export interface GatewayOptions {
   rateLimit?: { requestsPerMinute: number; burst?: number };
   /** Takes the place of `rateLimit`'s own buckets: a cluster's workers share the primary's. */
   rateLimiter?: RequestLimiter;
+  /** Failed key attempts per address before it is refused for the rest of the window (429). */
+  failedKeyLimit?: AuthFailureLimit;
+  /** How long a client may take to send its request; DEFAULT_TIMEOUTS for what is not given. */
+  timeouts?: Partial<RequestTimeouts>;
+  /** Open connections per client address; 0 or absent: no limit. */
+  maxConnectionsPerAddress?: number;
+  /**
+   * The `Host` names accepted besides localhost, 127.0.0.1 and [::1]; absent: any Host (the
+   * check is for a gateway on loopback without keys, which startGateway turns on).
+   */
+  allowedHosts?: readonly string[];
   telemetry?: Telemetry;
   /** Aborting it ends every request in flight (the end of a shutdown's grace period). */
   shutdown?: AbortSignal;
@@ -39,6 +92,8 @@ export interface GatewayOptions {
   handlers?: Record<string, RouteHandler>;
   /** Where `/streaming_chat` reports failures (a log line each). */
   log?: (entry: StreamingChatLogEntry) => void;
+  /** Where unforeseen failures (500s) are reported with their cause and the request id. */
+  onInternalError?: (entry: InternalErrorEntry) => void;
 }
 
 /** Telemetry that can also render Prometheus metrics (see observability.ts). */
@@ -47,31 +102,96 @@ interface MetricsSource {
   contentType: string;
 }
 
-/** The streaming gateway as a Fastify app (not yet listening). */
-export function createServer(options: GatewayOptions = {}): FastifyInstance {
+/** What the gateway's routes share, built from its options. */
+export function gatewayContext(options: GatewayOptions = {}): GatewayContext {
   const registry = options.registry ?? new ProviderRegistry();
   const shutdown = options.shutdown ?? new AbortController().signal;
-  const gateway: GatewayContext = {
+  return {
     apiKeys: new ApiKeys(options.apiKeys ?? []),
     rateLimiter:
       options.rateLimiter ??
       new RateLimiter(options.rateLimit?.requestsPerMinute ?? 0, { burst: options.rateLimit?.burst }),
+    authFailures: new AuthFailures(options.failedKeyLimit ?? DEFAULT_FAILED_KEY_LIMIT),
     models: new ModelResolver(registry, options.aliases, options.fallbacks),
     policy: options.policy ?? {},
     pingIntervalMs: options.pingIntervalMs ?? 15_000,
     telemetry: options.telemetry ?? NO_TELEMETRY,
     shutdown,
     inFlight: new InFlight(shutdown),
+    errorShapes: new ErrorShapes(),
   };
-  const app = Fastify({ bodyLimit: options.bodyLimitBytes ?? 10 * 1024 * 1024, logger: false });
+}
 
-  app.setErrorHandler((error, _request, reply) => sendError(reply, toSluiceError(error)));
-  app.setNotFoundHandler((request, reply) =>
-    sendError(reply, new NotFoundError(`No route ${request.method} ${request.url.split('?')[0]}.`)),
-  );
+/**
+ * The streaming gateway as a Fastify app (not yet listening). The order a request meets:
+ * root `onRequest` hooks (request id, shutdown drain, Host check), the API plugin's
+ * `onRequest` (failed-key limit, key, rate limit), `preParsing` (the body timeout), the
+ * depth-limited JSON parser, then the route; every error meets the one error handler, which
+ * answers in the shape of the path asked for.
+ */
+export function createServer(options: GatewayOptions = {}): FastifyInstance {
+  const registry = options.registry ?? new ProviderRegistry();
+  const gateway = gatewayContext({ ...options, registry });
+  const timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
+  const app = Fastify({
+    bodyLimit: options.bodyLimitBytes ?? 10 * 1024 * 1024,
+    logger: false,
+    genReqId: () => `req_${randomUUID().replaceAll('-', '')}`,
+    keepAliveTimeout: timeouts.keepAliveMs,
+    // A backstop behind the body timeout, which answers first in the route's shape.
+    requestTimeout: timeouts.requestMs > 0 ? Math.max(timeouts.requestMs + 1000, timeouts.headersMs) : 0,
+    http: {
+      headersTimeout: timeouts.headersMs,
+      // How often Node looks for requests past these limits: often enough to hold them closely.
+      connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.round(timeouts.headersMs / 10))),
+    },
+    // Drained requests get the gateway's own retryable answer (below), not Fastify's.
+    return503OnClosing: false,
+    clientErrorHandler: (error, socket) =>
+      answerClientError(error as unknown as ParserError, socket, gateway.errorShapes),
+    frameworkErrors: (error, request, reply) => {
+      const sluice = toSluiceError(error);
+      sendError(reply, sluice, gateway.errorShapes.forUrl(request.url)(sluice));
+    },
+  });
+  limitConnectionsPerAddress(app.server, options.maxConnectionsPerAddress ?? 0);
+  useDepthLimitedJson(app);
+
+  app.setErrorHandler((error, request, reply) => {
+    let sluice = toSluiceError(error);
+    if (isInternal(error)) {
+      options.onInternalError?.(internalErrorEntry(error, request.id, request.method, request.url));
+      sluice = new SluiceError(
+        'api_error',
+        `The gateway failed to handle the request (request id ${request.id}); its log has the cause.`,
+      );
+    }
+    // The body was not read: closing is cheaper than reading on, and safer than a parser out of step.
+    if (!request.raw.complete) reply.header('connection', 'close');
+    return sendError(reply, sluice, gateway.errorShapes.forUrl(request.url)(sluice));
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const error = new NotFoundError(`No route ${request.method} ${request.url.split('?')[0]}.`);
+    return sendError(reply, error, gateway.errorShapes.forUrl(request.url)(error));
+  });
+
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  const checkHost = options.allowedHosts ? hostChecker(options.allowedHosts) : undefined;
+  app.addHook('onRequest', async (request, reply) => {
+    // Like Anthropic's: the id a caller quotes when reporting a failure, found in the log.
+    reply.header('request-id', request.id);
+    if (closing) {
+      reply.header('connection', 'close');
+      throw new OverloadedError('The gateway is shutting down; retry the request.', { retryAfterMs: 1000 });
+    }
+    checkHost?.(request.headers.host);
+  });
+  app.addHook('preParsing', bodyTimeoutHook({ idleMs: timeouts.bodyMs, totalMs: timeouts.requestMs }));
 
   app.get('/healthz', async () => ({ ok: true }));
-  registerModelsRoute(app, gateway);
   const metrics = options.telemetry as Partial<MetricsSource> | undefined;
   if (typeof metrics?.metrics === 'function') {
     const source = metrics as MetricsSource;
@@ -80,24 +200,77 @@ export function createServer(options: GatewayOptions = {}): FastifyInstance {
       reply.type(source.contentType).send(await source.metrics()),
     );
   }
-  registerMessagesRoute(app, gateway);
-  registerChatCompletionsRoute(app, gateway);
   const routing = { gateway, defaultModel: registry.defaultModel };
   const routes = options.routes ?? {
     classifier: { type: 'rules' },
     fallbackText: DEFAULT_FALLBACK_TEXT,
     routes: [],
   };
-  registerStreamingChatRoute(
-    app,
-    gateway,
-    createRouter(routes, routing),
-    createDispatcher(routes.routes, {
-      ...routing,
-      fallbackText: routes.fallbackText,
-      handlers: options.handlers,
-    }),
-    { log: options.log },
-  );
+  const router = createRouter(routes, routing);
+  const dispatcher = createDispatcher(routes.routes, {
+    ...routing,
+    fallbackText: routes.fallbackText,
+    handlers: options.handlers,
+  });
+  // Every route in here is admitted (key, rate) by the plugin's hook before it runs.
+  registerApi(app, gateway, (api) => {
+    registerModelsRoute(api, gateway);
+    registerMessagesRoute(api, gateway);
+    registerChatCompletionsRoute(api, gateway);
+    registerStreamingChatRoute(api, gateway, router, dispatcher, { log: options.log });
+  });
   return app;
+}
+
+function internalErrorEntry(
+  error: unknown,
+  requestId: string,
+  method: string,
+  url: string,
+): InternalErrorEntry {
+  const cause =
+    error instanceof Error
+      ? { name: error.name, message: error.message, stack: error.stack }
+      : { name: 'unknown', message: String(error), stack: undefined };
+  return { requestId, method, url: url.split('?')[0]!, cause };
+}
+
+/**
+ * Errors of Node's HTTP parser (a malformed request, headers too large, a request too slow),
+ * which come before Fastify has a request: answered in the shape of the path the request
+ * line names, when it got that far, and the connection closed.
+ */
+type ParserError = Error & { code?: string; rawPacket?: Buffer };
+
+function answerClientError(error: ParserError, socket: Socket, shapes: ErrorShapes): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  let sluice: SluiceError;
+  let reason: string;
+  if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    sluice = requestTimeout('The request took too long to arrive');
+    reason = 'Request Timeout';
+  } else if (error.code === 'HPE_HEADER_OVERFLOW') {
+    sluice = new InvalidRequestError(
+      'The request headers are larger than this gateway accepts; send fewer or smaller ones.',
+      { status: 431 },
+    );
+    reason = 'Request Header Fields Too Large';
+  } else {
+    sluice = new InvalidRequestError('The request is not valid HTTP/1.1.');
+    reason = 'Bad Request';
+  }
+  if (socket.writable) {
+    const body = JSON.stringify(shapes.forUrl(requestPath(error.rawPacket))(sluice));
+    socket.write(
+      `HTTP/1.1 ${sluice.status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy();
+}
+
+/** The path of the request line at the start of the bytes the parser failed on, if it is there. */
+function requestPath(packet: Buffer | undefined): string | undefined {
+  if (!packet) return undefined;
+  const line = packet.subarray(0, 2048).toString('latin1');
+  return /^[A-Z]+ (\/\S*)/.exec(line)?.[1];
 }
