@@ -16,6 +16,7 @@ import { ErrorShapes, isInternal, requestTimeout, sendError, toSluiceError } fro
 import { hostChecker } from './host-check.ts';
 import { InFlight } from './in-flight.ts';
 import { useDepthLimitedJson } from './json-body.ts';
+import { DEFAULT_FAILED_KEY_LIMIT, DEFAULT_TIMEOUTS, type RequestTimeouts } from './limits.ts';
 import { ModelResolver } from './models.ts';
 import { RateLimiter, type RequestLimiter } from './rate-limit.ts';
 import { createRouter, type RouterOptions } from './router.ts';
@@ -24,32 +25,6 @@ import { registerMessagesRoute } from './routes/messages.ts';
 import { registerModelsRoute } from './routes/models.ts';
 import { registerStreamingChatRoute, type StreamingChatLogEntry } from './routes/streaming-chat.ts';
 import { NO_TELEMETRY, type Telemetry } from './telemetry.ts';
-
-/** How long a client may take to send its request, and hold an idle connection (milliseconds). */
-export interface RequestTimeouts {
-  /** From connection (or the previous request) to the end of the headers. */
-  headersMs: number;
-  /** The longest pause between two reads of a body (nginx's `client_body_timeout`); 0: none. */
-  bodyMs: number;
-  /** The whole request, headers and body; 0: none. */
-  requestMs: number;
-  /** How long an idle keep-alive connection is kept open. */
-  keepAliveMs: number;
-}
-
-/** The defaults of `server.*TimeoutMs` (and of createServer). */
-export const DEFAULT_TIMEOUTS: RequestTimeouts = Object.freeze({
-  headersMs: 30_000,
-  bodyMs: 30_000,
-  requestMs: 120_000,
-  keepAliveMs: 72_000,
-});
-
-/** The default of `server.failedKeyLimit`: 20 failed key attempts a minute per address. */
-export const DEFAULT_FAILED_KEY_LIMIT: AuthFailureLimit = Object.freeze({
-  maxFailures: 20,
-  windowMs: 60_000,
-});
 
 /** What the log gets about a failure the gateway did not foresee: the cause, never sent to the client. */
 export interface InternalErrorEntry {

@@ -76,10 +76,13 @@ export class ErrorShapes {
     this.byPath.set(path, body);
   }
 
-  /** The shape for a request URL (query string and trailing slash ignored); Anthropic's by default. */
+  /**
+   * The shape for a request URL: that of the registered path it starts with (so a malformed
+   * or mistyped URL under a route still gets the route's shape); Anthropic's otherwise.
+   */
   forUrl(url: string | undefined): ErrorBodyOf {
     if (url === undefined) return anthropicErrorBody;
-    const path = url.split('?')[0]!.replace(/(.)\/+$/, '$1');
-    return this.byPath.get(path) ?? anthropicErrorBody;
+    for (const [path, body] of this.byPath) if (url.startsWith(path)) return body;
+    return anthropicErrorBody;
   }
 }
