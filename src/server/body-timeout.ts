@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Transform } from 'node:stream';
 import type { preParsingAsyncHookHandler } from 'fastify';
 import { requestTimeout } from './errors.ts';
@@ -18,14 +18,18 @@ export interface BodyTimeouts {
  * reader fails with it), and the connection is closed after it.
  */
 export function bodyTimeoutHook(limits: BodyTimeouts): preParsingAsyncHookHandler {
-  return async (request, _reply, payload) => {
+  return async (request, reply, payload) => {
     const raw = request.raw;
     if ((limits.idleMs <= 0 && limits.totalMs <= 0) || raw.complete || !expectsBody(raw)) return payload;
-    return watched(payload, limits);
+    return watched(payload, limits, reply.raw);
   };
 }
 
-function watched(payload: NodeJS.ReadableStream, limits: BodyTimeouts): NodeJS.ReadableStream {
+function watched(
+  payload: NodeJS.ReadableStream,
+  limits: BodyTimeouts,
+  response: ServerResponse,
+): NodeJS.ReadableStream {
   let idle: NodeJS.Timeout | undefined;
   let total: NodeJS.Timeout | undefined;
   const stop = () => {
@@ -61,6 +65,10 @@ function watched(payload: NodeJS.ReadableStream, limits: BodyTimeouts): NodeJS.R
     relay.destroy(error as Error);
   });
   relay.once('close', stop);
+  // A request answered without its body being read (a 413 on its content-length) needs no timer.
+  response.once('close', stop);
+  // Its reader listens for the timeout's error; with no reader left, the error has no one to tell.
+  relay.on('error', () => {});
   payload.pipe(relay);
   return relay;
 }
