@@ -121,14 +121,25 @@ describe.each([OPENAI, ANTHROPIC])('every error on %s comes in its API’s shape
   });
 
   it('JSON nested 10,000 deep: 400, not a 500', async () => {
-    const error = await expectError(
-      await post(path, `${'['.repeat(10_000)}${']'.repeat(10_000)}`),
-      400,
-      'invalid_request_error',
-    );
-    expect(error.message).toMatch(new RegExp(`deeper than ${MAX_JSON_DEPTH} levels`));
+    const arrays = `${'['.repeat(10_000)}${']'.repeat(10_000)}`;
     const objects = `${'{"a":'.repeat(10_000)}1${'}'.repeat(10_000)}`;
-    await expectError(await post(path, objects), 400, 'invalid_request_error');
+    // Deep inside a request that is otherwise right: without the depth limit, a 500 (stack overflow).
+    const inRequest =
+      path === OPENAI
+        ? `{"model":"sim:default","messages":[{"role":"user","content":"hi"}],"tools":[{"type":"function","function":{"name":"a","parameters":${objects}}}]}`
+        : `{"model":"sim:default","max_tokens":5,"messages":[{"role":"user","content":"hi"}],"metadata":${objects}}`;
+    for (const body of [arrays, objects, inRequest]) {
+      const error = await expectError(await post(path, body), 400, 'invalid_request_error');
+      expect(error.message).toMatch(new RegExp(`deeper than ${MAX_JSON_DEPTH} levels`));
+    }
+    // A string full of brackets is not nesting.
+    const brackets = JSON.stringify({
+      model: 'sim:default',
+      max_tokens: 3,
+      stream: false,
+      messages: [{ role: 'user', content: '['.repeat(1000) }],
+    });
+    expect((await post(path, brackets)).status).toBe(200);
   });
 
   it('a body that stops arriving: 408', async () => {
