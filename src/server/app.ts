@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { Socket } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { InvalidRequestError, NotFoundError, OverloadedError, SluiceError } from '../protocol/errors.ts';
+import { NotFoundError, OverloadedError, SluiceError } from '../protocol/errors.ts';
 import { ProviderRegistry } from '../providers/registry.ts';
 import type { ResiliencePolicy } from '../resilience/policy.ts';
 import { registerApi } from './admission.ts';
@@ -12,12 +11,13 @@ import { DEFAULT_FALLBACK_TEXT } from './config.ts';
 import { limitConnectionsPerAddress } from './connection-limit.ts';
 import type { GatewayContext } from './context.ts';
 import { createDispatcher, type RouteHandler } from './dispatcher.ts';
-import { ErrorShapes, isInternal, requestTimeout, sendError, toSluiceError } from './errors.ts';
+import { ErrorShapes, isInternal, sendError, toSluiceError } from './errors.ts';
 import { hostChecker } from './host-check.ts';
 import { InFlight } from './in-flight.ts';
 import { useDepthLimitedJson } from './json-body.ts';
 import { DEFAULT_FAILED_KEY_LIMIT, DEFAULT_TIMEOUTS, type RequestTimeouts } from './limits.ts';
 import { ModelResolver } from './models.ts';
+import { answerParserError } from './parser-errors.ts';
 import { RateLimiter, type RequestLimiter } from './rate-limit.ts';
 import { createRouter, type RouterOptions } from './router.ts';
 import { registerChatCompletionsRoute } from './routes/chat-completions.ts';
@@ -122,8 +122,7 @@ export function createServer(options: GatewayOptions = {}): FastifyInstance {
     },
     // Drained requests get the gateway's own retryable answer (below), not Fastify's.
     return503OnClosing: false,
-    clientErrorHandler: (error, socket) =>
-      answerClientError(error as unknown as ParserError, socket, gateway.errorShapes),
+    clientErrorHandler: (error, socket) => answerParserError(error, socket, gateway.errorShapes),
     frameworkErrors: (error, request, reply) => {
       const sluice = toSluiceError(error);
       sendError(reply, sluice, gateway.errorShapes.forUrl(request.url)(sluice));
@@ -208,44 +207,4 @@ function internalErrorEntry(
       ? { name: error.name, message: error.message, stack: error.stack }
       : { name: 'unknown', message: String(error), stack: undefined };
   return { requestId, method, url: url.split('?')[0]!, cause };
-}
-
-/**
- * Errors of Node's HTTP parser (a malformed request, headers too large, a request too slow),
- * which come before Fastify has a request: answered in the shape of the path the request
- * line names, when it got that far, and the connection closed.
- */
-type ParserError = Error & { code?: string; rawPacket?: Buffer };
-
-function answerClientError(error: ParserError, socket: Socket, shapes: ErrorShapes): void {
-  if (error.code === 'ECONNRESET' || socket.destroyed) return;
-  let sluice: SluiceError;
-  let reason: string;
-  if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
-    sluice = requestTimeout('The request took too long to arrive');
-    reason = 'Request Timeout';
-  } else if (error.code === 'HPE_HEADER_OVERFLOW') {
-    sluice = new InvalidRequestError(
-      'The request headers are larger than this gateway accepts; send fewer or smaller ones.',
-      { status: 431 },
-    );
-    reason = 'Request Header Fields Too Large';
-  } else {
-    sluice = new InvalidRequestError('The request is not valid HTTP/1.1.');
-    reason = 'Bad Request';
-  }
-  if (socket.writable) {
-    const body = JSON.stringify(shapes.forUrl(requestPath(error.rawPacket))(sluice));
-    socket.write(
-      `HTTP/1.1 ${sluice.status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
-    );
-  }
-  socket.destroy();
-}
-
-/** The path of the request line at the start of the bytes the parser failed on, if it is there. */
-function requestPath(packet: Buffer | undefined): string | undefined {
-  if (!packet) return undefined;
-  const line = packet.subarray(0, 2048).toString('latin1');
-  return /^[A-Z]+ (\/\S*)/.exec(line)?.[1];
 }
