@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import cors from '@fastify/cors';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { NotFoundError, OverloadedError, SluiceError } from '../protocol/errors.ts';
 import { ProviderRegistry } from '../providers/registry.ts';
@@ -58,6 +59,8 @@ export interface GatewayOptions {
    * check is for a gateway on loopback without keys, which startGateway turns on).
    */
   allowedHosts?: readonly string[];
+  /** Browser origins allowed to call the gateway (`*`: any); absent or empty: no CORS headers. */
+  corsOrigins?: readonly string[];
   telemetry?: Telemetry;
   /** Aborting it ends every request in flight (the end of a shutdown's grace period). */
   shutdown?: AbortSignal;
@@ -164,6 +167,14 @@ export function createServer(options: GatewayOptions = {}): FastifyInstance {
     checkHost?.(request.headers.host);
   });
   app.addHook('preParsing', bodyTimeoutHook({ idleMs: timeouts.bodyMs, totalMs: timeouts.requestMs }));
+  if (options.corsOrigins?.length) {
+    // Before the API plugin: an encapsulated plugin inherits only the hooks its parent has
+    // when it loads, and a refused request needs its CORS headers for the page to read why.
+    app.register(cors, {
+      origin: options.corsOrigins.includes('*') ? true : [...options.corsOrigins],
+      exposedHeaders: ['sluice-stream-id', 'sluice-route', 'retry-after', 'request-id'],
+    });
+  }
 
   app.get('/healthz', async () => ({ ok: true }));
   const metrics = options.telemetry as Partial<MetricsSource> | undefined;

@@ -1,4 +1,3 @@
-import cors from '@fastify/cors';
 import type { FastifyInstance } from 'fastify';
 import { OverloadedError } from '../protocol/errors.ts';
 import { createServer } from './app.ts';
@@ -64,6 +63,7 @@ export async function startGateway(
       keepAliveMs: server.keepAliveTimeoutMs,
     },
     maxConnectionsPerAddress: server.maxConnectionsPerAddress,
+    corsOrigins: server.corsOrigins,
     // Without keys, whoever reaches a loopback gateway may use it: a web page too, by DNS rebinding.
     allowedHosts: isLoopback(server.host) && server.apiKeys.length === 0 ? server.allowedHosts : undefined,
     telemetry,
@@ -88,12 +88,6 @@ export async function startGateway(
       ),
     shutdown: shutdown.signal,
   });
-  if (server.corsOrigins.length > 0) {
-    await app.register(cors, {
-      origin: server.corsOrigins.includes('*') ? true : server.corsOrigins,
-      exposedHeaders: ['sluice-stream-id', 'sluice-route', 'retry-after', 'request-id'],
-    });
-  }
   const url = await app.listen({ host: server.host, port: server.port, backlog: server.listenBacklog });
 
   let closing: Promise<void> | undefined;
