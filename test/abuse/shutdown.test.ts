@@ -5,6 +5,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/server/config.ts';
 import { type RunningGateway, startGateway } from '../../src/server/start.ts';
 import { NO_TELEMETRY, type Telemetry } from '../../src/server/telemetry.ts';
+import { openRaw, postHead, responseOf } from '../helpers/raw-http.ts';
+import { refusedWithin } from '../helpers/serve-process.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'sluice-shutdown-test-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -145,5 +147,31 @@ describe('the end of the grace period', () => {
     const answer = await response;
     expect(answer.status).toBe(529);
     expect(chat.error(await answer.text()).type).toBe('overloaded_error');
+  });
+
+  it('a request that reaches it during the drain (on a connection busy with one in flight) gets a 529 with retry-after', async () => {
+    const { running, reachedModel } = await gateway();
+    const socket = await openRaw(running.url);
+    const answers = responseOf(socket);
+    const body = JSON.stringify({
+      model: 'sim:default',
+      max_tokens: 10,
+      messages: [{ role: 'user', content: 'Hi' }],
+    });
+    socket.write(`${postHead('/v1/messages', Buffer.byteLength(body))}${body}`);
+    await reachedModel;
+    const closed = running.close(30_000);
+    // New connections refused: the gateway is closing; this connection is busy, so still open.
+    expect(await refusedWithin(running.url, 1000)).toBe(true);
+    socket.write('GET /healthz HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n');
+    const text = (await answers).raw;
+    await closed;
+    // The request in flight finishes within the grace period; the one behind it is turned away.
+    const [first, second] = text.split(/(?=HTTP\/1\.1 )/);
+    expect(first).toMatch(/^HTTP\/1\.1 200 /);
+    expect(second).toMatch(/^HTTP\/1\.1 529 /);
+    expect(second).toMatch(/\r\nretry-after: 1\r\n/i);
+    expect(second).toMatch(/\r\nconnection: close\r\n/i);
+    expect(second).toContain('"type":"overloaded_error"');
   });
 });

@@ -7,6 +7,8 @@ export interface RawResult {
   body: string;
   /** Milliseconds from the first write to the server closing the connection. */
   closedAfterMs: number;
+  /** Everything received, unparsed (several responses, when requests were pipelined). */
+  raw: string;
 }
 
 /** A raw TCP connection to the server at `url` that writes `text` and keeps the socket open. */
@@ -31,7 +33,9 @@ export function responseOf(socket: Socket, since = performance.now()): Promise<R
       // A reset after the response was read still leaves the response.
       if (text === '') reject(error);
     });
-    socket.once('close', () => resolve({ ...parseResponse(text), closedAfterMs: performance.now() - since }));
+    socket.once('close', () =>
+      resolve({ ...parseResponse(text), closedAfterMs: performance.now() - since, raw: text }),
+    );
   });
 }
 
@@ -44,7 +48,7 @@ export async function rawExchange(url: string, text: string): Promise<RawResult>
   return result;
 }
 
-export function parseResponse(text: string): Omit<RawResult, 'closedAfterMs'> {
+export function parseResponse(text: string): Omit<RawResult, 'closedAfterMs' | 'raw'> {
   const end = text.indexOf('\r\n\r\n');
   if (end === -1) return { status: 0, headers: {}, body: text };
   const [statusLine, ...lines] = text.slice(0, end).split('\r\n');
