@@ -1,4 +1,4 @@
-import type { ContentBlockDeltaEvent, ContentBlockStartEvent, StreamEvent } from '../protocol/events.ts';
+import { type ContentBlockStartEvent, isDelta, isEvent, type StreamEvent } from '../protocol/events.ts';
 import { type BatchedIterable, flatMapBatches } from '../stream/batches.ts';
 
 /**
@@ -38,10 +38,10 @@ class PrefillSplice {
   }
 
   accept(event: StreamEvent): StreamEvent[] {
-    if (!this.injected && !this.firstStart && event.type === 'content_block_start') {
+    if (!this.injected && !this.firstStart && isEvent(event, 'content_block_start')) {
       // Held back so the prefill is delivered with the model's first token, not ahead of it:
       // time to first token then measures the model, not our own injected text.
-      this.firstStart = event as ContentBlockStartEvent;
+      this.firstStart = event;
       return [];
     }
     // Pings and unknown events carry no content: they pass while the first start is held.
@@ -77,9 +77,9 @@ class PrefillSplice {
 
   /** The event, or none when it only repeated white space the prefill already ends with. */
   private withoutRepeatedWhiteSpace(event: StreamEvent): StreamEvent[] {
-    if (this.skip === '' || event.type !== 'content_block_delta') return [event];
-    const delta = (event as ContentBlockDeltaEvent).delta;
-    if (delta.type !== 'text_delta') {
+    if (this.skip === '' || !isEvent(event, 'content_block_delta')) return [event];
+    const delta = event.delta;
+    if (!isDelta(delta, 'text_delta')) {
       this.skip = '';
       return [event];
     }
@@ -90,15 +90,13 @@ class PrefillSplice {
       return [];
     }
     this.skip = '';
-    return i === 0 ? [event] : [{ ...event, delta: { ...delta, text: delta.text.slice(i) } } as StreamEvent];
+    return i === 0 ? [event] : [{ ...event, delta: { ...delta, text: delta.text.slice(i) } }];
   }
 
   private shifted(events: StreamEvent[]): StreamEvent[] {
     if (this.shift === 0) return events;
     return events.map((event) =>
-      'index' in event
-        ? ({ ...event, index: (event as { index: number }).index + this.shift } as StreamEvent)
-        : event,
+      typeof event.index === 'number' ? { ...event, index: event.index + this.shift } : event,
     );
   }
 }

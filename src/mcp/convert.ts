@@ -1,8 +1,9 @@
 import type { ContentBlockParam, ImageMediaType, ToolResultBlock } from '../protocol/content.ts';
-import { ImageMediaTypeSchema } from '../protocol/content.ts';
+import { ImageMediaTypeSchema, isBlock } from '../protocol/content.ts';
 import { InvalidRequestError } from '../protocol/errors.ts';
 import type { Message } from '../protocol/message.ts';
 import type { CustomTool, MessageParam, ToolChoice } from '../protocol/request.ts';
+import { mcpResultContent } from './tools.ts';
 
 /** The parts of MCP's sampling vocabulary Sluice translates (spec 2025-11-25). */
 export type McpContent =
@@ -62,15 +63,11 @@ function toolResultBlock(result: {
   content?: McpContent[];
   isError?: boolean;
 }): ToolResultBlock {
-  const content = (result.content ?? []).map((part) =>
-    part.type === 'text' || part.type === 'image'
-      ? toBlock(part)
-      : { type: 'text' as const, text: JSON.stringify(part) },
-  );
   return {
     type: 'tool_result',
     tool_use_id: result.toolUseId,
-    content: content as ToolResultBlock['content'],
+    // The same conversion as the results of MCP tools a chat calls (`mcpTools`).
+    content: mcpResultContent(result.content),
     ...(result.isError ? { is_error: true } : {}),
   };
 }
@@ -116,8 +113,8 @@ export function toMcpStopReason(stopReason: string | null): string | undefined {
 /** The reply as MCP content: one text block, or (when tools were offered) text and tool calls. */
 export function toMcpContent(message: Message, withTools: boolean): McpContent | McpContent[] {
   const text = message.content
-    .filter((block) => block.type === 'text')
-    .map((block) => (block as { text: string }).text)
+    .filter((block) => isBlock(block, 'text'))
+    .map((block) => block.text)
     .join('');
   if (!withTools) return { type: 'text', text };
   const content: McpContent[] = [];

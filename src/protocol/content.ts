@@ -19,6 +19,7 @@ export const CitationSchema = z.looseObject({
   url: z.string().optional(),
   title: z.string().nullable().optional(),
 });
+/** A source a text block cites (char, page or content-block location, or a search result). */
 export type Citation = z.infer<typeof CitationSchema>;
 
 export const TextBlockSchema = z.looseObject({
@@ -27,9 +28,11 @@ export const TextBlockSchema = z.looseObject({
   citations: z.array(CitationSchema).nullable().optional(),
   cache_control: CacheControlSchema.nullable().optional(),
 });
+/** Text, with the citations that back it. */
 export type TextBlock = z.infer<typeof TextBlockSchema>;
 
 export const ImageMediaTypeSchema = z.enum(['image/jpeg', 'image/png', 'image/gif', 'image/webp']);
+/** The image formats the Messages API takes. */
 export type ImageMediaType = z.infer<typeof ImageMediaTypeSchema>;
 
 export const Base64ImageSourceSchema = z.looseObject({
@@ -45,6 +48,7 @@ export const ImageBlockSchema = z.looseObject({
   source: z.discriminatedUnion('type', [Base64ImageSourceSchema, UrlSourceSchema, FileSourceSchema]),
   cache_control: CacheControlSchema.nullable().optional(),
 });
+/** An image the model sees, as base64 data or a URL. */
 export type ImageBlock = z.infer<typeof ImageBlockSchema>;
 
 export const Base64PdfSourceSchema = z.looseObject({
@@ -76,6 +80,7 @@ export const DocumentBlockSchema = z.looseObject({
   citations: z.looseObject({ enabled: z.boolean() }).nullable().optional(),
   cache_control: CacheControlSchema.nullable().optional(),
 });
+/** A document (PDF, plain text or content blocks) the model reads. */
 export type DocumentBlock = z.infer<typeof DocumentBlockSchema>;
 
 export const ToolUseBlockSchema = z.looseObject({
@@ -85,6 +90,7 @@ export const ToolUseBlockSchema = z.looseObject({
   input: z.unknown(),
   cache_control: CacheControlSchema.nullable().optional(),
 });
+/** A call to one of the caller's tools, with its input. */
 export type ToolUseBlock = z.infer<typeof ToolUseBlockSchema>;
 
 export const ToolResultBlockSchema = z.looseObject({
@@ -96,6 +102,7 @@ export const ToolResultBlockSchema = z.looseObject({
   is_error: z.boolean().optional(),
   cache_control: CacheControlSchema.nullable().optional(),
 });
+/** The result of a tool call, sent back in a user message. */
 export type ToolResultBlock = z.infer<typeof ToolResultBlockSchema>;
 
 export const ThinkingBlockSchema = z.looseObject({
@@ -103,12 +110,14 @@ export const ThinkingBlockSchema = z.looseObject({
   thinking: z.string(),
   signature: z.string(),
 });
+/** The model's visible reasoning, with the signature that vouches for it. */
 export type ThinkingBlock = z.infer<typeof ThinkingBlockSchema>;
 
 export const RedactedThinkingBlockSchema = z.looseObject({
   type: z.literal('redacted_thinking'),
   data: z.string(),
 });
+/** Thinking the provider encrypted; send it back unchanged. */
 export type RedactedThinkingBlock = z.infer<typeof RedactedThinkingBlockSchema>;
 
 export const ServerToolUseBlockSchema = z.looseObject({
@@ -117,50 +126,20 @@ export const ServerToolUseBlockSchema = z.looseObject({
   name: z.string(),
   input: z.unknown(),
 });
+/** A call to a tool the provider runs itself (web search, code execution). */
 export type ServerToolUseBlock = z.infer<typeof ServerToolUseBlockSchema>;
 
-const KNOWN_BLOCK_TYPES = new Set([
-  'text',
-  'image',
-  'document',
-  'tool_use',
-  'tool_result',
-  'thinking',
-  'redacted_thinking',
-  'server_tool_use',
-]);
-
-/**
- * Blocks this version does not model (web_search_tool_result, code_execution_tool_result,
- * container_upload, …) pass through unchanged. The type names a known block only if it is
- * not one of ours, so a malformed `text` block is still rejected instead of slipping through.
- */
-export const PassThroughBlockSchema = z.looseObject({
-  type: z.string().refine((type) => !KNOWN_BLOCK_TYPES.has(type), {
-    message: 'a known block type must match its own schema',
-  }),
-});
-export type PassThroughBlock = z.infer<typeof PassThroughBlockSchema>;
-
-/** A block of a response message (what the model produces). */
-export const ContentBlockSchema = z.union([
+/** What the model produces, of the kinds this version models. */
+const KNOWN_CONTENT_BLOCK_SCHEMAS = [
   TextBlockSchema,
   ToolUseBlockSchema,
   ThinkingBlockSchema,
   RedactedThinkingBlockSchema,
   ServerToolUseBlockSchema,
-  PassThroughBlockSchema,
-]);
-export type ContentBlock =
-  | TextBlock
-  | ToolUseBlock
-  | ThinkingBlock
-  | RedactedThinkingBlock
-  | ServerToolUseBlock
-  | PassThroughBlock;
+] as const;
 
-/** A block of a request message (what a caller may send). */
-export const ContentBlockParamSchema = z.union([
+/** What a caller may send, of the kinds this version models. */
+const KNOWN_CONTENT_BLOCK_PARAM_SCHEMAS = [
   TextBlockSchema,
   ImageBlockSchema,
   DocumentBlockSchema,
@@ -169,15 +148,71 @@ export const ContentBlockParamSchema = z.union([
   ThinkingBlockSchema,
   RedactedThinkingBlockSchema,
   ServerToolUseBlockSchema,
-  PassThroughBlockSchema,
+] as const;
+
+export const KnownContentBlockSchema = z.discriminatedUnion('type', [...KNOWN_CONTENT_BLOCK_SCHEMAS]);
+/** A response block of a kind this version models: `switch (block.type)` narrows it, exhaustively. */
+export type KnownContentBlock = z.infer<typeof KnownContentBlockSchema>;
+
+export const KnownContentBlockParamSchema = z.discriminatedUnion('type', [
+  ...KNOWN_CONTENT_BLOCK_PARAM_SCHEMAS,
 ]);
-export type ContentBlockParam =
-  | TextBlock
-  | ImageBlock
-  | DocumentBlock
-  | ToolUseBlock
-  | ToolResultBlock
-  | ThinkingBlock
-  | RedactedThinkingBlock
-  | ServerToolUseBlock
-  | PassThroughBlock;
+/** A request block of a kind this version models: `switch (block.type)` narrows it, exhaustively. */
+export type KnownContentBlockParam = z.infer<typeof KnownContentBlockParamSchema>;
+
+export type KnownBlockType = KnownContentBlockParam['type'];
+const KNOWN_BLOCK_TYPES: ReadonlySet<string> = new Set<KnownBlockType>(
+  KNOWN_CONTENT_BLOCK_PARAM_SCHEMAS.map((schema) => schema.shape.type.value),
+);
+
+/**
+ * A block of a kind this version does not model (web_search_tool_result,
+ * code_execution_tool_result, container_upload, …). It is kept whole and passed on unchanged;
+ * it is its own variant, apart from the known blocks, because its `type` is any string but
+ * theirs: inside one union it would stop every `switch (block.type)` from narrowing. The type
+ * must not name a known block, so a malformed `text` block is still rejected instead of
+ * slipping through here.
+ */
+export const UnknownBlockSchema = z.looseObject({
+  type: z.string().refine((type) => !KNOWN_BLOCK_TYPES.has(type), {
+    message: 'a known block type must match its own schema',
+  }),
+});
+/** A block of a kind this version does not model, kept whole and passed on unchanged. */
+export type UnknownBlock = z.infer<typeof UnknownBlockSchema>;
+
+/** A block of a response message (what the model produces). */
+export const ContentBlockSchema = z.union([...KNOWN_CONTENT_BLOCK_SCHEMAS, UnknownBlockSchema]);
+/** A block of a response message: a known kind, or one this version does not know, kept as it came. */
+export type ContentBlock = z.infer<typeof ContentBlockSchema>;
+
+/** A block of a request message (what a caller may send). */
+export const ContentBlockParamSchema = z.union([...KNOWN_CONTENT_BLOCK_PARAM_SCHEMAS, UnknownBlockSchema]);
+/** A block of a request message: what a response holds, plus images, documents and tool results. */
+export type ContentBlockParam = z.infer<typeof ContentBlockParamSchema>;
+
+/**
+ * The members of a block or event union whose `type` is a literal: the known kinds, without
+ * the unknown variant (whose `type` is any string).
+ */
+export type KnownMember<Union extends { type: string }> = Union extends unknown
+  ? string extends Union['type']
+    ? never
+    : Union
+  : never;
+
+/**
+ * Whether a block is of a kind this version models; `false` narrows it to `UnknownBlock`.
+ * Exact because an unknown block's type never names a known one.
+ */
+export function isKnownBlock<Block extends ContentBlockParam>(block: Block): block is KnownMember<Block> {
+  return KNOWN_BLOCK_TYPES.has(block.type);
+}
+
+/** Whether a block is of the given known kind, narrowed to it (`isBlock(block, 'text')`). */
+export function isBlock<Type extends KnownBlockType>(
+  block: ContentBlockParam,
+  type: Type,
+): block is Extract<KnownContentBlockParam, { type: Type }> {
+  return block.type === type;
+}

@@ -1,9 +1,11 @@
 import { z } from 'zod';
-import type { Citation, ContentBlock } from './content.ts';
 import { CitationSchema, ContentBlockSchema } from './content.ts';
-import { type ErrorDetail, ErrorDetailSchema } from './errors.ts';
-import type { DeltaUsage, Message, StopReason } from './message.ts';
+import { ErrorDetailSchema } from './errors.ts';
 import { DeltaUsageSchema, MessageSchema, StopReasonSchema } from './message.ts';
+
+// Every type here is inferred from its schema, so the two cannot drift apart. Known kinds form
+// closed unions (`switch (x.type)` narrows, and a `default` can prove it saw every kind); a kind
+// this version does not know is its own variant, kept whole and passed on unchanged.
 
 export const TextDeltaSchema = z.looseObject({ type: z.literal('text_delta'), text: z.string() });
 export const InputJsonDeltaSchema = z.looseObject({
@@ -20,20 +22,52 @@ export const CitationsDeltaSchema = z.looseObject({
   citation: CitationSchema,
 });
 
-export type TextDelta = { type: 'text_delta'; text: string };
-export type InputJsonDelta = { type: 'input_json_delta'; partial_json: string };
-export type ThinkingDelta = { type: 'thinking_delta'; thinking: string };
-export type SignatureDelta = { type: 'signature_delta'; signature: string };
-export type CitationsDelta = { type: 'citations_delta'; citation: Citation };
-export type ContentDelta = TextDelta | InputJsonDelta | ThinkingDelta | SignatureDelta | CitationsDelta;
+export type TextDelta = z.infer<typeof TextDeltaSchema>;
+export type InputJsonDelta = z.infer<typeof InputJsonDeltaSchema>;
+export type ThinkingDelta = z.infer<typeof ThinkingDeltaSchema>;
+export type SignatureDelta = z.infer<typeof SignatureDeltaSchema>;
+export type CitationsDelta = z.infer<typeof CitationsDeltaSchema>;
 
-export const ContentDeltaSchema = z.discriminatedUnion('type', [
+const KNOWN_DELTA_SCHEMAS = [
   TextDeltaSchema,
   InputJsonDeltaSchema,
   ThinkingDeltaSchema,
   SignatureDeltaSchema,
   CitationsDeltaSchema,
-]);
+] as const;
+const KNOWN_DELTA_TYPES: ReadonlySet<string> = new Set(
+  KNOWN_DELTA_SCHEMAS.map((schema) => schema.shape.type.value),
+);
+
+export const KnownContentDeltaSchema = z.discriminatedUnion('type', [...KNOWN_DELTA_SCHEMAS]);
+/** A delta of a kind this version models: `switch (delta.type)` narrows it, exhaustively. */
+export type KnownContentDelta = z.infer<typeof KnownContentDeltaSchema>;
+
+/** A delta kind added after this version: passed on, folded into nothing. */
+export const UnknownDeltaSchema = z.looseObject({
+  type: z.string().refine((type) => !KNOWN_DELTA_TYPES.has(type), {
+    message: 'a known delta type must match its own schema',
+  }),
+});
+/** A delta of a kind this version does not model, kept whole and passed on unchanged. */
+export type UnknownDelta = z.infer<typeof UnknownDeltaSchema>;
+
+export const ContentDeltaSchema = z.union([...KNOWN_DELTA_SCHEMAS, UnknownDeltaSchema]);
+/** The `delta` of a `content_block_delta`: a known kind, or one this version does not know. */
+export type ContentDelta = z.infer<typeof ContentDeltaSchema>;
+
+/** Whether a delta is of a kind this version models; `false` narrows it to `UnknownDelta`. */
+export function isKnownDelta(delta: ContentDelta): delta is KnownContentDelta {
+  return KNOWN_DELTA_TYPES.has(delta.type);
+}
+
+/** Whether a delta is of the given known kind, narrowed to it (`isDelta(delta, 'text_delta')`). */
+export function isDelta<Type extends KnownContentDelta['type']>(
+  delta: ContentDelta,
+  type: Type,
+): delta is Extract<KnownContentDelta, { type: Type }> {
+  return delta.type === type;
+}
 
 export const MessageStartEventSchema = z.looseObject({
   type: z.literal('message_start'),
@@ -65,74 +99,100 @@ export const MessageStopEventSchema = z.looseObject({ type: z.literal('message_s
 export const PingEventSchema = z.looseObject({ type: z.literal('ping') });
 export const ErrorEventSchema = z.looseObject({ type: z.literal('error'), error: ErrorDetailSchema });
 
-export const KNOWN_EVENT_TYPES = [
-  'message_start',
-  'content_block_start',
-  'content_block_delta',
-  'content_block_stop',
-  'message_delta',
-  'message_stop',
-  'ping',
-  'error',
+/** Opens a stream with the message so far (empty content, initial usage). */
+export type MessageStartEvent = z.infer<typeof MessageStartEventSchema>;
+/** Opens content block `index`. */
+export type ContentBlockStartEvent = z.infer<typeof ContentBlockStartEventSchema>;
+/** Adds to content block `index`. */
+export type ContentBlockDeltaEvent = z.infer<typeof ContentBlockDeltaEventSchema>;
+/** Closes content block `index`. */
+export type ContentBlockStopEvent = z.infer<typeof ContentBlockStopEventSchema>;
+/** The stop reason and the final output usage, near the end of a stream. */
+export type MessageDeltaEvent = z.infer<typeof MessageDeltaEventSchema>;
+/** Ends a complete stream. */
+export type MessageStopEvent = z.infer<typeof MessageStopEventSchema>;
+/** Keeps a quiet stream alive; resets the idle watchdog. */
+export type PingEvent = z.infer<typeof PingEventSchema>;
+/** An error in the middle of a stream (`overloaded_error`, …); thrown as its typed class. */
+export type ErrorEvent = z.infer<typeof ErrorEventSchema>;
+
+const KNOWN_EVENT_SCHEMAS = [
+  MessageStartEventSchema,
+  ContentBlockStartEventSchema,
+  ContentBlockDeltaEventSchema,
+  ContentBlockStopEventSchema,
+  MessageDeltaEventSchema,
+  MessageStopEventSchema,
+  PingEventSchema,
+  ErrorEventSchema,
 ] as const;
-export type KnownEventType = (typeof KNOWN_EVENT_TYPES)[number];
 
-export type MessageStartEvent = { type: 'message_start'; message: Message };
-export type ContentBlockStartEvent = {
-  type: 'content_block_start';
-  index: number;
-  content_block: ContentBlock;
-};
-export type ContentBlockDeltaEvent = { type: 'content_block_delta'; index: number; delta: ContentDelta };
-export type ContentBlockStopEvent = { type: 'content_block_stop'; index: number };
-export type MessageDeltaEvent = {
-  type: 'message_delta';
-  delta: { stop_reason?: StopReason | null; stop_sequence?: string | null };
-  usage?: DeltaUsage;
-};
-export type MessageStopEvent = { type: 'message_stop' };
-export type PingEvent = { type: 'ping' };
-export type ErrorEvent = { type: 'error'; error: ErrorDetail };
-/** An event type this version does not know. Kept and passed on; the assembler ignores it. */
-export type UnknownEvent = { type: string; [field: string]: unknown };
+/** The events this version models, as a closed union: `switch (event.type)` narrows it, exhaustively. */
+export const KnownStreamEventSchema = z.discriminatedUnion('type', [...KNOWN_EVENT_SCHEMAS]);
+/** An event of a kind this version models: `switch (event.type)` narrows it, exhaustively. */
+export type KnownStreamEvent = z.infer<typeof KnownStreamEventSchema>;
+export type KnownEventType = KnownStreamEvent['type'];
 
-export type KnownStreamEvent =
-  | MessageStartEvent
-  | ContentBlockStartEvent
-  | ContentBlockDeltaEvent
-  | ContentBlockStopEvent
-  | MessageDeltaEvent
-  | MessageStopEvent
-  | PingEvent
-  | ErrorEvent;
-export type StreamEvent = KnownStreamEvent | UnknownEvent;
+export const KNOWN_EVENT_TYPES: readonly KnownEventType[] = KNOWN_EVENT_SCHEMAS.map(
+  (schema) => schema.shape.type.value,
+);
+const KNOWN_EVENT_TYPE_SET: ReadonlySet<string> = new Set(KNOWN_EVENT_TYPES);
 
-const EVENT_SCHEMAS: Record<KnownEventType, z.ZodType> = {
-  message_start: MessageStartEventSchema,
-  content_block_start: ContentBlockStartEventSchema,
-  content_block_delta: ContentBlockDeltaEventSchema,
-  content_block_stop: ContentBlockStopEventSchema,
-  message_delta: MessageDeltaEventSchema,
-  message_stop: MessageStopEventSchema,
-  ping: PingEventSchema,
-  error: ErrorEventSchema,
-};
-
-export function isKnownEventType(type: string): type is KnownEventType {
-  return Object.hasOwn(EVENT_SCHEMAS, type);
-}
+/**
+ * An event type this version does not know. Kept whole and passed on unchanged (the gateway
+ * relays it byte for byte); the assembler ignores it. Its own variant, because its `type` is
+ * any string but the known ones.
+ */
+export const UnknownEventSchema = z.looseObject({
+  type: z.string().refine((type) => !KNOWN_EVENT_TYPE_SET.has(type), {
+    message: 'a known event type must match its own schema',
+    // Fatal, so a malformed known event reports its own schema's issues beside this one
+    // instead of only this one.
+    abort: true,
+  }),
+});
+/** An event of a kind this version does not model, kept whole and passed on unchanged. */
+export type UnknownEvent = z.infer<typeof UnknownEventSchema>;
 
 /**
  * Full validation of one event, for boundaries where a malformed event must be named
  * precisely (tests, the gateway's input from other services). Unknown types are kept as
  * they are. The decoding hot path does not call this: the assembler checks what it uses.
  */
-export const StreamEventSchema: z.ZodType<StreamEvent> = z
-  .looseObject({ type: z.string() })
-  .superRefine((event, ctx) => {
-    if (!isKnownEventType(event.type)) return;
-    const result = EVENT_SCHEMAS[event.type].safeParse(event);
-    if (!result.success) {
-      for (const issue of result.error.issues) ctx.addIssue({ ...issue, code: 'custom', path: issue.path });
-    }
-  }) as unknown as z.ZodType<StreamEvent>;
+export const StreamEventSchema = z.union([KnownStreamEventSchema, UnknownEventSchema]);
+/** What flows through a stream: a known event or an unknown one, told apart by `isKnownEvent`. */
+export type StreamEvent = z.infer<typeof StreamEventSchema>;
+
+/**
+ * Whether a decoded JSON object is a stream event: the one check of the decoding hot path
+ * (an object with a string `type`). The fields of a known type are not validated here; the
+ * assembler checks what it uses and names a violation.
+ */
+export function isStreamEvent(value: object): value is StreamEvent {
+  return 'type' in value && typeof value.type === 'string';
+}
+
+export function isKnownEventType(type: string): type is KnownEventType {
+  return KNOWN_EVENT_TYPE_SET.has(type);
+}
+
+/**
+ * Whether an event is of a type this version models; `true` narrows it to the closed union,
+ * `false` to `UnknownEvent`. Exact because an unknown event's type never names a known one.
+ */
+export function isKnownEvent(event: StreamEvent): event is KnownStreamEvent {
+  return KNOWN_EVENT_TYPE_SET.has(event.type);
+}
+
+/** Whether an event is of the given known type, narrowed to it (`isEvent(event, 'ping')`). */
+export function isEvent<Type extends KnownEventType>(
+  event: StreamEvent,
+  type: Type,
+): event is Extract<KnownStreamEvent, { type: Type }> {
+  return event.type === type;
+}
+
+/** For the `default` of an exhaustive `switch`: a known kind reached it only if a case is missing. */
+export function unreachable(value: never): never {
+  throw new TypeError(`unhandled kind: ${JSON.stringify(value)}`);
+}

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { type ContentBlock, ContentBlockSchema } from './content.ts';
+import { ContentBlockSchema } from './content.ts';
 
 export const KNOWN_STOP_REASONS = [
   'end_turn',
@@ -12,8 +12,13 @@ export const KNOWN_STOP_REASONS = [
 ] as const;
 export type KnownStopReason = (typeof KNOWN_STOP_REASONS)[number];
 // Kept open: a stop reason the API adds tomorrow must reach the caller, not fail validation.
-export const StopReasonSchema = z.string();
-export type StopReason = KnownStopReason | (string & {});
+// Typed as the known reasons or any string, so editors still offer the known ones.
+export const StopReasonSchema = z.custom<KnownStopReason | (string & {})>(
+  (value) => typeof value === 'string',
+  'expected a string',
+);
+/** Why a message ended (`end_turn`, `max_tokens`, `tool_use`, …); an unknown reason is kept as a string. */
+export type StopReason = z.infer<typeof StopReasonSchema>;
 
 export const UsageSchema = z.looseObject({
   input_tokens: z.number().int().nonnegative(),
@@ -21,6 +26,7 @@ export const UsageSchema = z.looseObject({
   cache_creation_input_tokens: z.number().int().nonnegative().nullable().optional(),
   cache_read_input_tokens: z.number().int().nonnegative().nullable().optional(),
 });
+/** Token counts of a message: input, output and cache reads and writes. */
 export type Usage = z.infer<typeof UsageSchema>;
 
 /** `message_delta` usage: cumulative counts; any field may be absent. */
@@ -43,17 +49,8 @@ export const MessageSchema = z.looseObject({
   usage: UsageSchema,
 });
 
-export interface Message {
-  id: string;
-  type: 'message';
-  role: 'assistant';
-  model: string;
-  content: ContentBlock[];
-  stop_reason: StopReason | null;
-  stop_sequence: string | null;
-  usage: Usage;
-  [field: string]: unknown;
-}
+/** A response of the Messages API: its content blocks, stop reason and usage. */
+export type Message = z.infer<typeof MessageSchema>;
 
 export function emptyUsage(): Usage {
   return { input_tokens: 0, output_tokens: 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 };

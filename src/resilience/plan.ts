@@ -1,4 +1,4 @@
-import type { ContentBlock, TextBlock } from '../protocol/content.ts';
+import { isBlock, type TextBlock } from '../protocol/content.ts';
 import type { MessageCreateParams, MessageParam } from '../protocol/request.ts';
 import type { ProviderCapabilities } from '../providers/types.ts';
 import type { MessageAssembler } from '../stream/assemble.ts';
@@ -28,8 +28,9 @@ export function planNextAttempt(
   if (!options.resume) return undefined;
 
   const { history, prefill } = splitPrefill(original.messages);
-  if (capabilities.prefill && prefill !== undefined && content.every((block) => block.type === 'text')) {
-    const full = prefill + content.map((block) => (block as TextBlock).text).join('');
+  const texts = content.filter((block) => isBlock(block, 'text'));
+  if (capabilities.prefill && prefill !== undefined && texts.length === content.length) {
+    const full = prefill + textOf(texts);
     // Anthropic rejects an assistant prefill that ends in white space.
     const trimmed = full.trimEnd();
     const remaining = original.max_tokens - options.deliveredTokens;
@@ -59,7 +60,11 @@ function splitPrefill(messages: MessageParam[]): { history: MessageParam[]; pref
   if (last?.role !== 'assistant') return { history: messages, prefill: '' };
   const history = messages.slice(0, -1);
   if (typeof last.content === 'string') return { history, prefill: last.content };
-  const blocks = last.content as ContentBlock[];
-  if (!blocks.every((block) => block.type === 'text')) return { history, prefill: undefined };
-  return { history, prefill: blocks.map((block) => (block as TextBlock).text).join('') };
+  const texts = last.content.filter((block) => isBlock(block, 'text'));
+  if (texts.length !== last.content.length) return { history, prefill: undefined };
+  return { history, prefill: textOf(texts) };
+}
+
+function textOf(blocks: readonly TextBlock[]): string {
+  return blocks.map((block) => block.text).join('');
 }

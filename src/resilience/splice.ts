@@ -1,15 +1,19 @@
-import type { ContentBlock, TextBlock } from '../protocol/content.ts';
+import { type ContentBlock, isBlock, isKnownBlock } from '../protocol/content.ts';
 import { errorFromEvent, IncompleteStreamError, StreamInterruptedError } from '../protocol/errors.ts';
-import type {
-  ContentBlockDeltaEvent,
-  ContentBlockStartEvent,
-  MessageDeltaEvent,
-  MessageStartEvent,
-  StreamEvent,
+import {
+  type ContentBlockDeltaEvent,
+  type ContentBlockStartEvent,
+  isDelta,
+  isEvent,
+  isKnownEvent,
+  type MessageDeltaEvent,
+  type MessageStartEvent,
+  type StreamEvent,
+  unreachable,
 } from '../protocol/events.ts';
 import { emptyUsage, type Usage } from '../protocol/message.ts';
+import { addUsage, foldUsage } from '../protocol/usage.ts';
 import type { MessageAssembler } from '../stream/assemble.ts';
-import { addUsage, foldUsage } from './usage.ts';
 
 /**
  * How an attempt relates to what the consumer already has:
@@ -24,10 +28,28 @@ export type AttemptPlan = { mode: 'fresh' } | { mode: 'resume'; skip: string } |
 
 type Disposition =
   | { kind: 'pass'; index: number }
+  /**
+   * A new text block that so far only repeats white space the consumer has: not started yet,
+   * and never, if nothing else comes.
+   */
+  | { kind: 'unstarted'; start: ContentBlockStartEvent }
   | { kind: 'hold'; index: number; events: StreamEvent[] }
-  | { kind: 'continue'; index: number }
+  /**
+   * Continues the consumer's open text block; `added` once anything reached it. `citations`:
+   * how many of its first citations the consumer already has (an open block without text is
+   * sent again whole, citations included).
+   */
+  | { kind: 'continue'; index: number; added: boolean; citations: number }
   | { kind: 'verify'; expected: ContentBlock; text: string; json: string; done: boolean }
-  | { kind: 'verifyOpen'; index: number; expected: string; matched: number };
+  /** Restart into the consumer's open text block: its text and citations are skipped, then pass. */
+  | {
+      kind: 'verifyOpen';
+      index: number;
+      expected: string;
+      matched: number;
+      /** Citations the consumer has in the block, left to skip. */
+      citations: number;
+    };
 
 /**
  * Turns one attempt's upstream events into the events the consumer should see, so that
@@ -44,6 +66,8 @@ export class AttemptSplicer {
   private readonly expected: ContentBlock[];
   /** The consumer block still open (always text: other kinds are held until complete). */
   private openIndex: number | undefined;
+  /** When the consumer's open block has no text yet: how many citations it has. */
+  private readonly openBlockCitations: number | undefined;
   private nextIndex: number;
   private readonly blocks = new Map<number, Disposition>();
   private skip: string;
@@ -64,6 +88,11 @@ export class AttemptSplicer {
     this.expected = plan.mode === 'restart' ? structuredClone(content) : [];
     const last = content.length - 1;
     this.openIndex = last >= 0 && delivered.isOpen(last) ? last : undefined;
+    const open = this.openIndex === undefined ? undefined : content[this.openIndex];
+    this.openBlockCitations =
+      open !== undefined && isBlock(open, 'text') && open.text === ''
+        ? (open.citations?.length ?? 0)
+        : undefined;
     this.nextIndex = content.length;
     this.skip = plan.mode === 'resume' ? plan.skip : '';
   }
@@ -83,25 +112,34 @@ export class AttemptSplicer {
 
   /** The events to deliver for one upstream event, in order (often none or one). */
   accept(event: StreamEvent): StreamEvent[] {
+    // Most events are deltas: one string compare for them, before the known/unknown lookup.
+    if (isEvent(event, 'content_block_delta')) {
+      this.contentDeltas++;
+      return this.onBlockDelta(event);
+    }
+    // An event type this version does not know passes on unchanged.
+    if (!isKnownEvent(event)) return [event];
     switch (event.type) {
       case 'message_start':
-        return this.onMessageStart(event as MessageStartEvent);
+        return this.onMessageStart(event);
       case 'content_block_start':
-        return this.onBlockStart(event as ContentBlockStartEvent);
+        return this.onBlockStart(event);
       case 'content_block_delta':
         this.contentDeltas++;
-        return this.onBlockDelta(event as ContentBlockDeltaEvent);
+        return this.onBlockDelta(event);
       case 'content_block_stop':
-        return this.onBlockStop((event as { index: number }).index);
+        return this.onBlockStop(event.index);
       case 'message_delta':
-        return this.onMessageDelta(event as MessageDeltaEvent);
+        return this.onMessageDelta(event);
       case 'message_stop':
         this.stopped = true;
         return [event];
       case 'error':
         throw errorFromEvent(event);
-      default:
+      case 'ping':
         return [event];
+      default:
+        return unreachable(event);
     }
   }
 
@@ -130,24 +168,38 @@ export class AttemptSplicer {
       this.blocks.set(
         upstreamIndex,
         upstreamIndex === this.openIndex
-          ? { kind: 'verifyOpen', index: upstreamIndex, expected: (expected as TextBlock).text, matched: 0 }
+          ? {
+              kind: 'verifyOpen',
+              index: upstreamIndex,
+              expected: expectedTextOf(expected),
+              matched: 0,
+              citations: isBlock(expected, 'text') ? (expected.citations?.length ?? 0) : 0,
+            }
           : { kind: 'verify', expected, text: '', json: '', done: false },
       );
       return out;
     }
 
-    if (
-      this.plan.mode === 'resume' &&
-      upstreamIndex === 0 &&
-      block.type === 'text' &&
-      this.openIndex !== undefined
-    ) {
-      this.blocks.set(upstreamIndex, { kind: 'continue', index: this.openIndex });
+    // The answer's first text block continues the consumer's open one (a later one does only
+    // when the first repeated nothing but white space: see onBlockStop).
+    if (this.plan.mode === 'resume' && block.type === 'text' && this.openIndex !== undefined) {
+      this.blocks.set(upstreamIndex, {
+        kind: 'continue',
+        index: this.openIndex,
+        added: false,
+        citations: this.openBlockCitations ?? 0,
+      });
       this.openIndex = undefined;
       return out;
     }
 
     out.push(...this.closeOpenBlock());
+    if (this.skip !== '' && upstreamIndex === 0 && isBlock(block, 'text') && block.text === '') {
+      // The answer may open with a block holding nothing but the trimmed white space; an empty
+      // block would be rejected when the message is sent back as history, so wait for content.
+      this.blocks.set(upstreamIndex, { kind: 'unstarted', start: event });
+      return out;
+    }
     const index = this.nextIndex++;
     const started: StreamEvent = { ...event, index };
     if (this.holdNonText && block.type !== 'text') {
@@ -166,28 +218,47 @@ export class AttemptSplicer {
     const delta = event.delta;
     switch (disposition.kind) {
       case 'pass':
+        return this.passDelta(event, disposition.index);
       case 'continue': {
-        if (delta.type !== 'text_delta' || this.skip === '' || event.index !== 0) {
-          // Most deltas keep their index: passing the event itself spares a copy per token.
-          return [event.index === disposition.index ? event : { ...event, index: disposition.index }];
+        if (isDelta(delta, 'citations_delta') && disposition.citations > 0) {
+          disposition.citations--;
+          return [];
         }
-        const text = this.skipRepeatedWhiteSpace(delta.text);
-        return text === '' ? [] : [{ ...event, index: disposition.index, delta: { ...delta, text } }];
+        const out = this.passDelta(event, disposition.index);
+        if (out.length > 0) disposition.added = true;
+        return out;
+      }
+      case 'unstarted': {
+        const text = isDelta(delta, 'text_delta') ? this.skipRepeatedWhiteSpace(delta.text) : undefined;
+        if (text === '') return [];
+        const index = this.nextIndex++;
+        this.blocks.set(event.index, { kind: 'pass', index });
+        const rest = text === undefined || !isDelta(delta, 'text_delta') ? delta : { ...delta, text };
+        return [
+          { ...disposition.start, index },
+          { ...event, index, delta: rest },
+        ];
       }
       case 'hold':
         disposition.events.push({ ...event, index: disposition.index });
         return [];
       case 'verify':
-        if (delta.type === 'text_delta') disposition.text += delta.text;
-        else if (delta.type === 'thinking_delta') disposition.text += delta.thinking;
-        else if (delta.type === 'input_json_delta') disposition.json += delta.partial_json;
+        if (isDelta(delta, 'text_delta')) disposition.text += delta.text;
+        else if (isDelta(delta, 'thinking_delta')) disposition.text += delta.thinking;
+        else if (isDelta(delta, 'input_json_delta')) disposition.json += delta.partial_json;
         if (disposition.text !== '' && !expectedTextOf(disposition.expected).startsWith(disposition.text)) {
           this.diverged(event.index, 'different text');
         }
         return [];
       case 'verifyOpen': {
-        if (delta.type !== 'text_delta')
-          return disposition.matched < disposition.expected.length ? [] : [event];
+        if (isDelta(delta, 'citations_delta') && disposition.citations > 0) {
+          disposition.citations--;
+          return [];
+        }
+        if (!isDelta(delta, 'text_delta'))
+          return disposition.matched < disposition.expected.length
+            ? []
+            : [{ ...event, index: disposition.index }];
         const overlap = Math.min(delta.text.length, disposition.expected.length - disposition.matched);
         const repeated = delta.text.slice(0, overlap);
         if (repeated !== disposition.expected.slice(disposition.matched, disposition.matched + overlap)) {
@@ -206,10 +277,20 @@ export class AttemptSplicer {
     if (!disposition) return [stop(upstreamIndex)];
     switch (disposition.kind) {
       case 'pass':
+        return [stop(disposition.index)];
       case 'continue':
+        if (!disposition.added && this.openBlockCitations !== undefined) {
+          // The consumer's block has no text and this one only repeated white space: it stays
+          // open for the answer's next text block, so it does not end empty (an empty text
+          // block is refused when the message is sent back as history).
+          this.openIndex = disposition.index;
+          return [];
+        }
         return [stop(disposition.index)];
       case 'hold':
         return [...disposition.events, stop(disposition.index)];
+      case 'unstarted':
+        return [];
       case 'verify':
         if (!sameBlock(disposition.expected, disposition.text, disposition.json)) {
           this.diverged(upstreamIndex, 'a different block');
@@ -239,6 +320,17 @@ export class AttemptSplicer {
     ];
   }
 
+  /** A delta of a block that passes, less the white space the consumer already has. */
+  private passDelta(event: ContentBlockDeltaEvent, index: number): StreamEvent[] {
+    const delta = event.delta;
+    if (!isDelta(delta, 'text_delta') || this.skip === '' || event.index !== 0) {
+      // Most deltas keep their index: passing the event itself spares a copy per token.
+      return [event.index === index ? event : { ...event, index }];
+    }
+    const text = this.skipRepeatedWhiteSpace(delta.text);
+    return text === '' ? [] : [{ ...event, index, delta: { ...delta, text } }];
+  }
+
   /** Resume left the consumer's text block open; if the answer does not continue it, close it. */
   private closeOpenBlock(): StreamEvent[] {
     if (this.plan.mode !== 'resume' || this.openIndex === undefined) return [];
@@ -263,13 +355,15 @@ export class AttemptSplicer {
 }
 
 function expectedTextOf(block: ContentBlock): string {
-  if (block.type === 'text') return (block as TextBlock).text;
-  if (block.type === 'thinking') return (block as { thinking: string }).thinking;
+  if (isBlock(block, 'text')) return block.text;
+  if (isBlock(block, 'thinking')) return block.thinking;
   return '';
 }
 
 /** Whether a re-sent block says the same as the delivered one; ids and signatures may differ. */
 function sameBlock(expected: ContentBlock, text: string, json: string): boolean {
+  // A block of a kind this version does not know streams nothing it could compare.
+  if (!isKnownBlock(expected)) return true;
   switch (expected.type) {
     case 'text':
     case 'thinking':
@@ -278,13 +372,15 @@ function sameBlock(expected: ContentBlock, text: string, json: string): boolean 
     case 'server_tool_use': {
       if (json === '') return true;
       try {
-        return deepEqual(JSON.parse(json), (expected as { input: unknown }).input);
+        return deepEqual(JSON.parse(json), expected.input);
       } catch {
         return false;
       }
     }
-    default:
+    case 'redacted_thinking':
       return true;
+    default:
+      return unreachable(expected);
   }
 }
 
@@ -295,9 +391,5 @@ function deepEqual(a: unknown, b: unknown): boolean {
   const keysA = Object.keys(a);
   const keysB = Object.keys(b);
   if (keysA.length !== keysB.length) return false;
-  return keysA.every(
-    (key) =>
-      Object.hasOwn(b, key) &&
-      deepEqual((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key]),
-  );
+  return keysA.every((key) => Object.hasOwn(b, key) && deepEqual(Reflect.get(a, key), Reflect.get(b, key)));
 }

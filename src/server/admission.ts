@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { keyLabel } from './auth.ts';
 import type { GatewayContext } from './context.ts';
-import { toSluiceError } from './errors.ts';
+import { errorForCaller } from './errors.ts';
 
 // The caller's key label, set by the admission hook for the route's telemetry and logs.
 const callers = new WeakMap<FastifyRequest, string | undefined>();
@@ -47,7 +47,7 @@ async function admit(gateway: GatewayContext, request: FastifyRequest): Promise<
     const route = request.routeOptions.url ?? request.url;
     gateway.telemetry
       .start(route, undefined, false)
-      .finish(toSluiceError(error).status, toSluiceError(error));
+      .finish(errorForCaller(error).status, errorForCaller(error));
     throw error;
   }
 }

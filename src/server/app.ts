@@ -12,7 +12,7 @@ import { DEFAULT_FALLBACK_TEXT } from './config.ts';
 import { limitConnectionsPerAddress } from './connection-limit.ts';
 import type { GatewayContext } from './context.ts';
 import { createDispatcher, type RouteHandler } from './dispatcher.ts';
-import { ErrorShapes, isInternal, sendError, toSluiceError } from './errors.ts';
+import { ErrorShapes, errorForCaller, isInternal, sendError } from './errors.ts';
 import { hostChecker } from './host-check.ts';
 import { InFlight } from './in-flight.ts';
 import { useDepthLimitedJson } from './json-body.ts';
@@ -35,6 +35,7 @@ export interface InternalErrorEntry {
   cause: { name: string; message: string; stack: string | undefined };
 }
 
+/** How `createServer` builds the gateway: providers, aliases, fallbacks, keys, limits, routes and handlers. */
 export interface GatewayOptions {
   registry?: ProviderRegistry;
   aliases?: Record<string, string>;
@@ -127,7 +128,7 @@ export function createServer(options: GatewayOptions = {}): FastifyInstance {
     return503OnClosing: false,
     clientErrorHandler: (error, socket) => answerParserError(error, socket, gateway.errorShapes),
     frameworkErrors: (error, request, reply) => {
-      const sluice = toSluiceError(error);
+      const sluice = errorForCaller(error);
       sendError(reply, sluice, gateway.errorShapes.forUrl(request.url)(sluice));
     },
   });
@@ -135,7 +136,7 @@ export function createServer(options: GatewayOptions = {}): FastifyInstance {
   useDepthLimitedJson(app);
 
   app.setErrorHandler((error, request, reply) => {
-    let sluice = toSluiceError(error);
+    let sluice = errorForCaller(error);
     if (isInternal(error)) {
       options.onInternalError?.(internalErrorEntry(error, request.id, request.method, request.url));
       sluice = new SluiceError(

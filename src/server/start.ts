@@ -8,6 +8,7 @@ import { registryFromConfig } from './providers.ts';
 import type { RequestLimiter } from './rate-limit.ts';
 import type { Telemetry } from './telemetry.ts';
 
+/** A gateway listening: its Fastify app, its URL, and a graceful `close`. */
 export interface RunningGateway {
   app: FastifyInstance;
   url: string;
@@ -18,6 +19,7 @@ export interface RunningGateway {
   close(graceMs?: number): Promise<void>;
 }
 
+/** Options of `startGateway` beyond the configuration. */
 export interface StartOptions {
   /** Allow a non-loopback host without API keys (`--insecure`). */
   insecure?: boolean;

@@ -1,15 +1,24 @@
-import type { ContentBlock, TextBlock, ThinkingBlock, ToolUseBlock } from '../protocol/content.ts';
+import type { ContentBlock, KnownBlockType } from '../protocol/content.ts';
+import { isBlock } from '../protocol/content.ts';
 import { errorFromEvent, IncompleteStreamError, ProtocolError } from '../protocol/errors.ts';
-import type {
-  ContentBlockDeltaEvent,
-  ContentBlockStartEvent,
-  MessageDeltaEvent,
-  MessageStartEvent,
-  StreamEvent,
+import {
+  type ContentBlockDeltaEvent,
+  type ContentBlockStartEvent,
+  isDelta,
+  isEvent,
+  isKnownDelta,
+  isKnownEvent,
+  type MessageDeltaEvent,
+  type MessageStartEvent,
+  type StreamEvent,
+  type TextDelta,
+  unreachable,
 } from '../protocol/events.ts';
 import type { Message } from '../protocol/message.ts';
+import { foldUsage } from '../protocol/usage.ts';
 import { PartialJsonParser } from './partial-json.ts';
 
+/** Why a tool_use block's streamed input is not valid JSON (see `toolInputErrorOf`). */
 export interface ToolInputError {
   /** The input text exactly as streamed. */
   raw: string;
@@ -54,29 +63,38 @@ export class MessageAssembler {
   }
 
   apply(event: StreamEvent): void {
+    // Most events are deltas: one string compare for them, before the known/unknown lookup.
+    if (isEvent(event, 'content_block_delta')) {
+      this.applyDelta(event);
+      return;
+    }
+    // Event types this version does not know carry nothing for the message.
+    if (!isKnownEvent(event)) return;
     switch (event.type) {
       case 'message_start':
-        this.start(event as MessageStartEvent);
+        this.start(event);
         return;
       case 'content_block_start':
-        this.startBlock(event as ContentBlockStartEvent);
+        this.startBlock(event);
         return;
       case 'content_block_delta':
-        this.applyDelta(event as ContentBlockDeltaEvent);
+        this.applyDelta(event);
         return;
       case 'content_block_stop':
-        this.stopBlock((event as { index: unknown }).index);
+        this.stopBlock(event.index);
         return;
       case 'message_delta':
-        this.applyMessageDelta(event as MessageDeltaEvent);
+        this.applyMessageDelta(event);
         return;
       case 'message_stop':
         this.stop();
         return;
-      default:
-        // ping, error (the stream's owner turns it into a typed error) and event types this
-        // version does not know carry nothing for the message.
+      case 'ping':
+      case 'error':
+        // Nothing for the message; the stream's owner turns an error into a typed error.
         return;
+      default:
+        unreachable(event);
     }
   }
 
@@ -126,7 +144,10 @@ export class MessageAssembler {
     if (typeof block !== 'object' || block === null || typeof block.type !== 'string') {
       this.fail(`content_block_start ${index} carries no content block`);
     }
-    const copy = { ...block } as ContentBlock;
+    const copy = { ...block };
+    // Citations are pushed into as they stream: an array shared with the event would be
+    // filled once per reader of that event.
+    if (isBlock(copy, 'text') && Array.isArray(copy.citations)) copy.citations = [...copy.citations];
     message.content.push(copy);
     const streamsInput = copy.type === 'tool_use' || copy.type === 'server_tool_use';
     this.open.set(index, streamsInput ? new PartialJsonParser() : null);
@@ -139,42 +160,53 @@ export class MessageAssembler {
     const block = message.content[index]!;
     if (typeof delta !== 'object' || delta === null)
       this.fail(`content_block_delta ${index} carries no delta`);
+    // Most deltas are text: one string compare for them, before the known/unknown lookup.
+    if (isDelta(delta, 'text_delta')) {
+      this.appendText(block, delta, index);
+      return;
+    }
+    // A delta type added after this version: nothing to fold in, and nothing to reject.
+    if (!isKnownDelta(delta)) return;
     switch (delta.type) {
       case 'text_delta':
-        this.expect(block, 'text', delta.type, index);
-        (block as TextBlock).text += this.stringField(delta.text, 'text_delta.text');
+        this.appendText(block, delta, index);
         return;
       case 'citations_delta': {
-        this.expect(block, 'text', delta.type, index);
-        const text = block as TextBlock;
+        const text = this.blockOf(block, 'text', delta.type, index);
         if (!Array.isArray(text.citations)) text.citations = [];
         text.citations.push(delta.citation);
         return;
       }
       case 'input_json_delta': {
         const parser = this.open.get(index);
-        if (!parser) this.fail(`input_json_delta for block ${index}, a ${block.type} block`);
+        if (!parser || !(isBlock(block, 'tool_use') || isBlock(block, 'server_tool_use'))) {
+          this.fail(`input_json_delta for block ${index}, a ${block.type} block`);
+        }
         parser.push(this.stringField(delta.partial_json, 'input_json_delta.partial_json'));
-        (block as ToolUseBlock).input = parser.value() ?? {};
+        block.input = parser.value() ?? {};
         return;
       }
-      case 'thinking_delta':
-        this.expect(block, 'thinking', delta.type, index);
-        (block as ThinkingBlock).thinking += this.stringField(delta.thinking, 'thinking_delta.thinking');
+      case 'thinking_delta': {
+        const thinking = this.blockOf(block, 'thinking', delta.type, index);
+        thinking.thinking += this.stringField(delta.thinking, 'thinking_delta.thinking');
         return;
+      }
       case 'signature_delta': {
-        this.expect(block, 'thinking', delta.type, index);
-        const thinking = block as ThinkingBlock;
+        const thinking = this.blockOf(block, 'thinking', delta.type, index);
         thinking.signature = (thinking.signature ?? '') + this.stringField(delta.signature, 'signature');
         return;
       }
       default:
-        // A delta type added after this version: nothing to fold in, and nothing to reject.
-        return;
+        unreachable(delta);
     }
   }
 
-  private stopBlock(index: unknown): void {
+  private appendText(block: ContentBlock, delta: TextDelta, index: number): void {
+    const text = this.blockOf(block, 'text', delta.type, index);
+    text.text += this.stringField(delta.text, 'text_delta.text');
+  }
+
+  private stopBlock(index: number): void {
     this.streaming('content_block_stop');
     if (typeof index !== 'number' || !this.open.has(index)) {
       this.fail(`content_block_stop for block ${String(index)}, which is not open`);
@@ -182,9 +214,9 @@ export class MessageAssembler {
     const parser = this.open.get(index);
     this.open.delete(index);
     if (!parser) return;
-    const block = this.current!.content[index] as ToolUseBlock;
+    const block = this.current!.content[index]!;
     // A block whose input never streamed keeps the input its start event carried.
-    if (parser.text === '') return;
+    if (parser.text === '' || !(isBlock(block, 'tool_use') || isBlock(block, 'server_tool_use'))) return;
     const result = parser.end();
     if (result.ok) {
       block.input = result.value;
@@ -199,10 +231,7 @@ export class MessageAssembler {
     const delta = event.delta ?? {};
     if (delta.stop_reason !== undefined) message.stop_reason = delta.stop_reason;
     if (delta.stop_sequence !== undefined) message.stop_sequence = delta.stop_sequence;
-    // message_delta usage is cumulative: the latest count replaces, never adds.
-    for (const [field, count] of Object.entries(event.usage ?? {})) {
-      if (typeof count === 'number') (message.usage as Record<string, unknown>)[field] = count;
-    }
+    message.usage = foldUsage(message.usage, event.usage);
   }
 
   private stop(): void {
@@ -219,8 +248,15 @@ export class MessageAssembler {
     return this.current!;
   }
 
-  private expect(block: ContentBlock, type: string, deltaType: string, index: number): void {
-    if (block.type !== type) this.fail(`${deltaType} for block ${index}, a ${block.type} block`);
+  /** The block a delta applies to, if it is of the kind the delta needs. */
+  private blockOf<Type extends KnownBlockType>(
+    block: ContentBlock,
+    type: Type,
+    deltaType: string,
+    index: number,
+  ) {
+    if (!isBlock(block, type)) this.fail(`${deltaType} for block ${index}, a ${block.type} block`);
+    return block;
   }
 
   private stringField(value: unknown, name: string): string {

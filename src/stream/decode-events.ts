@@ -1,9 +1,9 @@
 import { ProtocolError } from '../protocol/errors.ts';
-import type { StreamEvent } from '../protocol/events.ts';
+import { type ContentBlockDeltaEvent, isStreamEvent, type StreamEvent } from '../protocol/events.ts';
 import { type BatchedIterable, batched, batchesOf, DONE } from './batches.ts';
-import { byteBatches } from './byte-batches.ts';
-import { type ByteSource, decodeChunks, type SSEEvent, SseDecoder } from './sse.ts';
-import { toSluiceError } from './to-sluice-error.ts';
+import { type ByteSource, byteBatches } from './byte-batches.ts';
+import { decodeChunks, type SSEEvent, SseDecoder } from './sse.ts';
+import { errorFromTransport } from './transport-error.ts';
 
 /**
  * Turns SSE events into stream events. Only the shape every consumer relies on is checked
@@ -71,7 +71,7 @@ class StreamEventBatches implements AsyncIterator<readonly StreamEvent[]> {
 
   private readonly onError = (error: unknown): never => {
     this.ended = true;
-    throw toSluiceError(error);
+    throw errorFromTransport(error);
   };
 }
 
@@ -110,15 +110,12 @@ export function parseStreamEvent(sse: SSEEvent): StreamEvent | undefined {
       `The upstream sent an event whose data is not a JSON object: ${preview(sse.data)}`,
     );
   }
-  const event = parsed as { type?: unknown };
-  if (typeof event.type !== 'string') {
-    // The `event:` field names the type when the data leaves it out.
-    if (sse.event === undefined) {
-      throw new ProtocolError(`The upstream sent an event without a type: ${preview(sse.data)}`);
-    }
-    event.type = sse.event;
+  if (isStreamEvent(parsed)) return parsed;
+  // The `event:` field names the type when the data leaves it out.
+  if (sse.event === undefined) {
+    throw new ProtocolError(`The upstream sent an event without a type: ${preview(sse.data)}`);
   }
-  return event as StreamEvent;
+  return { ...parsed, type: sse.event };
 }
 
 function preview(text: string): string {
@@ -137,7 +134,7 @@ const TEXT_DELTA_TAIL = '"}}';
  * the text runs from the quote after the fixed head to the quote before the fixed tail, and
  * when that span parses as one JSON string, the whole is that fixed form around it.
  */
-export function plainTextDelta(data: string): StreamEvent | undefined {
+export function plainTextDelta(data: string): ContentBlockDeltaEvent | undefined {
   if (!data.startsWith(TEXT_DELTA_HEAD) || !data.endsWith(TEXT_DELTA_TAIL)) return undefined;
   const digitsStart = TEXT_DELTA_HEAD.length;
   let end = digitsStart;
@@ -159,7 +156,7 @@ export function plainTextDelta(data: string): StreamEvent | undefined {
   try {
     // Parsed rather than sliced out: a slice would keep the whole decoded network chunk
     // alive for as long as the message holds its text.
-    text = JSON.parse(data.slice(textStart - 1, textEnd + 1)) as string;
+    text = JSON.parse(data.slice(textStart - 1, textEnd + 1));
   } catch {
     // Not a single string literal (an extra field, a stray quote): the full parse decides.
     return undefined;

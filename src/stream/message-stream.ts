@@ -1,14 +1,22 @@
-import type { Citation, ContentBlock } from '../protocol/content.ts';
+import { type Citation, type ContentBlock, isBlock } from '../protocol/content.ts';
 import { AbortError, errorFromEvent, SluiceError } from '../protocol/errors.ts';
-import type { ContentBlockDeltaEvent, StreamEvent } from '../protocol/events.ts';
+import {
+  type ContentBlockDeltaEvent,
+  isDelta,
+  isEvent,
+  isKnownDelta,
+  type StreamEvent,
+  type TextDelta,
+  unreachable,
+} from '../protocol/events.ts';
 import { errorFromHttp } from '../protocol/http-errors.ts';
 import type { Message } from '../protocol/message.ts';
 import { MessageAssembler } from './assemble.ts';
 import { batched, batchesOf } from './batches.ts';
+import type { ByteSource } from './byte-batches.ts';
 import { sseStreamEvents } from './decode-events.ts';
-import type { ByteSource } from './sse.ts';
 import { Subscriber } from './subscriber.ts';
-import { toSluiceError } from './to-sluice-error.ts';
+import { errorFromTransport } from './transport-error.ts';
 
 /** A retry or resume performed underneath the stream (reported by the resilience layer). */
 export interface RetryInfo {
@@ -22,6 +30,7 @@ export interface RetryInfo {
   error?: SluiceError;
 }
 
+/** When a stream's request started, and when its first event, first token and end came. */
 export interface StreamTiming {
   /** `performance.now()` when the request started. */
   startedAt: number;
@@ -31,6 +40,7 @@ export interface StreamTiming {
   endedAt?: number;
 }
 
+/** The events `MessageStream.on` takes, with each listener's arguments. */
 export interface MessageStreamListeners {
   event: (event: StreamEvent, snapshot: Message) => void;
   text: (delta: string, snapshot: string) => void;
@@ -54,6 +64,7 @@ export interface SourceContext {
 }
 export type EventSourceFactory = (context: SourceContext) => AsyncIterable<StreamEvent>;
 
+/** A `MessageStream`'s abort signal, and the request's start time for time to first token. */
 export interface MessageStreamOptions {
   /** Aborting it aborts the stream (and the upstream request) at once. */
   signal?: AbortSignal;
@@ -200,7 +211,7 @@ export class MessageStream implements AsyncIterable<StreamEvent> {
   async finalText(): Promise<string> {
     const message = await this.finalMessage();
     let text = '';
-    for (const block of message.content) if (block.type === 'text') text += (block as { text: string }).text;
+    for (const block of message.content) if (isBlock(block, 'text')) text += block.text;
     return text;
   }
 
@@ -293,41 +304,58 @@ export class MessageStream implements AsyncIterable<StreamEvent> {
 
   private emitFor(event: StreamEvent): void {
     const message = this.assembler.message!;
-    if (event.type === 'content_block_delta') {
-      const { index, delta } = event as ContentBlockDeltaEvent;
-      const block = message.content[index] as Record<string, unknown>;
-      switch (delta.type) {
-        case 'text_delta':
-          this.timing.firstTokenAt ??= performance.now();
-          this.emit('text', delta.text, block.text as string);
-          if (this.textSubscribers.size > 0)
-            for (const subscriber of this.textSubscribers) subscriber.push(delta.text);
-          break;
-        case 'input_json_delta':
-          this.timing.firstTokenAt ??= performance.now();
-          if (this.listeners.get('inputJson')?.size) {
-            // The block's input: `{}` until the first key arrives, like the live message shows.
-            this.emit('inputJson', delta.partial_json, block.input);
-          }
-          break;
-        case 'thinking_delta':
-          this.timing.firstTokenAt ??= performance.now();
-          this.emit('thinking', delta.thinking, block.thinking as string);
-          break;
-        case 'signature_delta':
-          this.emit('signature', delta.signature);
-          break;
-        case 'citations_delta':
-          this.emit('citation', delta.citation, block.citations as Citation[]);
-          break;
-      }
-    } else if (event.type === 'content_block_stop') {
-      const index = (event as { index: number }).index;
-      this.emit('contentBlock', message.content[index]!);
-    } else if (event.type === 'message_stop') {
+    if (isEvent(event, 'content_block_delta')) {
+      this.emitForDelta(event, message.content[event.index]!);
+    } else if (isEvent(event, 'content_block_stop')) {
+      this.emit('contentBlock', message.content[event.index]!);
+    } else if (isEvent(event, 'message_stop')) {
       this.emit('message', message);
     }
     this.emit('event', event, message);
+  }
+
+  /** The listeners of one delta; the assembler has applied it, so the block is of its kind. */
+  private emitForDelta({ delta }: ContentBlockDeltaEvent, block: ContentBlock): void {
+    // Most deltas are text: one string compare for them, before the known/unknown lookup.
+    if (isDelta(delta, 'text_delta')) {
+      this.emitForText(delta, block);
+      return;
+    }
+    if (!isKnownDelta(delta)) return;
+    switch (delta.type) {
+      case 'text_delta':
+        this.emitForText(delta, block);
+        return;
+      case 'input_json_delta':
+        this.timing.firstTokenAt ??= performance.now();
+        if (
+          this.listeners.get('inputJson')?.size &&
+          (isBlock(block, 'tool_use') || isBlock(block, 'server_tool_use'))
+        ) {
+          // The block's input: `{}` until the first key arrives, like the live message shows.
+          this.emit('inputJson', delta.partial_json, block.input);
+        }
+        return;
+      case 'thinking_delta':
+        this.timing.firstTokenAt ??= performance.now();
+        if (isBlock(block, 'thinking')) this.emit('thinking', delta.thinking, block.thinking);
+        return;
+      case 'signature_delta':
+        this.emit('signature', delta.signature);
+        return;
+      case 'citations_delta':
+        if (isBlock(block, 'text')) this.emit('citation', delta.citation, block.citations ?? []);
+        return;
+      default:
+        unreachable(delta);
+    }
+  }
+
+  private emitForText(delta: TextDelta, block: ContentBlock): void {
+    this.timing.firstTokenAt ??= performance.now();
+    if (isBlock(block, 'text')) this.emit('text', delta.text, block.text);
+    if (this.textSubscribers.size > 0)
+      for (const subscriber of this.textSubscribers) subscriber.push(delta.text);
   }
 
   private emit<K extends ListenerName>(name: K, ...args: Parameters<MessageStreamListeners[K]>): void {
@@ -341,7 +369,7 @@ export class MessageStream implements AsyncIterable<StreamEvent> {
     this.detachExternalSignal();
     this.timing.endedAt = performance.now();
     if (!outcome.ok) {
-      const error = toSluiceError(outcome.error);
+      const error = errorFromTransport(outcome.error);
       if (error instanceof SluiceError) error.partialMessage ??= this.assembler.partialMessage();
       outcome = { ok: false, error };
     }

@@ -17,21 +17,17 @@ import {
 import type { StreamEvent } from '../../src/protocol/events.ts';
 import type { Message } from '../../src/protocol/message.ts';
 import type { MessageCreateParams, MessageParam } from '../../src/protocol/request.ts';
+import { decodeOpenAIChunks } from '../../src/providers/openai/client/chunks.ts';
+import { toOpenAIRequest } from '../../src/providers/openai/client/request.ts';
+import { openAIResponseToMessage } from '../../src/providers/openai/client/response.ts';
+import { OpenAIStreamTranslator, openAIStreamToEvents } from '../../src/providers/openai/client/stream.ts';
+import { fromOpenAIRequest, OPENAI_DEFAULT_MAX_TOKENS } from '../../src/providers/openai/server/request.ts';
+import { messageToOpenAIResponse } from '../../src/providers/openai/server/response.ts';
 import {
   encodeOpenAIChunk,
   eventsToOpenAIChunks,
-  fromOpenAIRequest,
-  messageToOpenAIResponse,
-  OPENAI_DEFAULT_MAX_TOKENS,
   OPENAI_STREAM_DONE,
-} from '../../src/providers/openai/from-openai.ts';
-import {
-  decodeOpenAIChunks,
-  OpenAIStreamTranslator,
-  openAIResponseToMessage,
-  openAIStreamToEvents,
-  toOpenAIRequest,
-} from '../../src/providers/openai/to-openai.ts';
+} from '../../src/providers/openai/server/stream.ts';
 import {
   type OpenAIChatChunk,
   OpenAIChatChunkSchema,

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { ProviderRegistry } from '../../src/providers/registry.ts';
 import { callerOf, registerApi } from '../../src/server/admission.ts';
 import { createServer, gatewayContext } from '../../src/server/app.ts';
-import { sendError, toSluiceError } from '../../src/server/errors.ts';
+import { errorForCaller, sendError } from '../../src/server/errors.ts';
 
 const KEY = 'sk-admission-test';
 
@@ -29,7 +29,7 @@ describe('the API plugin admits every route in it', () => {
   it('a route added in the plugin is admitted too, and learns the caller’s key label', async () => {
     const gateway = gatewayContext({ apiKeys: [KEY], rateLimit: { requestsPerMinute: 60, burst: 1 } });
     const app = Fastify();
-    app.setErrorHandler((error, _request, reply) => sendError(reply, toSluiceError(error)));
+    app.setErrorHandler((error, _request, reply) => sendError(reply, errorForCaller(error)));
     registerApi(app, gateway, (api) => {
       api.get('/new', async (request) => ({ caller: callerOf(request) }));
     });

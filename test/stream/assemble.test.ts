@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { isBlock } from '../../src/protocol/content.ts';
 import { IncompleteStreamError, OverloadedError, ProtocolError } from '../../src/protocol/errors.ts';
 import type { StreamEvent } from '../../src/protocol/events.ts';
 import { assembleMessage, MessageAssembler, toolInputErrorOf } from '../../src/stream/assemble.ts';
@@ -76,6 +77,21 @@ describe('assembling fixtures', () => {
       citations: [{ type: 'page_location', start_page_number: 2 }],
     });
     expect(message.usage).toEqual({ input_tokens: 610, output_tokens: 25, cache_read_input_tokens: 512 });
+  });
+
+  it('leaves the events it assembles untouched, so two readers of one stream agree', async () => {
+    // MessageStream over a resilient stream assembles every event twice (the splicer's copy and
+    // the stream's own); a citations array shared with the event would collect each citation twice.
+    const events: StreamEvent[] = [];
+    for await (const event of decodeStreamEvents(decodeSSE(iterableOf([fixture('citations.sse')]))))
+      events.push(event);
+    const before = structuredClone(events);
+    const first = await assembleMessage(events);
+    const second = await assembleMessage(events);
+    expect(second).toEqual(first);
+    const citations = first.content.map((block) => (isBlock(block, 'text') ? block.citations?.length : -1));
+    expect(citations).toEqual([1, undefined, 1]);
+    expect(events).toEqual(before);
   });
 
   it('pings, comments, unknown events and deltas, pass-through blocks, and no final blank line', async () => {

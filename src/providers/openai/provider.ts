@@ -4,13 +4,11 @@ import type { MessageCreateParams } from '../../protocol/request.ts';
 import { decodeSSE } from '../../stream/sse.ts';
 import { postJson, sluiceErrors, trimSlash } from '../http.ts';
 import type { Provider, ProviderCallOptions } from '../types.ts';
-import {
-  decodeOpenAIChunks,
-  openAIStreamToEvents,
-  type ToOpenAIRequestOptions,
-  toOpenAIRequest,
-} from './to-openai.ts';
+import { decodeOpenAIChunks } from './client/chunks.ts';
+import { type ToOpenAIRequestOptions, toOpenAIRequest } from './client/request.ts';
+import { openAIStreamToEvents } from './client/stream.ts';
 
+/** Options of `createOpenAIProvider`; key and base URL default to `OPENAI_API_KEY` and `OPENAI_BASE_URL`. */
 export interface OpenAIProviderOptions {
   /** Defaults to `OPENAI_API_KEY`. Local servers (Ollama, llama.cpp) need none. */
   apiKey?: string;

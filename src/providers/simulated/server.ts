@@ -14,16 +14,13 @@ import { parseRequestBody } from '../../protocol/zod-errors.ts';
 import { assembleMessage } from '../../stream/assemble.ts';
 import { encodeSSE } from '../../stream/sse.ts';
 import { writableReady } from '../../stream/writable.ts';
-import {
-  encodeOpenAIChunk,
-  eventsToOpenAIChunks,
-  fromOpenAIRequest,
-  messageToOpenAIResponse,
-  OPENAI_STREAM_DONE,
-} from '../openai/from-openai.ts';
+import { fromOpenAIRequest } from '../openai/server/request.ts';
+import { messageToOpenAIResponse } from '../openai/server/response.ts';
+import { encodeOpenAIChunk, eventsToOpenAIChunks, OPENAI_STREAM_DONE } from '../openai/server/stream.ts';
 import { type Fault, FaultPlayer, type FaultScript, parseFaultScript } from './faults.ts';
 import { DEMO_PACING, type Pacing, playEvents, simulatedEvents } from './provider.ts';
 
+/** Options of `Simulator.start`: host, port (0: a free one), pacing, and faults for every request. */
 export interface SimulatorOptions {
   port?: number;
   host?: string;

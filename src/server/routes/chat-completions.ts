@@ -1,13 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
+import { fromOpenAIRequest } from '../../providers/openai/server/request.ts';
+import { messageToOpenAIResponse, openAIErrorBody } from '../../providers/openai/server/response.ts';
 import {
   encodeOpenAIChunk,
   eventsToOpenAIChunks,
-  fromOpenAIRequest,
-  messageToOpenAIResponse,
   OPENAI_STREAM_DONE,
-  openAIErrorBody,
-} from '../../providers/openai/from-openai.ts';
+} from '../../providers/openai/server/stream.ts';
 import { batchesOf } from '../../stream/batches.ts';
 import type { GatewayContext } from '../context.ts';
 import { modelRoute } from './model-route.ts';

@@ -6,7 +6,7 @@ import type { MessageCreateParams } from '../../protocol/request.ts';
 import type { BatchedIterable } from '../../stream/batches.ts';
 import { MessageStream } from '../../stream/message-stream.ts';
 import type { GatewayContext } from '../context.ts';
-import { type ErrorBodyOf, toSluiceError } from '../errors.ts';
+import { type ErrorBodyOf, errorForCaller } from '../errors.ts';
 import { openEventStream, type SseResponse } from '../sse-response.ts';
 import { beginModelCall, callModel, cutReason, type ModelCall } from './model-call.ts';
 
@@ -70,7 +70,7 @@ export function modelRoute<P extends ParsedModelRequest, T>(
       const cut = cutReason(call);
       // Cut by the shutdown: its retryable error, whatever the abort looked like inside.
       const failure = cut instanceof SluiceError ? cut : error;
-      const sluice = toSluiceError(failure);
+      const sluice = errorForCaller(failure);
       call.telemetry.finish(cut === 'client' ? 499 : sluice.status, sluice);
       // Once the stream is open, the error went to the client in the stream.
       if (reply.sent) return reply;
@@ -98,7 +98,7 @@ async function relay<T>(
   } catch (error) {
     if (!sse) throw error;
     const cut = cutReason(call);
-    const sluice = toSluiceError(cut instanceof SluiceError ? cut : error);
+    const sluice = errorForCaller(cut instanceof SluiceError ? cut : error);
     if (!reply.raw.destroyed) reply.raw.write(encoding.errorText(sluice, sse));
     sse.end();
     throw sluice;

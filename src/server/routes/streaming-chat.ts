@@ -6,7 +6,7 @@ import { parseRequestBody } from '../../protocol/zod-errors.ts';
 import { writableReady } from '../../stream/writable.ts';
 import type { GatewayContext } from '../context.ts';
 import type { Dispatcher } from '../dispatcher.ts';
-import { isInternal, sendError, toSluiceError } from '../errors.ts';
+import { errorForCaller, isInternal, sendError } from '../errors.ts';
 import type { Router } from '../router.ts';
 import { beginModelCall, cutReason, type ModelCall } from './model-call.ts';
 
@@ -60,7 +60,7 @@ export function registerStreamingChatRoute(
       text = parseStreamingChatBody(request.body);
     } catch (error) {
       // The caller's mistake: an HTTP error, but nothing for the error log.
-      const sluice = toSluiceError(error);
+      const sluice = errorForCaller(error);
       call.telemetry.finish(sluice.status, sluice);
       throw sluice;
     }
@@ -99,7 +99,7 @@ async function streamAnswer(reply: FastifyReply, text: string, deps: AnswerDeps)
     }
     // On shutdown the handler fails with an abort; the reason says why (and to retry).
     const error = cut ?? thrown;
-    const sluice = toSluiceError(error);
+    const sluice = errorForCaller(error);
     deps.log?.({ level: 'error', route, error: { type: sluice.type, message: logMessage(error) } });
     call.telemetry.finish(sluice.status, sluice);
     if (!response) {
@@ -125,7 +125,7 @@ export function errorMarker(error: SluiceError): string {
   return `\n[error: ${error.type}: ${error.message}]\n`;
 }
 
-/** The operator sees the real message (the caller only ever sees toSluiceError's); no stack either way. */
+/** The operator sees the real message (the caller only ever sees errorForCaller's); no stack either way. */
 function logMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
