@@ -1,6 +1,7 @@
 import cluster from 'node:cluster';
 import type { Command } from 'commander';
 import { assertSafeBinding, type GatewayConfig, loadConfig } from '../server/config.ts';
+import { describeListenUrls, listenUrls } from '../server/listen-urls.ts';
 import type { RunningGateway } from '../server/start.ts';
 import { integerOption } from './options.ts';
 import { GATEWAY_PACKAGES, importPeers } from './peers.ts';
@@ -40,9 +41,11 @@ function announceShutdown(signal: string, config: GatewayConfig): void {
   );
 }
 
+/** The banner: the address truly bound (Fastify's URL for 0.0.0.0 says 127.0.0.1) and where it is reachable. */
 function listeningLine(url: string, config: GatewayConfig, path: string | undefined): string {
+  const where = describeListenUrls(listenUrls(config.server.host, Number(new URL(url).port)));
   const workers = config.server.workers > 1 ? `${config.server.workers} workers, ` : '';
-  return `sluice serve listening on ${url} (${workers}default model ${config.defaultModel}${path ? `, config ${path}` : ''})\n`;
+  return `sluice serve listening on ${where} (${workers}default model ${config.defaultModel}${path ? `, config ${path}` : ''})\n`;
 }
 
 async function serveAlone(config: GatewayConfig, options: ServeOptions, path: string | undefined) {

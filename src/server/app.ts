@@ -1,14 +1,24 @@
+import { randomUUID } from 'node:crypto';
+import cors from '@fastify/cors';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { NotFoundError } from '../protocol/errors.ts';
+import { NotFoundError, OverloadedError, SluiceError } from '../protocol/errors.ts';
 import { ProviderRegistry } from '../providers/registry.ts';
 import type { ResiliencePolicy } from '../resilience/policy.ts';
+import { registerApi } from './admission.ts';
 import { ApiKeys } from './auth.ts';
+import { type AuthFailureLimit, AuthFailures } from './auth-failures.ts';
+import { bodyTimeoutHook } from './body-timeout.ts';
 import { DEFAULT_FALLBACK_TEXT } from './config.ts';
+import { limitConnectionsPerAddress } from './connection-limit.ts';
 import type { GatewayContext } from './context.ts';
 import { createDispatcher, type RouteHandler } from './dispatcher.ts';
-import { errorForCaller, sendError } from './errors.ts';
+import { ErrorShapes, errorForCaller, isInternal, sendError } from './errors.ts';
+import { hostChecker } from './host-check.ts';
 import { InFlight } from './in-flight.ts';
+import { useDepthLimitedJson } from './json-body.ts';
+import { DEFAULT_FAILED_KEY_LIMIT, DEFAULT_TIMEOUTS, type RequestTimeouts } from './limits.ts';
 import { ModelResolver } from './models.ts';
+import { answerParserError } from './parser-errors.ts';
 import { RateLimiter, type RequestLimiter } from './rate-limit.ts';
 import { createRouter, type RouterOptions } from './router.ts';
 import { registerChatCompletionsRoute } from './routes/chat-completions.ts';
@@ -16,6 +26,14 @@ import { registerMessagesRoute } from './routes/messages.ts';
 import { registerModelsRoute } from './routes/models.ts';
 import { registerStreamingChatRoute, type StreamingChatLogEntry } from './routes/streaming-chat.ts';
 import { NO_TELEMETRY, type Telemetry } from './telemetry.ts';
+
+/** What the log gets about a failure the gateway did not foresee: the cause, never sent to the client. */
+export interface InternalErrorEntry {
+  requestId: string;
+  method: string;
+  url: string;
+  cause: { name: string; message: string; stack: string | undefined };
+}
 
 /** How `createServer` builds the gateway: providers, aliases, fallbacks, keys, limits, routes and handlers. */
 export interface GatewayOptions {
@@ -31,6 +49,19 @@ export interface GatewayOptions {
   rateLimit?: { requestsPerMinute: number; burst?: number };
   /** Takes the place of `rateLimit`'s own buckets: a cluster's workers share the primary's. */
   rateLimiter?: RequestLimiter;
+  /** Failed key attempts per address before it is refused for the rest of the window (429). */
+  failedKeyLimit?: AuthFailureLimit;
+  /** How long a client may take to send its request; DEFAULT_TIMEOUTS for what is not given. */
+  timeouts?: Partial<RequestTimeouts>;
+  /** Open connections per client address; 0 or absent: no limit. */
+  maxConnectionsPerAddress?: number;
+  /**
+   * The `Host` names accepted besides localhost, 127.0.0.1 and [::1]; absent: any Host (the
+   * check is for a gateway on loopback without keys, which startGateway turns on).
+   */
+  allowedHosts?: readonly string[];
+  /** Browser origins allowed to call the gateway (`*`: any); absent or empty: no CORS headers. */
+  corsOrigins?: readonly string[];
   telemetry?: Telemetry;
   /** Aborting it ends every request in flight (the end of a shutdown's grace period). */
   shutdown?: AbortSignal;
@@ -40,6 +71,8 @@ export interface GatewayOptions {
   handlers?: Record<string, RouteHandler>;
   /** Where `/streaming_chat` reports failures (a log line each). */
   log?: (entry: StreamingChatLogEntry) => void;
+  /** Where unforeseen failures (500s) are reported with their cause and the request id. */
+  onInternalError?: (entry: InternalErrorEntry) => void;
 }
 
 /** Telemetry that can also render Prometheus metrics (see observability.ts). */
@@ -48,31 +81,103 @@ interface MetricsSource {
   contentType: string;
 }
 
-/** The streaming gateway as a Fastify app (not yet listening). */
-export function createServer(options: GatewayOptions = {}): FastifyInstance {
+/** What the gateway's routes share, built from its options. */
+export function gatewayContext(options: GatewayOptions = {}): GatewayContext {
   const registry = options.registry ?? new ProviderRegistry();
   const shutdown = options.shutdown ?? new AbortController().signal;
-  const gateway: GatewayContext = {
+  return {
     apiKeys: new ApiKeys(options.apiKeys ?? []),
     rateLimiter:
       options.rateLimiter ??
       new RateLimiter(options.rateLimit?.requestsPerMinute ?? 0, { burst: options.rateLimit?.burst }),
+    authFailures: new AuthFailures(options.failedKeyLimit ?? DEFAULT_FAILED_KEY_LIMIT),
     models: new ModelResolver(registry, options.aliases, options.fallbacks),
     policy: options.policy ?? {},
     pingIntervalMs: options.pingIntervalMs ?? 15_000,
     telemetry: options.telemetry ?? NO_TELEMETRY,
     shutdown,
     inFlight: new InFlight(shutdown),
+    errorShapes: new ErrorShapes(),
   };
-  const app = Fastify({ bodyLimit: options.bodyLimitBytes ?? 10 * 1024 * 1024, logger: false });
+}
 
-  app.setErrorHandler((error, _request, reply) => sendError(reply, errorForCaller(error)));
-  app.setNotFoundHandler((request, reply) =>
-    sendError(reply, new NotFoundError(`No route ${request.method} ${request.url.split('?')[0]}.`)),
-  );
+/**
+ * The streaming gateway as a Fastify app (not yet listening). The order a request meets:
+ * root `onRequest` hooks (request id, shutdown drain, Host check), the API plugin's
+ * `onRequest` (failed-key limit, key, rate limit), `preParsing` (the body timeout), the
+ * depth-limited JSON parser, then the route; every error meets the one error handler, which
+ * answers in the shape of the path asked for.
+ */
+export function createServer(options: GatewayOptions = {}): FastifyInstance {
+  const registry = options.registry ?? new ProviderRegistry();
+  const gateway = gatewayContext({ ...options, registry });
+  const timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
+  const app = Fastify({
+    bodyLimit: options.bodyLimitBytes ?? 10 * 1024 * 1024,
+    logger: false,
+    genReqId: () => `req_${randomUUID().replaceAll('-', '')}`,
+    keepAliveTimeout: timeouts.keepAliveMs,
+    // A backstop behind the body timeout, which answers first in the route's shape.
+    requestTimeout: timeouts.requestMs > 0 ? Math.max(timeouts.requestMs + 1000, timeouts.headersMs) : 0,
+    http: {
+      headersTimeout: timeouts.headersMs,
+      // How often Node looks for requests past these limits: often enough to hold them closely.
+      connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.round(timeouts.headersMs / 10))),
+    },
+    // Drained requests get the gateway's own retryable answer (below), not Fastify's.
+    return503OnClosing: false,
+    clientErrorHandler: (error, socket) => answerParserError(error, socket, gateway.errorShapes),
+    frameworkErrors: (error, request, reply) => {
+      const sluice = errorForCaller(error);
+      sendError(reply, sluice, gateway.errorShapes.forUrl(request.url)(sluice));
+    },
+  });
+  limitConnectionsPerAddress(app.server, options.maxConnectionsPerAddress ?? 0);
+  useDepthLimitedJson(app);
+
+  app.setErrorHandler((error, request, reply) => {
+    let sluice = errorForCaller(error);
+    if (isInternal(error)) {
+      options.onInternalError?.(internalErrorEntry(error, request.id, request.method, request.url));
+      sluice = new SluiceError(
+        'api_error',
+        `The gateway failed to handle the request (request id ${request.id}); its log has the cause.`,
+      );
+    }
+    // The body was not read: closing is cheaper than reading on, and safer than a parser out of step.
+    if (!request.raw.complete) reply.header('connection', 'close');
+    return sendError(reply, sluice, gateway.errorShapes.forUrl(request.url)(sluice));
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const error = new NotFoundError(`No route ${request.method} ${request.url.split('?')[0]}.`);
+    return sendError(reply, error, gateway.errorShapes.forUrl(request.url)(error));
+  });
+
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  const checkHost = options.allowedHosts ? hostChecker(options.allowedHosts) : undefined;
+  app.addHook('onRequest', async (request, reply) => {
+    // Like Anthropic's: the id a caller quotes when reporting a failure, found in the log.
+    reply.header('request-id', request.id);
+    if (closing) {
+      reply.header('connection', 'close');
+      throw new OverloadedError('The gateway is shutting down; retry the request.', { retryAfterMs: 1000 });
+    }
+    checkHost?.(request.headers.host);
+  });
+  app.addHook('preParsing', bodyTimeoutHook({ idleMs: timeouts.bodyMs, totalMs: timeouts.requestMs }));
+  if (options.corsOrigins?.length) {
+    // Before the API plugin: an encapsulated plugin inherits only the hooks its parent has
+    // when it loads, and a refused request needs its CORS headers for the page to read why.
+    app.register(cors, {
+      origin: options.corsOrigins.includes('*') ? true : [...options.corsOrigins],
+      exposedHeaders: ['sluice-stream-id', 'sluice-route', 'retry-after', 'request-id'],
+    });
+  }
 
   app.get('/healthz', async () => ({ ok: true }));
-  registerModelsRoute(app, gateway);
   const metrics = options.telemetry as Partial<MetricsSource> | undefined;
   if (typeof metrics?.metrics === 'function') {
     const source = metrics as MetricsSource;
@@ -81,24 +186,37 @@ export function createServer(options: GatewayOptions = {}): FastifyInstance {
       reply.type(source.contentType).send(await source.metrics()),
     );
   }
-  registerMessagesRoute(app, gateway);
-  registerChatCompletionsRoute(app, gateway);
   const routing = { gateway, defaultModel: registry.defaultModel };
   const routes = options.routes ?? {
     classifier: { type: 'rules' },
     fallbackText: DEFAULT_FALLBACK_TEXT,
     routes: [],
   };
-  registerStreamingChatRoute(
-    app,
-    gateway,
-    createRouter(routes, routing),
-    createDispatcher(routes.routes, {
-      ...routing,
-      fallbackText: routes.fallbackText,
-      handlers: options.handlers,
-    }),
-    { log: options.log },
-  );
+  const router = createRouter(routes, routing);
+  const dispatcher = createDispatcher(routes.routes, {
+    ...routing,
+    fallbackText: routes.fallbackText,
+    handlers: options.handlers,
+  });
+  // Every route in here is admitted (key, rate) by the plugin's hook before it runs.
+  registerApi(app, gateway, (api) => {
+    registerModelsRoute(api, gateway);
+    registerMessagesRoute(api, gateway);
+    registerChatCompletionsRoute(api, gateway);
+    registerStreamingChatRoute(api, gateway, router, dispatcher, { log: options.log });
+  });
   return app;
+}
+
+function internalErrorEntry(
+  error: unknown,
+  requestId: string,
+  method: string,
+  url: string,
+): InternalErrorEntry {
+  const cause =
+    error instanceof Error
+      ? { name: error.name, message: error.message, stack: error.stack }
+      : { name: 'unknown', message: String(error), stack: undefined };
+  return { requestId, method, url: url.split('?')[0]!, cause };
 }

@@ -7,6 +7,7 @@ import type { ProviderSetting } from '../providers/descriptor.ts';
 import { builtInKind, PROVIDER_KIND_NAMES, PROVIDER_KINDS, providerKind } from '../providers/kinds.ts';
 import { defaultModel as registryDefaultModel } from '../providers/registry.ts';
 import type { ResiliencePolicy } from '../resilience/policy.ts';
+import { DEFAULT_FAILED_KEY_LIMIT, DEFAULT_TIMEOUTS } from './limits.ts';
 
 /*
  * The gateway's configuration: one JSON file (optional), then environment variables, then
@@ -100,6 +101,66 @@ const LogLevelSchema = z.enum(LOG_LEVELS);
 const MAX_WORKERS = 64;
 const WorkersSchema = z.int().min(1).max(MAX_WORKERS);
 
+// ── server limits: request timeouts, connections per address, failed keys, Host check ──────
+// (server.headersTimeoutMs … server.allowedHosts; defaults in limits.ts, listed in the README's
+// "Behaviour in production"; environment overrides in applyServerLimitsEnv)
+
+const SERVER_LIMITS_SHAPE = {
+  /** From connection (or the previous request) to the end of the headers; then 408 and closed. */
+  headersTimeoutMs: z.int().positive().default(DEFAULT_TIMEOUTS.headersMs),
+  /** The longest pause between two reads of a request body; then 408 and closed. 0: none. */
+  bodyTimeoutMs: z.int().min(0).default(DEFAULT_TIMEOUTS.bodyMs),
+  /** The whole request (headers and body) must arrive within this; then 408 and closed. 0: none. */
+  requestTimeoutMs: z.int().min(0).default(DEFAULT_TIMEOUTS.requestMs),
+  /** How long an idle keep-alive connection stays open. */
+  keepAliveTimeoutMs: z.int().positive().default(DEFAULT_TIMEOUTS.keepAliveMs),
+  /** Open connections per client address (the next is refused with 429); 0: no limit (behind a proxy, all share its address). */
+  maxConnectionsPerAddress: z.int().min(0).default(0),
+  /** Failed key attempts per address in a window; past it, 429 until the window ends. maxFailures 0: no limit. */
+  failedKeyLimit: z
+    .strictObject({
+      maxFailures: z.int().min(0).default(DEFAULT_FAILED_KEY_LIMIT.maxFailures),
+      windowMs: z.int().positive().default(DEFAULT_FAILED_KEY_LIMIT.windowMs),
+    })
+    .prefault({}),
+  /**
+   * Host names accepted besides localhost, 127.0.0.1 and [::1] when the gateway listens on
+   * loopback without API keys (every other Host is refused: DNS rebinding).
+   */
+  allowedHosts: z.array(z.string().min(1)).default(() => []),
+};
+
+/** SLUICE_HEADERS_TIMEOUT_MS, SLUICE_BODY_TIMEOUT_MS, SLUICE_REQUEST_TIMEOUT_MS, SLUICE_KEEP_ALIVE_TIMEOUT_MS, SLUICE_MAX_CONNECTIONS_PER_ADDRESS, SLUICE_ALLOWED_HOSTS (comma-separated, added). */
+function applyServerLimitsEnv<S extends ServerLimits>(server: S, env: Env, issues: string[]): S {
+  const ms = (name: string, min: number) =>
+    parseEnvInteger(env, name, z.int().min(min), `milliseconds, an integer from ${min}`, issues);
+  const headers = ms('SLUICE_HEADERS_TIMEOUT_MS', 1);
+  const body = ms('SLUICE_BODY_TIMEOUT_MS', 0);
+  const request = ms('SLUICE_REQUEST_TIMEOUT_MS', 0);
+  const keepAlive = ms('SLUICE_KEEP_ALIVE_TIMEOUT_MS', 1);
+  const connections = parseEnvInteger(
+    env,
+    'SLUICE_MAX_CONNECTIONS_PER_ADDRESS',
+    z.int().min(0),
+    'a number of connections, an integer (0 = no limit)',
+    issues,
+  );
+  const hosts = splitKeys(envValue(env, 'SLUICE_ALLOWED_HOSTS'));
+  return {
+    ...server,
+    headersTimeoutMs: headers ?? server.headersTimeoutMs,
+    bodyTimeoutMs: body ?? server.bodyTimeoutMs,
+    requestTimeoutMs: request ?? server.requestTimeoutMs,
+    keepAliveTimeoutMs: keepAlive ?? server.keepAliveTimeoutMs,
+    maxConnectionsPerAddress: connections ?? server.maxConnectionsPerAddress,
+    allowedHosts: [...new Set([...server.allowedHosts, ...hosts])],
+  };
+}
+
+type ServerLimits = { [K in keyof typeof SERVER_LIMITS_SHAPE]: z.infer<(typeof SERVER_LIMITS_SHAPE)[K]> };
+
+// ── end of server limits ───────────────────────────────────────────────────────────────────
+
 const ServerSchema = z.strictObject({
   /** Where to listen. A non-loopback host needs API keys, or `--insecure`. */
   host: z.string().min(1).default(DEFAULT_HOST),
@@ -134,6 +195,7 @@ const ServerSchema = z.strictObject({
    * spread the streams over the machine's cores, with metrics and rate limits kept as one.
    */
   workers: WorkersSchema.default(1),
+  ...SERVER_LIMITS_SHAPE,
 });
 
 const PROVIDER_SETTINGS: readonly ProviderSetting[] = ['apiKeyEnv', 'baseURL', 'headers', 'pacing'];
@@ -394,9 +456,9 @@ function applyEnvOverrides(config: ParsedConfig, env: Env): ParsedConfig {
   if (model !== undefined && !ModelNameSchema.safeParse(model).success) {
     issues.push(`SLUICE_MODEL: expected provider:model (such as sim:default) or an alias, got '${model}'`);
   }
+  const server = applyServerLimitsEnv(config.server, env, issues);
   if (issues.length > 0) throw invalidConfig('environment', issues);
 
-  const server = config.server;
   const envKeys = splitKeys(envValue(env, server.apiKeysEnv));
   return {
     ...config,

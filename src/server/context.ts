@@ -1,6 +1,7 @@
-import type { IncomingHttpHeaders } from 'node:http';
 import type { ResiliencePolicy } from '../resilience/policy.ts';
-import { type ApiKeys, keyLabel } from './auth.ts';
+import type { ApiKeys } from './auth.ts';
+import type { AuthFailures } from './auth-failures.ts';
+import type { ErrorShapes } from './errors.ts';
 import type { InFlight } from './in-flight.ts';
 import type { ModelResolver } from './models.ts';
 import type { RequestLimiter } from './rate-limit.ts';
@@ -10,6 +11,8 @@ import type { Telemetry } from './telemetry.ts';
 export interface GatewayContext {
   apiKeys: ApiKeys;
   rateLimiter: RequestLimiter;
+  /** Failed key attempts per address (the admission hook refuses an address past its limit). */
+  authFailures: AuthFailures;
   models: ModelResolver;
   policy: Partial<ResiliencePolicy>;
   pingIntervalMs: number;
@@ -18,19 +21,6 @@ export interface GatewayContext {
   shutdown: AbortSignal;
   /** The model calls in flight, each aborted when `shutdown` is. */
   inFlight: InFlight;
-}
-
-/**
- * Lets a request in: checks its key, then its rate (per key, or per address without keys).
- * Returns a label of the key for logs, never the key itself.
- */
-export async function admit(
-  gateway: GatewayContext,
-  headers: IncomingHttpHeaders,
-  address: string,
-): Promise<string | undefined> {
-  const key = gateway.apiKeys.check(headers);
-  const label = keyLabel(key);
-  await gateway.rateLimiter.take(label ?? `address:${address}`);
-  return label;
+  /** The error body each path's callers expect (routes register theirs). */
+  errorShapes: ErrorShapes;
 }

@@ -1,6 +1,7 @@
 import type { Client } from '../client/client.ts';
 import { SluiceError } from '../protocol/errors.ts';
-import { clientFor, DEFAULT_ROUTE, NOT_DEFINED, type RouteDefinition, type RoutingDeps } from './router.ts';
+import { DEFAULT_ROUTE, NOT_DEFINED, type RouteDefinition, type RoutingDeps } from './router.ts';
+import { type ModelCall, modelClient } from './routes/model-call.ts';
 
 /** The max_tokens of a route that sets none: a chat answer, not a document. */
 export const DEFAULT_ROUTE_MAX_TOKENS = 1024;
@@ -8,7 +9,10 @@ export const DEFAULT_ROUTE_MAX_TOKENS = 1024;
 export interface RouteHandlerContext {
   /** Aborts when the client goes away: stop work and return. */
   signal: AbortSignal;
-  /** A client for the route's model (created on first use, so handlers that call no model need none). */
+  /**
+   * A client for the route's model (created on first use, so handlers that call no model need
+   * none). Its calls are the gateway's model call: fallbacks, telemetry and usage included.
+   */
   readonly client: Client;
 }
 
@@ -23,7 +27,8 @@ export interface DispatcherDeps extends RoutingDeps {
 }
 
 export interface Dispatcher {
-  dispatch(routeName: string, request: string, signal: AbortSignal): AsyncGenerator<string>;
+  /** The route's answer; its model calls belong to `call` (signal, telemetry, usage). */
+  dispatch(routeName: string, request: string, call: ModelCall): AsyncGenerator<string>;
   /** The `provider:model` that answers a route, for telemetry; undefined for custom handlers and NOT_DEFINED. */
   modelOf(routeName: string): string | undefined;
 }
@@ -43,15 +48,15 @@ export function createDispatcher(routes: readonly RouteDefinition[], deps: Dispa
         return undefined;
       }
     },
-    async *dispatch(routeName, request, signal) {
+    async *dispatch(routeName, request, call) {
       const custom = handlers.get(routeName);
       const route = byName.get(routeName) ?? { name: routeName };
       if (custom) {
-        yield* custom(request, handlerContext(route, signal, deps));
+        yield* custom(request, handlerContext(route, call, deps));
       } else if (routeName === NOT_DEFINED) {
         yield deps.fallbackText;
       } else if (byName.has(routeName)) {
-        yield* modelAnswer(route, request, handlerContext(route, signal, deps));
+        yield* modelAnswer(route, request, handlerContext(route, call, deps));
       } else {
         throw new SluiceError(
           'api_error',
@@ -81,12 +86,12 @@ function customHandlers(
   return new Map(Object.entries(handlers));
 }
 
-function handlerContext(route: RouteDefinition, signal: AbortSignal, deps: RoutingDeps): RouteHandlerContext {
+function handlerContext(route: RouteDefinition, call: ModelCall, deps: RoutingDeps): RouteHandlerContext {
   let client: Client | undefined;
   return {
-    signal,
+    signal: call.signal,
     get client() {
-      client ??= clientFor(route.model ?? deps.defaultModel, deps);
+      client ??= modelClient(deps.gateway, call, route.model ?? deps.defaultModel);
       return client;
     },
   };

@@ -1,9 +1,9 @@
-import { Client } from '../client/client.ts';
 import type { ToolUseBlock } from '../protocol/content.ts';
 import type { Message } from '../protocol/message.ts';
 import type { CustomTool } from '../protocol/request.ts';
 import { compileRoutePattern, NOT_DEFINED } from './config.ts';
 import type { GatewayContext } from './context.ts';
+import { type ModelCall, modelClient } from './routes/model-call.ts';
 
 export { NOT_DEFINED };
 
@@ -38,16 +38,19 @@ export interface RouterOptions {
   routes: RouteDefinition[];
 }
 
-/** What routing needs from the gateway: its models and resilience policy, and the default model. */
+/** What routing needs: the gateway (its one model call) and the default model. */
 export interface RoutingDeps {
-  gateway: Pick<GatewayContext, 'models' | 'policy'>;
+  gateway: GatewayContext;
   /** provider:model or alias used where a route or the classifier names none. */
   defaultModel: string;
 }
 
 export interface Router {
-  /** A configured route's name, DEFAULT_ROUTE when none is configured, or NOT_DEFINED. */
-  classify(request: string, signal: AbortSignal): Promise<string>;
+  /**
+   * A configured route's name, DEFAULT_ROUTE when none is configured, or NOT_DEFINED. A model
+   * asked to classify is called as part of `call` (its signal, telemetry and usage).
+   */
+  classify(request: string, call: ModelCall): Promise<string>;
 }
 
 export function createRouter(options: RouterOptions, deps: RoutingDeps): Router {
@@ -56,12 +59,6 @@ export function createRouter(options: RouterOptions, deps: RoutingDeps): Router 
     return llmRouter(options.routes, options.classifier.model ?? deps.defaultModel, deps);
   }
   return rulesRouter(options.routes);
-}
-
-/** A client for a model name through the gateway's resolver, so it shares its providers and policy. */
-export function clientFor(modelName: string, deps: RoutingDeps): Client {
-  const { ref, provider } = deps.gateway.models.resolve(modelName);
-  return new Client(ref, { provider, policy: deps.gateway.policy });
 }
 
 // ── rules ──────────────────────────────────────────────────────────────────────────────────
@@ -114,14 +111,14 @@ function llmRouter(routes: readonly RouteDefinition[], model: string, deps: Rout
   const chooseRoute = chooseRouteTool([...names]);
   const system = classifierSystemPrompt(routes);
   return {
-    async classify(request, signal) {
-      const message = await clientFor(model, deps).create(request, {
+    async classify(request, call) {
+      const message = await modelClient(deps.gateway, call, model).create(request, {
         system,
         tools: [chooseRoute],
         toolChoice: CHOOSE_ROUTE_TOOL,
         maxTokens: CLASSIFIER_MAX_TOKENS,
         temperature: 0,
-        signal,
+        signal: call.signal,
       });
       return chosenRoute(message, names);
     },

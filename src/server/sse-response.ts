@@ -122,13 +122,6 @@ export function openEventStream(reply: FastifyReply, pingIntervalMs: number): Ss
   return new SseResponse(reply.raw, { streamId: `str_${randomUUID()}`, pingIntervalMs, headers });
 }
 
-/** Aborts when the client goes away before the response is complete: the upstream call stops at once. */
-export function abortOnDisconnect(reply: FastifyReply): AbortSignal {
-  const controller = new AbortController();
-  whenClosed(reply, () => controller.abort());
-  return controller.signal;
-}
-
 /**
  * A request's signal: aborts when its client goes away or the gateway's grace period ends.
  * Not `AbortSignal.any`, whose weak references and finalizers cost every request a share of

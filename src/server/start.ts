@@ -1,9 +1,8 @@
-import cors from '@fastify/cors';
 import type { FastifyInstance } from 'fastify';
 import { OverloadedError } from '../protocol/errors.ts';
 import { createServer } from './app.ts';
-import { assertSafeBinding, type GatewayConfig } from './config.ts';
-import { createLogger } from './logger.ts';
+import { assertSafeBinding, type GatewayConfig, isLoopback } from './config.ts';
+import { createLogger, scrubSecrets } from './logger.ts';
 import { createTelemetry } from './observability.ts';
 import { registryFromConfig } from './providers.ts';
 import type { RequestLimiter } from './rate-limit.ts';
@@ -58,6 +57,17 @@ export async function startGateway(
     policy: config.resilience,
     rateLimit: server.rateLimit,
     rateLimiter: options.cluster?.rateLimiter,
+    failedKeyLimit: server.failedKeyLimit,
+    timeouts: {
+      headersMs: server.headersTimeoutMs,
+      bodyMs: server.bodyTimeoutMs,
+      requestMs: server.requestTimeoutMs,
+      keepAliveMs: server.keepAliveTimeoutMs,
+    },
+    maxConnectionsPerAddress: server.maxConnectionsPerAddress,
+    corsOrigins: server.corsOrigins,
+    // Without keys, whoever reaches a loopback gateway may use it: a web page too, by DNS rebinding.
+    allowedHosts: isLoopback(server.host) && server.apiKeys.length === 0 ? server.allowedHosts : undefined,
     telemetry,
     routes: {
       classifier: config.routes.classifier,
@@ -65,14 +75,21 @@ export async function startGateway(
       routes: config.routes.definitions,
     },
     log: (entry) => logger?.error({ route: entry.route, error: entry.error }, 'streaming_chat failed'),
+    // The cause stays in the log (secrets masked); the client gets the request id to quote.
+    onInternalError: (entry) =>
+      logger?.error(
+        {
+          ...entry,
+          cause: {
+            name: entry.cause.name,
+            message: scrubSecrets(entry.cause.message),
+            stack: entry.cause.stack === undefined ? undefined : scrubSecrets(entry.cause.stack),
+          },
+        },
+        'internal error',
+      ),
     shutdown: shutdown.signal,
   });
-  if (server.corsOrigins.length > 0) {
-    await app.register(cors, {
-      origin: server.corsOrigins.includes('*') ? true : server.corsOrigins,
-      exposedHeaders: ['sluice-stream-id', 'sluice-route', 'retry-after', 'request-id'],
-    });
-  }
   const url = await app.listen({ host: server.host, port: server.port, backlog: server.listenBacklog });
 
   let closing: Promise<void> | undefined;

@@ -65,6 +65,13 @@ describe('defaults', () => {
         listenBacklog: 4096,
         logLevel: 'info',
         workers: 1,
+        headersTimeoutMs: 30_000,
+        bodyTimeoutMs: 30_000,
+        requestTimeoutMs: 120_000,
+        keepAliveTimeoutMs: 72_000,
+        maxConnectionsPerAddress: 0,
+        failedKeyLimit: { maxFailures: 20, windowMs: 60_000 },
+        allowedHosts: [],
       },
       defaultModel: 'sim:default',
       providers: {},
@@ -251,7 +258,7 @@ describe('bad files', () => {
   it('an unknown key: named with its path, and the allowed keys', () => {
     const error = errorFor({ server: { prot: 8080 } });
     expect(error.issues).toEqual([
-      "server.prot: unrecognized key (did you mean 'port'?); expected one of host, port, apiKeys, apiKeysEnv, bodyLimitBytes, corsOrigins, rateLimit, shutdownGraceMs, pingIntervalMs, listenBacklog, logLevel, workers",
+      "server.prot: unrecognized key (did you mean 'port'?); expected one of host, port, apiKeys, apiKeysEnv, bodyLimitBytes, corsOrigins, rateLimit, shutdownGraceMs, pingIntervalMs, listenBacklog, logLevel, workers, headersTimeoutMs, bodyTimeoutMs, requestTimeoutMs, keepAliveTimeoutMs, maxConnectionsPerAddress, failedKeyLimit, allowedHosts",
     ]);
   });
 

@@ -1,5 +1,5 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Anthropic from '@anthropic-ai/sdk';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -140,6 +140,24 @@ describe('sluice serve', () => {
       expect(await exited).toBe(0);
     } finally {
       child.kill('SIGKILL');
+    }
+  });
+
+  it('with --host 0.0.0.0 the banner says the address bound, and each interface it is reachable at', async () => {
+    const { child, url, exited, stdout } = await serveProcess(['--host', '0.0.0.0', '--insecure'], {});
+    try {
+      const { port } = new URL(url);
+      expect(url).toBe(`http://0.0.0.0:${port}`);
+      const reachable = /\(reachable at ([^)]+)\)/.exec(stdout())?.[1]?.split(', ') ?? [];
+      expect(reachable).toContain(`http://127.0.0.1:${port}`);
+      for (const address of Object.values(networkInterfaces()).flat()) {
+        if (address?.family === 'IPv4') expect(reachable).toContain(`http://${address.address}:${port}`);
+      }
+      // Every address it names answers.
+      for (const where of reachable) expect((await fetch(`${where}/healthz`)).status).toBe(200);
+    } finally {
+      child.kill('SIGTERM');
+      await exited;
     }
   });
 });

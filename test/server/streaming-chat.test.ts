@@ -8,13 +8,9 @@ import type { CustomTool, MessageCreateParams } from '../../src/protocol/request
 import { ProviderRegistry } from '../../src/providers/registry.ts';
 import { createSimulatedProvider, NO_PACING, type Pacing } from '../../src/providers/simulated/provider.ts';
 import type { Provider } from '../../src/providers/types.ts';
-import { createServer } from '../../src/server/app.ts';
-import { ApiKeys } from '../../src/server/auth.ts';
+import { createServer, gatewayContext } from '../../src/server/app.ts';
 import type { GatewayContext } from '../../src/server/context.ts';
 import type { RouteHandler } from '../../src/server/dispatcher.ts';
-import { InFlight } from '../../src/server/in-flight.ts';
-import { ModelResolver } from '../../src/server/models.ts';
-import { RateLimiter } from '../../src/server/rate-limit.ts';
 import {
   CHOOSE_ROUTE_TOOL,
   type ClassifierOptions,
@@ -23,8 +19,8 @@ import {
   NOT_DEFINED,
   type RouteDefinition,
 } from '../../src/server/router.ts';
+import { detachedModelCall } from '../../src/server/routes/model-call.ts';
 import { CLASSIFYING, type StreamingChatLogEntry } from '../../src/server/routes/streaming-chat.ts';
-import { NO_TELEMETRY } from '../../src/server/telemetry.ts';
 
 const KEY = 'sk-streaming-chat-test';
 const FALLBACK = 'Sorry, I only answer billing and tech questions.';
@@ -53,16 +49,14 @@ function simRegistry(
 }
 
 function contextFor(registry: ProviderRegistry, shutdown = new AbortController().signal): GatewayContext {
-  return {
-    apiKeys: new ApiKeys([KEY]),
-    rateLimiter: new RateLimiter(0),
-    models: new ModelResolver(registry, ALIASES),
+  return gatewayContext({
+    registry,
+    apiKeys: [KEY],
+    aliases: ALIASES,
     policy: { initialDelayMs: 1, maxDelayMs: 2 },
     pingIntervalMs: 0,
-    telemetry: NO_TELEMETRY,
     shutdown,
-    inFlight: new InFlight(shutdown),
-  };
+  });
 }
 
 interface GatewaySetup {
@@ -272,7 +266,7 @@ describe('the llm classifier', () => {
       { classifier: { type: 'llm', model: 'rec:default' }, fallbackText: FALLBACK, routes: [BILLING, TECH] },
       { gateway: contextFor(registry), defaultModel: 'sim:default' },
     );
-    expect(await router.classify('about tech', new AbortController().signal)).toBe('tech');
+    expect(await router.classify('about tech', detachedModelCall(new AbortController().signal))).toBe('tech');
     const sent = seen[0]!;
     expect(sent.tool_choice).toEqual({ type: 'tool', name: CHOOSE_ROUTE_TOOL });
     expect(sent.tools?.[0]).toMatchObject({
@@ -308,7 +302,9 @@ describe('the llm classifier', () => {
       { classifier: { type: 'llm' }, fallbackText: FALLBACK, routes: [BILLING] },
       { gateway: contextFor(registry), defaultModel: 'off:default' },
     );
-    expect(await router.classify('billing please', new AbortController().signal)).toBe(NOT_DEFINED);
+    expect(await router.classify('billing please', detachedModelCall(new AbortController().signal))).toBe(
+      NOT_DEFINED,
+    );
   });
 });
 

@@ -1,40 +1,64 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { Client } from '../../client/client.ts';
+import { SluiceError } from '../../protocol/errors.ts';
 import type { StreamEvent } from '../../protocol/events.ts';
+import type { Usage } from '../../protocol/message.ts';
 import type { MessageCreateParams } from '../../protocol/request.ts';
+import { PROVIDER_SPECIFICATION_VERSION, type Provider } from '../../providers/types.ts';
+import type { ResiliencePolicy } from '../../resilience/policy.ts';
 import type { BatchedIterable } from '../../stream/batches.ts';
+import { callerOf } from '../admission.ts';
 import type { GatewayContext } from '../context.ts';
 import { fallbackStream } from '../fallbacks.ts';
 import { requestSignal } from '../sse-response.ts';
-import type { RequestTelemetry } from '../telemetry.ts';
+import { NO_TELEMETRY, type RequestTelemetry } from '../telemetry.ts';
 
-/** What a model route knows before it reads the body: its telemetry and its signal. */
+/** One request's share of the model calls it makes: its telemetry, its signal, its tokens so far. */
 export interface ModelCall {
-  streaming: boolean;
   telemetry: RequestTelemetry;
-  /** Aborts when the client leaves or the gateway's grace period ends. */
+  /** Aborts when the client leaves (no reason) or the grace period ends (an OverloadedError). */
   signal: AbortSignal;
+  /**
+   * Tokens of this request's earlier calls. Telemetry takes usage as a running total per
+   * request; a request that calls several models (a classifier, then a route) adds each
+   * call's usage to the ones before.
+   */
+  spent: { input: number; output: number };
 }
 
+/** Starts the request's telemetry (with the caller's key label) and its signal. */
 export function beginModelCall(
   gateway: GatewayContext,
   route: string,
   request: FastifyRequest,
   reply: FastifyReply,
+  streaming: boolean,
 ): ModelCall {
-  const streaming = (request.body as { stream?: unknown } | null)?.stream === true;
   return {
-    streaming,
-    telemetry: gateway.telemetry.start(route, undefined, streaming),
+    telemetry: gateway.telemetry.start(route, callerOf(request), streaming),
     signal: requestSignal(reply, gateway.inFlight),
+    spent: { input: 0, output: 0 },
+  };
+}
+
+/** A ModelCall outside an HTTP request (tests, tools): the given signal, and telemetry that records nothing unless given. */
+export function detachedModelCall(signal: AbortSignal, telemetry?: RequestTelemetry): ModelCall {
+  return {
+    telemetry: telemetry ?? NO_TELEMETRY.start('', undefined, false),
+    signal,
+    spent: { input: 0, output: 0 },
   };
 }
 
 /**
- * The answer's events: the request's model and its fallbacks tried in order through the
- * resilient stream, with the model, retries, usage and first token reported to telemetry.
+ * THE model call of the gateway: every route that asks a model for anything comes here.
+ * The request's model is resolved (aliases, fallbacks) and tried with its fallbacks in order,
+ * each through the resilient stream; the model, retries, usage and first token go to the
+ * request's telemetry. The events it returns are the only events a model route relays: a
+ * stream log would be attached here, on their way out.
  * The first token is looked for per batch as the batches pass, with no stage of its own.
  */
-export function modelEvents(
+export function callModel(
   gateway: GatewayContext,
   call: ModelCall,
   params: MessageCreateParams,
@@ -43,13 +67,14 @@ export function modelEvents(
   const { telemetry, signal } = call;
   const chain = gateway.models.resolveChain(params.model);
   telemetry.model(chain[0]!.ref);
+  const before = { ...call.spent };
   let firstTokenSeen = false;
   return fallbackStream(chain, params, {
     policy: gateway.policy,
     headers,
     signal,
     onRetry: (info) => telemetry.retry(info),
-    onUsage: (usage) => telemetry.usage(usage),
+    onUsage: (usage) => telemetry.usage(addSpent(call, before, usage)),
     onModel: (model) => telemetry.model(model.ref),
     onBatch: (batch) => {
       if (firstTokenSeen || !batch.some((event) => event.type === 'content_block_delta')) return;
@@ -57,4 +82,43 @@ export function modelEvents(
       telemetry.firstToken();
     },
   });
+}
+
+function addSpent(call: ModelCall, before: ModelCall['spent'], usage: Usage): Usage {
+  call.spent = {
+    input: before.input + usage.input_tokens,
+    output: before.output + usage.output_tokens,
+  };
+  return { ...usage, input_tokens: call.spent.input, output_tokens: call.spent.output };
+}
+
+// `callModel` already retries, resumes and times out: the Client on top must not do it again.
+const PASS_THROUGH: Partial<ResiliencePolicy> = {
+  maxRetries: 0,
+  resume: false,
+  idleTimeoutMs: 0,
+  deadlineMs: 0,
+};
+
+/**
+ * A `Client` for `model` whose every call is `callModel` on this request: what
+ * `/streaming_chat`'s handlers and its `llm` classifier use, so they get the configured
+ * fallbacks, the telemetry and the usage counts of the API routes.
+ */
+export function modelClient(gateway: GatewayContext, call: ModelCall, model: string): Client {
+  const primary = gateway.models.resolve(model);
+  const provider: Provider = {
+    specificationVersion: PROVIDER_SPECIFICATION_VERSION,
+    name: 'gateway',
+    capabilities: primary.provider.capabilities,
+    // The Client names the model without its prefix; the call resolves the name asked for.
+    stream: (request, options) => callModel(gateway, call, { ...request, model }, options?.headers),
+  };
+  return new Client(primary.ref, { provider, policy: PASS_THROUGH });
+}
+
+/** Why a request's signal aborted: the shutdown's retryable error, 'client' when the caller left, or undefined. */
+export function cutReason(call: ModelCall): SluiceError | 'client' | undefined {
+  if (!call.signal.aborted) return undefined;
+  return call.signal.reason instanceof SluiceError ? call.signal.reason : 'client';
 }

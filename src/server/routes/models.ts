@@ -1,20 +1,18 @@
 import type { FastifyInstance } from 'fastify';
 import { modelEntry, modelList } from '../../protocol/models.ts';
-import { admit, type GatewayContext } from '../context.ts';
+import type { GatewayContext } from '../context.ts';
 
-/** `GET /v1/models` and `GET /v1/models/{id}`, in the shape both official SDKs read. */
+/** `GET /v1/models` and `GET /v1/models/{id}`, in the shape both official SDKs read (admitted by the API plugin). */
 export function registerModelsRoute(app: FastifyInstance, gateway: GatewayContext): void {
   // A gateway's models have no creation date of their own: they are there from its start.
   const since = new Date();
 
-  app.get('/v1/models', async (request) => {
-    await admit(gateway, request.headers, request.ip);
+  app.get('/v1/models', async () => {
     return modelList(gateway.models.known.map((id) => modelEntry(id, listedProvider(gateway, id), since)));
   });
 
   // A wildcard, not a parameter: `provider:model` names may hold slashes (`openai:meta-llama/…`).
   app.get('/v1/models/*', async (request) => {
-    await admit(gateway, request.headers, request.ip);
     const id = (request.params as { '*': string })['*'];
     // Any name a request could use is a model here, listed or not; anything else is the
     // resolver's 404, which names what there is.

@@ -4,12 +4,11 @@ import { z } from 'zod';
 import { InvalidRequestError, type SluiceError } from '../../protocol/errors.ts';
 import { parseRequestBody } from '../../protocol/zod-errors.ts';
 import { writableReady } from '../../stream/writable.ts';
-import { admit, type GatewayContext } from '../context.ts';
+import type { GatewayContext } from '../context.ts';
 import type { Dispatcher } from '../dispatcher.ts';
-import { errorForCaller, sendError } from '../errors.ts';
+import { errorForCaller, isInternal, sendError } from '../errors.ts';
 import type { Router } from '../router.ts';
-import { abortOnDisconnect } from '../sse-response.ts';
-import type { RequestTelemetry } from '../telemetry.ts';
+import { beginModelCall, cutReason, type ModelCall } from './model-call.ts';
 
 export const StreamingChatBodySchema = z.object({ request: z.string() });
 
@@ -35,7 +34,7 @@ interface AnswerDeps {
   gateway: GatewayContext;
   router: Router;
   dispatcher: Dispatcher;
-  telemetry: RequestTelemetry;
+  call: ModelCall;
   log: StreamingChatOptions['log'];
 }
 
@@ -43,67 +42,71 @@ interface AnswerDeps {
  * `POST /streaming_chat` with `{"request": "..."}`: the request is classified, dispatched to
  * its route's handler, and the handler's text streams back as chunked `text/plain`, each
  * chunk flushed as it is produced. A failure before the first chunk is a JSON error with its
- * status; after it, the status is already sent, so a marker line ends the stream instead.
+ * status; after it, the status is already sent, so a marker line ends the stream. The
+ * classifier's and the handlers' model calls are the gateway's one model call, made for this
+ * request: its fallbacks, telemetry and token counts.
  */
 export function registerStreamingChatRoute(
-  app: FastifyInstance,
+  api: FastifyInstance,
   gateway: GatewayContext,
   router: Router,
   dispatcher: Dispatcher,
   options: StreamingChatOptions = {},
 ): void {
-  app.post(STREAMING_CHAT_PATH, async (request, reply) => {
-    const telemetry = gateway.telemetry.start(STREAMING_CHAT_PATH, undefined, true);
+  api.post(STREAMING_CHAT_PATH, async (request, reply) => {
+    const call = beginModelCall(gateway, STREAMING_CHAT_PATH, request, reply, true);
     let text: string;
     try {
-      await admit(gateway, request.headers, request.ip);
       text = parseStreamingChatBody(request.body);
     } catch (error) {
-      // The caller's mistake (key, rate, body): an HTTP error, but nothing for the error log.
+      // The caller's mistake: an HTTP error, but nothing for the error log.
       const sluice = errorForCaller(error);
-      telemetry.finish(sluice.status, sluice);
+      call.telemetry.finish(sluice.status, sluice);
       throw sluice;
     }
-    return streamAnswer(reply, text, { gateway, router, dispatcher, telemetry, log: options.log });
+    return streamAnswer(reply, text, { gateway, router, dispatcher, call, log: options.log });
   });
 }
 
 async function streamAnswer(reply: FastifyReply, text: string, deps: AnswerDeps): Promise<FastifyReply> {
-  // requestSignal would do, but a client that left must be told apart from a shutdown.
-  const clientGone = abortOnDisconnect(reply);
-  const signal = AbortSignal.any([clientGone, deps.gateway.shutdown]);
+  const { call } = deps;
   let route = CLASSIFYING;
   let response: TextResponse | undefined;
   try {
-    route = await deps.router.classify(text, signal);
+    route = await deps.router.classify(text, call);
     const model = deps.dispatcher.modelOf(route);
-    if (model) deps.telemetry.model(model);
-    for await (const chunk of deps.dispatcher.dispatch(route, text, signal)) {
+    if (model) call.telemetry.model(model);
+    for await (const chunk of deps.dispatcher.dispatch(route, text, call)) {
       // Leaving the loop returns the handler's generator, so its `finally` runs.
-      if (signal.aborted) break;
+      if (call.signal.aborted) break;
       if (chunk === '') continue;
       if (!response) {
         response = openTextResponse(reply, route);
-        deps.telemetry.firstToken();
+        call.telemetry.firstToken();
       }
       await response.write(chunk);
     }
     // A handler may just stop when its signal aborts; the answer is cut short all the same.
-    signal.throwIfAborted();
+    call.signal.throwIfAborted();
     (response ?? openTextResponse(reply, route)).end();
-    deps.telemetry.finish(200);
+    call.telemetry.finish(200);
   } catch (thrown) {
-    if (clientGone.aborted) {
+    const cut = cutReason(call);
+    if (cut === 'client') {
       // No failure of the gateway, and no one left to tell.
-      deps.telemetry.finish(499);
+      call.telemetry.finish(499);
       return abandon(reply);
     }
     // On shutdown the handler fails with an abort; the reason says why (and to retry).
-    const error = signal.aborted ? signal.reason : thrown;
+    const error = cut ?? thrown;
     const sluice = errorForCaller(error);
     deps.log?.({ level: 'error', route, error: { type: sluice.type, message: logMessage(error) } });
-    deps.telemetry.finish(sluice.status, sluice);
-    if (!response) return sendError(reply, sluice);
+    call.telemetry.finish(sluice.status, sluice);
+    if (!response) {
+      // Unforeseen failures go to the error handler, which logs their cause with the request id.
+      if (isInternal(error)) throw error;
+      return sendError(reply, sluice);
+    }
     response.end(errorMarker(sluice));
   }
   return reply;
