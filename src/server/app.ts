@@ -8,6 +8,7 @@ import type { GatewayContext } from './context.ts';
 import { createDispatcher, type RouteHandler } from './dispatcher.ts';
 import { sendError, toSluiceError } from './errors.ts';
 import { InFlight } from './in-flight.ts';
+import { type MetricsSource, registerMetricsEndpoint } from './metrics-endpoint.ts';
 import { ModelResolver } from './models.ts';
 import { RateLimiter, type RequestLimiter } from './rate-limit.ts';
 import { createRouter, type RouterOptions } from './router.ts';
@@ -23,6 +24,8 @@ export interface GatewayOptions {
   /** Per model or alias: the models tried, in order, when it fails before its first byte. */
   fallbacks?: Record<string, readonly string[]>;
   apiKeys?: readonly string[];
+  /** The key `GET /metrics` asks for; without it, `/metrics` is closed when `apiKeys` are set. */
+  metricsKey?: string;
   bodyLimitBytes?: number;
   pingIntervalMs?: number;
   policy?: Partial<ResiliencePolicy>;
@@ -39,12 +42,6 @@ export interface GatewayOptions {
   handlers?: Record<string, RouteHandler>;
   /** Where `/streaming_chat` reports failures (a log line each). */
   log?: (entry: StreamingChatLogEntry) => void;
-}
-
-/** Telemetry that can also render Prometheus metrics (see observability.ts). */
-interface MetricsSource {
-  metrics(): Promise<string>;
-  contentType: string;
 }
 
 /** The streaming gateway as a Fastify app (not yet listening). */
@@ -74,11 +71,8 @@ export function createServer(options: GatewayOptions = {}): FastifyInstance {
   registerModelsRoute(app, gateway);
   const metrics = options.telemetry as Partial<MetricsSource> | undefined;
   if (typeof metrics?.metrics === 'function') {
-    const source = metrics as MetricsSource;
-    // Unauthenticated, as Prometheus scrapers expect; it carries counts and model names, no content.
-    app.get('/metrics', async (_request, reply) =>
-      reply.type(source.contentType).send(await source.metrics()),
-    );
+    const access = { metricsKey: options.metricsKey, keysRequired: gateway.apiKeys.required };
+    registerMetricsEndpoint(app, metrics as MetricsSource, access);
   }
   registerMessagesRoute(app, gateway);
   registerChatCompletionsRoute(app, gateway);

@@ -10,7 +10,7 @@ export { assertSafeBinding, isLoopback } from './config/bind-safety.ts';
 export { ConfigError } from './config/errors.ts';
 export { type LoadConfigOptions, type LoadedConfig, loadConfig } from './config/load.ts';
 export { type ConfigOverrides, OVERRIDES, type Override } from './config/overrides.ts';
-export { knownProviders, resolveAlias } from './config/references.ts';
+export { configuredModels, knownProviders, resolveAlias } from './config/references.ts';
 export {
   compileRoutePattern,
   DEFAULT_API_KEYS_ENV,

@@ -2,8 +2,9 @@ import cors from '@fastify/cors';
 import type { FastifyInstance } from 'fastify';
 import { OverloadedError } from '../protocol/errors.ts';
 import { createServer } from './app.ts';
-import { assertSafeBinding, type GatewayConfig } from './config.ts';
+import { assertSafeBinding, configuredModels, type GatewayConfig } from './config.ts';
 import { createLogger } from './logger.ts';
+import { MetricLabels } from './metric-labels.ts';
 import { createTelemetry } from './observability.ts';
 import { registryFromConfig } from './providers.ts';
 import type { RequestLimiter } from './rate-limit.ts';
@@ -42,7 +43,8 @@ export async function startGateway(
 ): Promise<RunningGateway> {
   assertSafeBinding(config, { insecure: options.insecure });
   const logger = options.telemetry ? undefined : createLogger({ level: config.server.logLevel });
-  const ownTelemetry = options.telemetry ?? createTelemetry({ logger });
+  const labels = new MetricLabels({ knownModels: configuredModels(config) });
+  const ownTelemetry = options.telemetry ?? createTelemetry({ logger, labels });
   const telemetry = options.cluster?.share(ownTelemetry) ?? ownTelemetry;
   const shutdown = new AbortController();
   const { server } = config;
@@ -51,6 +53,7 @@ export async function startGateway(
     aliases: config.aliases,
     fallbacks: config.fallbacks,
     apiKeys: server.apiKeys,
+    metricsKey: server.metricsKey,
     bodyLimitBytes: server.bodyLimitBytes,
     pingIntervalMs: server.pingIntervalMs,
     policy: config.resilience,

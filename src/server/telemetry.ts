@@ -4,6 +4,8 @@ import type { RetryInfo } from '../stream/message-stream.ts';
 
 /** What the gateway reports about one request while it runs; `finish` exactly once. */
 export interface RequestTelemetry {
+  /** The caller's key as a log may name it (its label, never the key), once the key is checked. */
+  key(label: string | undefined): void;
   /** The model the request resolved to (`provider:model`). */
   model(ref: string): void;
   /** The first content delta reached the client. */
@@ -22,5 +24,5 @@ export interface Telemetry {
 
 /** Telemetry that records nothing: the default when a gateway is built for tests. */
 export const NO_TELEMETRY: Telemetry = {
-  start: () => ({ model() {}, firstToken() {}, retry() {}, usage() {}, finish() {} }),
+  start: () => ({ key() {}, model() {}, firstToken() {}, retry() {}, usage() {}, finish() {} }),
 };

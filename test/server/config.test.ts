@@ -252,7 +252,7 @@ describe('bad files', () => {
   it('an unknown key: named with its path, and the allowed keys', () => {
     const error = errorFor({ server: { prot: 8080 } });
     expect(error.issues).toEqual([
-      "server.prot: unrecognized key (did you mean 'port'?); expected one of host, port, apiKeys, apiKeysEnv, bodyLimitBytes, corsOrigins, rateLimit, shutdownGraceMs, pingIntervalMs, listenBacklog, logLevel, workers",
+      "server.prot: unrecognized key (did you mean 'port'?); expected one of host, port, apiKeys, metricsKey, apiKeysEnv, bodyLimitBytes, corsOrigins, rateLimit, shutdownGraceMs, pingIntervalMs, listenBacklog, logLevel, workers",
     ]);
   });
 
@@ -452,6 +452,17 @@ describe('binding', () => {
   it('allows 0.0.0.0 with keys, or with --insecure', () => {
     expect(() => assertSafeBinding(withServer('0.0.0.0', ['k']))).not.toThrow();
     expect(() => assertSafeBinding(withServer('0.0.0.0'), { insecure: true })).not.toThrow();
+  });
+});
+
+describe('the metrics key', () => {
+  it('comes from server.metricsKey, or SLUICE_METRICS_KEY over it', () => {
+    const path = configFile({ server: { metricsKey: 'from-file' } });
+    expect(loadConfig({ env: {}, path }).config.server.metricsKey).toBe('from-file');
+    expect(loadConfig({ env: { SLUICE_METRICS_KEY: 'from-env' }, path }).config.server.metricsKey).toBe(
+      'from-env',
+    );
+    expect(loadConfig({ env: { SLUICE_METRICS_KEY: ' ' } }).config.server.metricsKey).toBeUndefined();
   });
 });
 

@@ -100,6 +100,11 @@ export const OVERRIDES: readonly Override[] = [
         : { ok: false, expected: 'provider:model (such as sim:default) or an alias' },
   },
   {
+    env: 'SLUICE_METRICS_KEY',
+    path: 'server.metricsKey',
+    parseEnv: (value) => ({ ok: true, value }),
+  },
+  {
     env: DEFAULT_API_KEYS_ENV,
     path: 'server.apiKeys',
     parseEnv: (value) => ({ ok: true, value: splitKeys(value) }),

@@ -85,3 +85,15 @@ export function referenceIssues(config: GatewayConfig, defaultModelPath: string)
   }
   return [...aliasCycleIssues(config), ...issues];
 }
+
+/**
+ * Every model the configuration names, as written and with its aliases followed: the models
+ * whose names a metric label may carry whatever they answer.
+ */
+export function configuredModels(config: GatewayConfig): string[] {
+  const names = modelReferences(config, 'defaultModel').flatMap(([, name]) => [
+    name,
+    resolveAlias(config, name),
+  ]);
+  return [...new Set(names)];
+}

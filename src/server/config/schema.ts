@@ -92,6 +92,12 @@ const ServerSchema = z.strictObject({
   port: PortSchema.default(DEFAULT_PORT),
   /** Keys callers present (`x-api-key` or `Authorization: Bearer`). Empty: no authentication. */
   apiKeys: z.array(z.string().min(1)).default(() => []),
+  /**
+   * The key `GET /metrics` asks for (`Authorization: Bearer`), as Prometheus's `authorization`
+   * setting sends it. With `apiKeys` set and no metrics key, `/metrics` is closed: the gateway's
+   * keys do not open it, since a scraper needs no right to spend the providers' keys.
+   */
+  metricsKey: z.string().min(1).optional(),
   /** The environment variable whose comma-separated keys are added to `apiKeys`. */
   apiKeysEnv: EnvNameSchema.default(DEFAULT_API_KEYS_ENV),
   /** Larger request bodies are refused with 413. */

@@ -23,7 +23,7 @@ export function registerChatCompletionsRoute(app: FastifyInstance, gateway: Gate
     const call = beginModelCall(gateway, '/v1/chat/completions', request, reply);
     const { streaming, telemetry, signal } = call;
     try {
-      await admit(gateway, request.headers, request.ip);
+      telemetry.key(await admit(gateway, request.headers, request.ip));
       const { request: params, includeUsage } = fromOpenAIRequest(request.body);
       const { stream: _stream, ...rest } = params;
       const events = modelEvents(gateway, call, rest);

@@ -16,7 +16,7 @@ export function registerMessagesRoute(app: FastifyInstance, gateway: GatewayCont
     const call = beginModelCall(gateway, '/v1/messages', request, reply);
     const { streaming, telemetry, signal } = call;
     try {
-      await admit(gateway, request.headers, request.ip);
+      telemetry.key(await admit(gateway, request.headers, request.ip));
       const { stream: _stream, ...params } = parseRequestBody(MessageCreateParamsSchema, request.body);
       const events = modelEvents(gateway, call, params, passThroughHeaders(request));
       if (!streaming) {

@@ -56,7 +56,7 @@ export function registerStreamingChatRoute(
     const telemetry = gateway.telemetry.start(STREAMING_CHAT_PATH, undefined, true);
     let text: string;
     try {
-      await admit(gateway, request.headers, request.ip);
+      telemetry.key(await admit(gateway, request.headers, request.ip));
       text = parseStreamingChatBody(request.body);
     } catch (error) {
       // The caller's mistake (key, rate, body): an HTTP error, but nothing for the error log.
