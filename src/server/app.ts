@@ -16,6 +16,7 @@ import { registerChatCompletionsRoute } from './routes/chat-completions.ts';
 import { registerMessagesRoute } from './routes/messages.ts';
 import { registerModelsRoute } from './routes/models.ts';
 import { registerStreamingChatRoute, type StreamingChatLogEntry } from './routes/streaming-chat.ts';
+import { SecretScrubber } from './secrets.ts';
 import { NO_TELEMETRY, type Telemetry } from './telemetry.ts';
 
 export interface GatewayOptions {
@@ -26,6 +27,8 @@ export interface GatewayOptions {
   apiKeys?: readonly string[];
   /** The key `GET /metrics` asks for; without it, `/metrics` is closed when `apiKeys` are set. */
   metricsKey?: string;
+  /** What to take out of upstream error text (secrets.ts); absent: the keys above and key-shaped strings. */
+  scrubber?: SecretScrubber;
   bodyLimitBytes?: number;
   pingIntervalMs?: number;
   policy?: Partial<ResiliencePolicy>;
@@ -59,6 +62,7 @@ export function createServer(options: GatewayOptions = {}): FastifyInstance {
     telemetry: options.telemetry ?? NO_TELEMETRY,
     shutdown,
     inFlight: new InFlight(shutdown),
+    scrubber: options.scrubber ?? new SecretScrubber([...(options.apiKeys ?? []), options.metricsKey ?? '']),
   };
   const app = Fastify({ bodyLimit: options.bodyLimitBytes ?? 10 * 1024 * 1024, logger: false });
 

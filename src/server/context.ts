@@ -4,6 +4,7 @@ import { type ApiKeys, keyLabel } from './auth.ts';
 import type { InFlight } from './in-flight.ts';
 import type { ModelResolver } from './models.ts';
 import type { RequestLimiter } from './rate-limit.ts';
+import type { SecretScrubber } from './secrets.ts';
 import type { Telemetry } from './telemetry.ts';
 
 /** What every route of the gateway shares. */
@@ -18,6 +19,8 @@ export interface GatewayContext {
   shutdown: AbortSignal;
   /** The model calls in flight, each aborted when `shutdown` is. */
   inFlight: InFlight;
+  /** Takes the configured secrets and internal addresses out of upstream text before a caller sees it; key-shaped strings and addresses only when absent. */
+  scrubber?: SecretScrubber;
 }
 
 /**

@@ -8,6 +8,7 @@ import { MetricLabels } from './metric-labels.ts';
 import { createTelemetry } from './observability.ts';
 import { registryFromConfig } from './providers.ts';
 import type { RequestLimiter } from './rate-limit.ts';
+import { scrubberFor } from './secrets.ts';
 import type { Telemetry } from './telemetry.ts';
 
 export interface RunningGateway {
@@ -42,7 +43,8 @@ export async function startGateway(
   options: StartOptions = {},
 ): Promise<RunningGateway> {
   assertSafeBinding(config, { insecure: options.insecure });
-  const logger = options.telemetry ? undefined : createLogger({ level: config.server.logLevel });
+  const scrubber = scrubberFor(config, options.env);
+  const logger = options.telemetry ? undefined : createLogger({ level: config.server.logLevel, scrubber });
   const labels = new MetricLabels({ knownModels: configuredModels(config) });
   const ownTelemetry = options.telemetry ?? createTelemetry({ logger, labels });
   const telemetry = options.cluster?.share(ownTelemetry) ?? ownTelemetry;
@@ -54,6 +56,7 @@ export async function startGateway(
     fallbacks: config.fallbacks,
     apiKeys: server.apiKeys,
     metricsKey: server.metricsKey,
+    scrubber,
     bodyLimitBytes: server.bodyLimitBytes,
     pingIntervalMs: server.pingIntervalMs,
     policy: config.resilience,

@@ -12,6 +12,7 @@ import {
 import { createLogger } from '../../src/server/logger.ts';
 import { MetricLabels } from '../../src/server/metric-labels.ts';
 import { createTelemetry } from '../../src/server/observability.ts';
+import { SecretScrubber } from '../../src/server/secrets.ts';
 
 const ROUTE = '/v1/messages';
 const LEVEL = { info: 30, warn: 40, error: 50 };
@@ -313,5 +314,24 @@ describe('createLogger', () => {
       },
     });
     expect(logs.lines()[1]).toMatchObject({ err: { type: 'TypeError', message: 'boom' } });
+  });
+
+  it('masks the configured secret values wherever they appear, whatever their shape', () => {
+    const logs = collector();
+    const odd = 'pa"ss\\word-1'; // a quote and a backslash: JSON-escaped in the line
+    const scrubber = new SecretScrubber(['plainvalue42', odd, 'with space/é']);
+    const logger = createLogger({ destination: logs.stream, scrubber });
+    logger.info(
+      { note: 'upstream said plainvalue42', url: `http://u:${encodeURIComponent('with space/é')}@h/` },
+      'one',
+    );
+    logger.warn({ field: odd, nested: { deep: [`x${odd}y`] } }, `message with ${odd}`);
+
+    const text = logs.raw.join('\n');
+    expect(text).not.toContain('plainvalue42');
+    expect(text).not.toContain('pa\\"ss');
+    expect(text).not.toContain('with%20space');
+    expect(logs.lines()).toHaveLength(2);
+    expect(logs.lines()[1]).toMatchObject({ field: '[redacted]', msg: 'message with [redacted]' });
   });
 });

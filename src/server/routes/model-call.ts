@@ -6,6 +6,7 @@ import type { GatewayContext } from '../context.ts';
 import { fallbackStream } from '../fallbacks.ts';
 import { requestSignal } from '../sse-response.ts';
 import type { RequestTelemetry } from '../telemetry.ts';
+import { publicUpstreamError } from '../upstream-errors.ts';
 
 /** What a model route knows before it reads the body: its telemetry and its signal. */
 export interface ModelCall {
@@ -48,6 +49,7 @@ export function modelEvents(
     policy: gateway.policy,
     headers,
     signal,
+    publicError: (error) => publicUpstreamError(error, gateway.scrubber),
     onRetry: (info) => telemetry.retry(info),
     onUsage: (usage) => telemetry.usage(usage),
     onModel: (model) => telemetry.model(model.ref),

@@ -10,6 +10,7 @@ import { sendError, toSluiceError } from '../errors.ts';
 import type { Router } from '../router.ts';
 import { abortOnDisconnect } from '../sse-response.ts';
 import type { RequestTelemetry } from '../telemetry.ts';
+import { publicUpstreamError } from '../upstream-errors.ts';
 
 export const StreamingChatBodySchema = z.object({ request: z.string() });
 
@@ -100,7 +101,7 @@ async function streamAnswer(reply: FastifyReply, text: string, deps: AnswerDeps)
     }
     // On shutdown the handler fails with an abort; the reason says why (and to retry).
     const error = signal.aborted ? signal.reason : thrown;
-    const sluice = toSluiceError(error);
+    const sluice = toSluiceError(publicUpstreamError(error, deps.gateway.scrubber));
     deps.log?.({ level: 'error', route, error: { type: sluice.type, message: logMessage(error) } });
     deps.telemetry.finish(sluice.status, sluice);
     if (!response) return sendError(reply, sluice);
