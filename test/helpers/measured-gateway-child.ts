@@ -8,7 +8,7 @@ const gc = (globalThis as { gc?: () => void }).gc;
 process.on('message', () => {
   gc?.();
   gc?.();
-  const { heapUsed, rss } = process.memoryUsage();
-  process.send?.({ heapUsed, rss });
+  const { heapUsed, external, rss } = process.memoryUsage();
+  process.send?.({ heapUsed, external, rss });
 });
 process.send?.({ url: gateway.url });

@@ -12,7 +12,7 @@ const childMain = fileURLToPath(new URL('./measured-gateway-child.ts', import.me
 export interface MeasuredGateway {
   url: string;
   /** Memory after two full collections in the gateway process. */
-  memory(): Promise<{ heapUsed: number; rss: number }>;
+  memory(): Promise<{ heapUsed: number; external: number; rss: number }>;
   stop(): Promise<void>;
 }
 
@@ -35,7 +35,7 @@ export async function startMeasuredGateway(
   return {
     url,
     memory() {
-      const answer = next<{ heapUsed: number; rss: number }>();
+      const answer = next<{ heapUsed: number; external: number; rss: number }>();
       child.send('measure');
       return answer;
     },
