@@ -25,10 +25,13 @@ const MIN_SECRET_LENGTH = 4;
 // Credentials in a URL: scheme://user:password@ or scheme://token@.
 const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#@"'<>]+@/gi;
 // What providers echo when they refuse a key ("Incorrect API key provided: sk-…").
-const BEARER = /\b((?:Bearer|Basic)\s+)[^\s"',;<>]+/gi;
+const BEARER = /\b(Bearer\s+)[^\s"',;<>]+/gi;
+// HTTP Basic credentials (base64 of user:password), as an upstream may echo its Authorization header.
+const BASIC = /\b(Basic\s+)[A-Za-z0-9+/]{6,}={0,2}/g;
 const KEY_LIKE = /\bsk-[A-Za-z0-9_*.-]{8,}/g;
 // Node's network errors name the peer: "connect ECONNREFUSED 127.0.0.1:8080", "getaddrinfo ENOTFOUND db.internal".
-const NETWORK_ERROR_PEER = /\b(E[A-Z]{3,}|UND_ERR_[A-Z_]+)\s+(\[[0-9a-fA-F:.]+\]|[^\s,;)'"]+)/g;
+const NETWORK_ERROR_PEER =
+  /\b(E(?:CONNREFUSED|CONNRESET|CONNABORTED|HOSTUNREACH|NETUNREACH|TIMEDOUT|NOTFOUND|AI_AGAIN|ADDRINUSE|ADDRNOTAVAIL|PIPE|PROTO)|UND_ERR_[A-Z_]+)\s+(\[[0-9a-fA-F:.]+\](?::\d{1,5})?|[^\s,;)'"]+)/g;
 const IPV4 = /\b(?:\d{1,3}\.){3}\d{1,3}(?::\d{1,5})?\b/g;
 const IPV6_WITH_PORT = /\[[0-9a-fA-F:.]*:[0-9a-fA-F:.]*\](?::\d{1,5})?/g;
 const LOCALHOST = /\blocalhost(?::\d{1,5})?\b/gi;
@@ -60,6 +63,7 @@ export class SecretScrubber {
     return result
       .replace(URL_CREDENTIALS, `$1${REDACTED}@`)
       .replace(BEARER, `$1${REDACTED}`)
+      .replace(BASIC, `$1${REDACTED}`)
       .replace(KEY_LIKE, REDACTED);
   }
 
