@@ -1,6 +1,9 @@
 // A stream that breaks twice on the way, consumed as if nothing happened.
 // Run: node examples/resume.ts   (Node ≥ 22.12; `npx node` uses the project's Node 24)
-import { createAnthropicProvider, resilientMessageStream, Simulator } from '../src/index.ts';
+
+import { createAnthropicProvider } from '../src/entry/providers.ts';
+import { Simulator } from '../src/entry/testing.ts';
+import { resilientMessageStream } from '../src/index.ts';
 
 const simulator = await Simulator.start({ pacing: { ttftMs: 0, tokensPerSecond: 0 } });
 // The simulator drops the connection after 700 bytes, then sends an overloaded_error mid-stream.

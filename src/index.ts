@@ -1,11 +1,130 @@
 /**
- * Sluice: asynchronous, streaming LLM chat for TypeScript.
- * The public API: the protocol types and errors, and the stream engine.
+ * `sluice`: the client library. Calls, chats, tools, the stream every call returns, the
+ * resilient stream under it, the typed errors, and the Messages API types.
+ *
+ * This file is the whole public surface of `sluice`: a name not listed here is internal and
+ * may change in any release. test/api/surface.json records it; a change here is a visible diff.
  */
 
-export * from './client/index.ts';
-export * from './mcp/index.ts';
-export * from './protocol/index.ts';
-export * from './providers/index.ts';
-export * from './resilience/index.ts';
-export * from './stream/index.ts';
+export type { CallOptions, ToolLike } from './client/call-options.ts';
+// Client and Chat
+export {
+  Chat,
+  type ChatCallOptions,
+  type ChatOptions,
+  type Prompt,
+  type ToolLoopOptions,
+  type ToolLoopStep,
+  type ToolLoopStepStream,
+} from './client/chat.ts';
+export { type CallRecord, Client, type ClientOptions, DEFAULT_MAX_TOKENS } from './client/client.ts';
+export {
+  type BinarySource,
+  type ImageOptions,
+  image,
+  imageFromBytes,
+  type LoadOptions,
+  type PdfOptions,
+  pdf,
+  text,
+} from './client/content.ts';
+export { type MessagesInput, type TurnInput, textOf } from './client/messages.ts';
+export { type StructuredOptions, StructuredOutputError } from './client/structured.ts';
+export { toolResult } from './client/tool-result.ts';
+export {
+  type RunToolCallsOptions,
+  runToolCalls,
+  type Tool,
+  type ToolContext,
+  type ToolDefinition,
+  type ToolSet,
+  tool,
+  toolResultMessage,
+} from './client/tools.ts';
+export { costOf, DEFAULT_PRICES, type Price, priceOf, Totals } from './client/usage.ts';
+
+// The Messages API vocabulary
+export type {
+  Citation,
+  ContentBlock,
+  ContentBlockParam,
+  DocumentBlock,
+  ImageBlock,
+  ImageMediaType,
+  RedactedThinkingBlock,
+  ServerToolUseBlock,
+  TextBlock,
+  ThinkingBlock,
+  ToolResultBlock,
+  ToolUseBlock,
+} from './protocol/content.ts';
+export {
+  AbortError,
+  ApiError,
+  AuthenticationError,
+  BillingError,
+  ConnectionError,
+  DeadlineExceededError,
+  type ErrorBody,
+  type ErrorDetail,
+  type ErrorType,
+  IdleTimeoutError,
+  IncompleteStreamError,
+  InvalidRequestError,
+  NotFoundError,
+  OverloadedError,
+  PermissionDeniedError,
+  ProtocolError,
+  RateLimitError,
+  RequestTooLargeError,
+  SluiceError,
+  type SluiceErrorOptions,
+  StreamInterruptedError,
+  TimeoutError,
+} from './protocol/errors.ts';
+export type {
+  ContentBlockDeltaEvent,
+  ContentBlockStartEvent,
+  ContentBlockStopEvent,
+  ContentDelta,
+  ErrorEvent,
+  MessageDeltaEvent,
+  MessageStartEvent,
+  MessageStopEvent,
+  PingEvent,
+  StreamEvent,
+} from './protocol/events.ts';
+export type { Message, StopReason, Usage } from './protocol/message.ts';
+export type {
+  CustomTool,
+  MessageCreateParams,
+  MessageParam,
+  Role,
+  ThinkingConfig,
+  ToolChoice,
+  ToolParam,
+} from './protocol/request.ts';
+
+// Providers, as the resilient stream sees them (implementations: `sluice/providers`)
+export type { Provider, ProviderCallOptions, ProviderCapabilities } from './providers/types.ts';
+
+// Resilience
+export { DEFAULT_POLICY, type ResiliencePolicy } from './resilience/policy.ts';
+export {
+  type ResilientStreamOptions,
+  resilientMessageStream,
+  resilientStream,
+} from './resilience/resilient-stream.ts';
+
+// The stream
+export { type ToolInputError, toolInputErrorOf } from './stream/assemble.ts';
+export { measureStream, type StreamMeasurement } from './stream/measure.ts';
+export {
+  MessageStream,
+  type MessageStreamListeners,
+  type MessageStreamOptions,
+  type RetryInfo,
+  type StreamTiming,
+} from './stream/message-stream.ts';
+export { type PrintOptions, printTextStream } from './stream/print.ts';
+export { type WatchdogOptions, withDeadline, withIdleTimeout } from './stream/watchdog.ts';

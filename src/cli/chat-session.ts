@@ -82,20 +82,19 @@ export interface ToolAnswerOptions extends AnswerOptions {
   prefill?: string;
   /** Stops the answer and the tools it is running. */
   signal?: AbortSignal;
-  /** Model calls that may ask for tools; then one more that may not. Default 10, as in `Chat.toolLoop`. */
+  /** As in `Chat.streamToolLoop`, whose default applies when this is not given. */
   maxSteps?: number;
 }
 
-const DEFAULT_MAX_STEPS = 10;
 // A tool call is one line on stderr: enough to follow what happened, not the whole result.
 const MAX_INPUT_SHOWN = 120;
 const MAX_RESULT_SHOWN = 160;
 
 /**
- * Answers with the chat's tools: model → tools → model … as `Chat.toolLoop` does, but each
- * step's text streams as `printAnswer` shows it and each tool call is one dim line on
- * stderr, `→ get-sum {"a":2,"b":3} = The sum of 2 and 3 is 5.`. With `json`, only the final
- * message is printed. Resolves with the final message.
+ * Renders `chat.streamToolLoop`: each step's text streams as `printAnswer` shows it, and each
+ * tool call is one dim line on stderr, `→ get-sum {"a":2,"b":3} = The sum of 2 and 3 is 5.`.
+ * With `json`, only the final message is printed. The loop, its stop rule and the rollback
+ * of the history on failure are the chat's. Resolves with the final message.
  */
 export async function printToolLoop(
   chat: Chat,
@@ -103,41 +102,36 @@ export async function printToolLoop(
   terminal: Terminal,
   options: ToolAnswerOptions = {},
 ): Promise<Message> {
-  const maxSteps = options.maxSteps ?? DEFAULT_MAX_STEPS;
-  for (let step = 1; ; step++) {
-    const finalStep = step > maxSteps;
-    const stream = chat.stream(step === 1 ? prompt : undefined, {
-      signal: options.signal,
-      prefill: step === 1 ? options.prefill : undefined,
-      // Out of steps: told not to use tools, for an answer from what it has.
-      ...(finalStep ? { toolChoice: 'none' as const } : {}),
-    });
-    const message = await showAnswer(stream, terminal, options.json ? 'quiet' : 'text');
-    const results = await toolResults(chat, terminal);
-    if (message.stop_reason !== 'tool_use' || finalStep || results.length === 0) {
-      if (options.json) printJson(message, terminal);
-      return message;
-    }
+  const loop = chat.streamToolLoop(prompt, {
+    signal: options.signal,
+    prefill: options.prefill,
+    maxSteps: options.maxSteps,
+  });
+  let final: Message | undefined;
+  for await (const step of loop) {
+    const message = await showAnswer(step.stream, terminal, options.json ? 'quiet' : 'text');
+    const { toolResults } = await withSpinner(terminal, step.result());
     const color = useColor(terminal.stderr);
     const calls = message.content.filter((block): block is ToolUseBlock => block.type === 'tool_use');
     for (const call of calls) {
-      const result = results.find((candidate) => candidate.tool_use_id === call.id);
+      const result = toolResults.find((candidate) => candidate.tool_use_id === call.id);
       terminal.stderr.write(`${dim(toolCallLine(call, result), color)}\n`);
     }
+    final = message;
   }
+  // A loop that returned has run at least one step.
+  if (options.json) printJson(final!, terminal);
+  return final!;
 }
 
-/** Waits, with a spinner, for the tools of the last reply; returns their results (none if it asked for none). */
-async function toolResults(chat: Chat, terminal: Terminal): Promise<ToolResultBlock[]> {
+/** A spinner on stderr while `work` runs: the tools of a step, which print nothing themselves. */
+async function withSpinner<T>(terminal: Terminal, work: Promise<T>): Promise<T> {
   const spinner = startSpinner(terminal.stderr);
   try {
-    await chat.settled();
+    return await work;
   } finally {
     spinner.stop();
   }
-  const last = chat.history.at(-1);
-  if (last?.role !== 'user' || !Array.isArray(last.content)) return [];
-  return last.content.filter((block): block is ToolResultBlock => block.type === 'tool_result');
 }
 
 /** `→ get-sum {"a":2,"b":3} = The sum of 2 and 3 is 5.`, or `… failed: reason`, shortened to one line. */
@@ -293,7 +287,6 @@ class Session {
   private async ask(text: string): Promise<void> {
     const controller = new AbortController();
     this.answering = controller;
-    const before = this.chat.history.length;
     try {
       if (this.chat.tools.length > 0) {
         await printToolLoop(this.chat, text, this.terminal, { ...this.options, signal: controller.signal });
@@ -302,10 +295,8 @@ class Session {
         await printAnswer(stream, this.terminal, this.options);
       }
     } catch (error) {
+      // The chat has put its history back as it was before the question.
       const color = useColor(this.terminal.stderr);
-      // Chat takes an unanswered question back out, but not the steps of a tool loop before the
-      // failed one: tool calls left without results would make the next question fail.
-      this.chat.history.splice(before);
       const line = controller.signal.aborted ? dim('(stopped)', color) : `sluice: ${errorLine(error)}`;
       this.terminal.stderr.write(`${line}\n`);
     } finally {

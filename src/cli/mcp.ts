@@ -1,12 +1,13 @@
 import type { Client as McpClient } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Command } from 'commander';
 import type { Tool } from '../client/tools.ts';
-import { type ConnectMcpOptions, connectMcp } from '../mcp/client.ts';
+import type { ConnectMcpOptions } from '../mcp/client.ts';
 import { mcpTools } from '../mcp/tools.ts';
 import { ProviderRegistry } from '../providers/registry.ts';
 import { errorLine } from './chat-session.ts';
 import { USAGE_EXIT_CODE, UsageError } from './options.ts';
+import { importPeers, MCP_PACKAGES } from './peers.ts';
 
 /** An MCP server as `connectMcp` takes it: argv words (no shell) or a Streamable HTTP URL. */
 export type McpTarget = string | string[] | URL;
@@ -260,6 +261,8 @@ export async function withMcpServers<T>(
   options: ConnectMcpOptions,
   use: (clients: McpClient[]) => Promise<T>,
 ): Promise<T> {
+  // Loaded here, not imported: the MCP SDK is an optional dependency of sluice.
+  const { connectMcp } = await importPeers('MCP', MCP_PACKAGES, () => import('../mcp/client.ts'));
   const connected = await Promise.allSettled(targets.map((target) => connectMcp(target, options)));
   const clients = connected.flatMap((outcome) => (outcome.status === 'fulfilled' ? [outcome.value] : []));
   const failed = connected.find((outcome) => outcome.status === 'rejected');
@@ -288,7 +291,10 @@ export async function closeAll(clients: McpClient[]): Promise<void> {
 async function close(client: McpClient): Promise<void> {
   const transport = client.transport;
   // Closing the transport only drops the connection; the spec asks clients to end the session.
-  if (transport instanceof StreamableHTTPClientTransport) await transport.terminateSession().catch(() => {});
+  // Told apart by shape, not instanceof, which would load the optional SDK with the CLI.
+  if (transport && 'terminateSession' in transport) {
+    await (transport as StreamableHTTPClientTransport).terminateSession().catch(() => {});
+  }
   await client.close();
 }
 

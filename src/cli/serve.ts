@@ -1,10 +1,18 @@
 import cluster from 'node:cluster';
 import type { Command } from 'commander';
-import { startCluster } from '../server/cluster/primary.ts';
-import { startClusterWorker } from '../server/cluster/worker.ts';
 import { assertSafeBinding, type GatewayConfig, loadConfig } from '../server/config.ts';
-import { type RunningGateway, startGateway } from '../server/start.ts';
+import type { RunningGateway } from '../server/start.ts';
 import { integerOption } from './options.ts';
+import { GATEWAY_PACKAGES, importPeers } from './peers.ts';
+
+/** The gateway, loaded when `serve` runs: its packages are optional dependencies of sluice. */
+async function loadGateway() {
+  return importPeers('sluice serve', GATEWAY_PACKAGES, async () => ({
+    ...(await import('../server/start.ts')),
+    ...(await import('../server/cluster/primary.ts')),
+    ...(await import('../server/cluster/worker.ts')),
+  }));
+}
 
 interface ServeOptions {
   port?: number;
@@ -38,6 +46,7 @@ function listeningLine(url: string, config: GatewayConfig, path: string | undefi
 }
 
 async function serveAlone(config: GatewayConfig, options: ServeOptions, path: string | undefined) {
+  const { startGateway } = await loadGateway();
   const gateway = await startGateway(config, { insecure: options.insecure });
   process.stdout.write(listeningLine(gateway.url, config, path));
   closeOnSignal((signal) => {
@@ -49,6 +58,7 @@ async function serveAlone(config: GatewayConfig, options: ServeOptions, path: st
 async function serveAsPrimary(config: GatewayConfig, options: ServeOptions, path: string | undefined) {
   // Refused here, once, rather than by every worker.
   assertSafeBinding(config, { insecure: options.insecure });
+  const { startCluster } = await loadGateway();
   const running = await startCluster({
     workers: config.server.workers,
     rateLimit: config.server.rateLimit,
@@ -64,6 +74,7 @@ async function serveAsPrimary(config: GatewayConfig, options: ServeOptions, path
 async function serveAsWorker(config: GatewayConfig, options: ServeOptions) {
   let gateway: RunningGateway;
   try {
+    const { startClusterWorker } = await loadGateway();
     gateway = await startClusterWorker(config, { insecure: options.insecure });
   } catch (error) {
     // Exits rather than returning: the channel to the primary would keep this process alive,

@@ -1,6 +1,5 @@
 import type { ContentBlockParam, ToolResultBlock } from '../protocol/content.ts';
-import { InvalidRequestError } from '../protocol/errors.ts';
-import type { StreamEvent } from '../protocol/events.ts';
+import { AbortError, InvalidRequestError } from '../protocol/errors.ts';
 import type { Message } from '../protocol/message.ts';
 import type { MessageParam } from '../protocol/request.ts';
 import type { MessageStream } from '../stream/message-stream.ts';
@@ -8,6 +7,7 @@ import { type CallOptions, Client, type ClientOptions } from './client.ts';
 import { runToolCalls, type Tool, toolResultMessage } from './tools.ts';
 import type { Totals } from './usage.ts';
 
+/** What a `Chat` starts with: the `Client` options, plus its system prompt, tools and history. */
 export interface ChatOptions extends ClientOptions {
   /** `provider:model`; ignored when `client` is given. */
   model?: string;
@@ -33,24 +33,50 @@ interface PendingTurn {
   index?: number;
 }
 
+/** The default of `ToolLoopOptions.maxSteps`: model calls that may use tools in one loop. */
+export const DEFAULT_MAX_STEPS = 10;
+
+/** What one step of a tool loop came to. */
 export interface ToolLoopStep {
+  /** 1 for the first model call of the loop. */
   step: number;
   message: Message;
-  /** The results of the tools this step's message asked for. */
+  /** The results of the tools this step's message asked for (none when it asked for none). */
   toolResults: ToolResultBlock[];
 }
 
+/** One step of a tool loop as it starts: its model call streaming, then the tools it asks for. */
+export interface ToolLoopStepStream {
+  readonly step: number;
+  /** Whether this call was made with `toolChoice: 'none'` because `maxSteps` was reached. */
+  readonly toolsWithheld: boolean;
+  /**
+   * This step's model call. Read it as any `MessageStream` (iterators opened in the tick the
+   * step arrives, `on()`, `finalMessage()`); the loop waits for it before the next step.
+   */
+  readonly stream: MessageStream;
+  /** The message and its tools' results, once those tools have run. Starts the stream if nothing did. */
+  result(): Promise<ToolLoopStep>;
+}
+
+/** A tool loop's options: the call's options, a `maxSteps` bound, a `stopWhen` condition, an `onStep` callback. */
 export interface ToolLoopOptions extends ChatCallOptions {
-  /** Model calls that may ask for tools; then one more call answers without tools. Default 10. */
+  /**
+   * Model calls that may ask for tools; default {@link DEFAULT_MAX_STEPS}. When the last of
+   * them still asks, one more call is made with `toolChoice: 'none'`, for an answer from what
+   * the tools returned so far.
+   */
   maxSteps?: number;
+  /**
+   * Ends the loop after a step whose tools have run (their results stay in the history, so
+   * `chat()` can continue later). The loop also ends when a reply asks for no tools.
+   */
+  stopWhen?: (step: ToolLoopStep) => boolean | Promise<boolean>;
+  /** Called after every step, the last one included. */
   onStep?: (step: ToolLoopStep) => void | Promise<void>;
 }
 
-export type ToolLoopEvent =
-  | { type: 'event'; step: number; event: StreamEvent }
-  | { type: 'tool_results'; step: number; results: ToolResultBlock[] }
-  | { type: 'done'; step: number; message: Message };
-
+/** The call signature of a `Chat`: `await chat(prompt)`. */
 export interface Chat {
   /** Sends a prompt (or continues, with none) and returns the reply; requested tools run. */
   // biome-ignore lint/style/useShorthandFunctionType: an interface, to merge the call signature into the class.
@@ -71,9 +97,8 @@ export class Chat {
   declare temperature: number | undefined;
   declare maxTokens: number | undefined;
   declare toolConcurrency: number | undefined;
-  /** Tool calls of a streamed reply, running after the stream ended. */
-  declare private pendingTools: Promise<unknown>;
-  declare private lastToolResults: ToolResultBlock[];
+  /** Tool calls of the last reply, running after its stream ended; their results. */
+  declare private pendingTools: Promise<ToolResultBlock[]>;
 
   constructor(options: ChatOptions = {}) {
     // A function object, so that the chat itself is callable: `await chat('Hi')`.
@@ -87,8 +112,7 @@ export class Chat {
       temperature: options.temperature,
       maxTokens: options.maxTokens,
       toolConcurrency: options.toolConcurrency,
-      pendingTools: Promise.resolve(),
-      lastToolResults: [],
+      pendingTools: Promise.resolve([]),
     });
     // biome-ignore lint/correctness/noConstructorReturn: returning the callable is what makes `chat(...)` work.
     return self;
@@ -102,7 +126,6 @@ export class Chat {
   /** Forgets the conversation. */
   reset(): void {
     this.history = [];
-    this.lastToolResults = [];
   }
 
   async send(prompt?: Prompt, options: ChatCallOptions = {}): Promise<Message> {
@@ -143,44 +166,101 @@ export class Chat {
     await this.pendingTools;
   }
 
-  /** Model → tools → model … until the model stops asking for tools, or `maxSteps`. */
+  /**
+   * Model → tools → model … until a reply asks for no tools, `stopWhen` says so, or
+   * `maxSteps` is reached (then one more call, with `toolChoice: 'none'`). Resolves with the
+   * last step's message. The non-streaming form of {@link Chat.streamToolLoop}: same loop,
+   * same stop rule, same rollback.
+   */
   async toolLoop(prompt: Prompt, options: ToolLoopOptions = {}): Promise<Message> {
-    const { maxSteps = 10, onStep, ...callOptions } = options;
-    let message = await this.send(prompt, callOptions);
-    for (let step = 1; ; step++) {
-      await onStep?.({ step, message, toolResults: this.lastToolResults });
-      if (message.stop_reason !== 'tool_use') return message;
-      const last = step >= maxSteps;
-      // Out of steps: one more call, told not to use tools, for an answer from what it has.
-      message = await this.send(undefined, last ? { ...callOptions, toolChoice: 'none' } : callOptions);
-      if (last) {
-        await onStep?.({ step: step + 1, message, toolResults: this.lastToolResults });
-        return message;
+    const loop = this.streamToolLoop(prompt, options);
+    for (;;) {
+      const next = await loop.next();
+      if (next.done) return next.value;
+    }
+  }
+
+  /**
+   * The tool loop, one step at a time: each step is yielded as its model call starts, with
+   * its `MessageStream`; the next step starts when that message has ended and its tools have
+   * run. `prefill` applies to the first step only. The generator returns the final message.
+   *
+   * A turn is all or nothing: when a step fails (the model call, a tool that rejects, an
+   * abort, `onStep` or `stopWhen` throwing) or the caller stops iterating early, the step in
+   * flight is aborted and the history is put back as it was before the loop, so no
+   * `tool_use` is left without its `tool_result`.
+   */
+  async *streamToolLoop(
+    prompt: Prompt,
+    options: ToolLoopOptions = {},
+  ): AsyncGenerator<ToolLoopStepStream, Message, undefined> {
+    const { maxSteps = DEFAULT_MAX_STEPS, stopWhen, onStep, prefill, signal, ...callOptions } = options;
+    if (!(Number.isInteger(maxSteps) && maxSteps >= 0)) {
+      throw new RangeError(`maxSteps must be a whole number of model calls (0 or more); got ${maxSteps}.`);
+    }
+    const historyBefore = this.history.length;
+    // The loop's own signal, so that leaving it early also stops the step in flight.
+    const loop = new AbortController();
+    const forwardAbort = () => loop.abort(signal?.reason);
+    if (signal?.aborted) forwardAbort();
+    else signal?.addEventListener('abort', forwardAbort, { once: true });
+    let current: ToolLoopStepStream | undefined;
+    let completed = false;
+    try {
+      for (let step = 1; ; step++) {
+        // Not a step whose stream is over before anyone could read it.
+        if (loop.signal.aborted) throw abortErrorOf(loop.signal.reason);
+        const toolsWithheld = step > maxSteps;
+        current = this.loopStep(step, toolsWithheld, step === 1 ? prompt : undefined, {
+          ...callOptions,
+          prefill: step === 1 ? prefill : undefined,
+          signal: loop.signal,
+          ...(toolsWithheld ? { toolChoice: 'none' as const } : {}),
+        });
+        yield current;
+        const outcome = await current.result();
+        await onStep?.(outcome);
+        const asksForTools = outcome.message.stop_reason === 'tool_use' && outcome.toolResults.length > 0;
+        if (toolsWithheld || !asksForTools || (await stopWhen?.(outcome))) {
+          completed = true;
+          return outcome.message;
+        }
+      }
+    } finally {
+      signal?.removeEventListener('abort', forwardAbort);
+      if (!completed) {
+        loop.abort(signal?.aborted ? signal.reason : 'The tool loop ended before its last step.');
+        // The step's reply and tool results land in the history when it settles: wait, then undo.
+        await current?.result().catch(() => {});
+        if (this.history.length > historyBefore) this.history.splice(historyBefore);
       }
     }
   }
 
-  /** The tool loop as a stream: every step's events, each step's tool results, then the final message. */
-  async *streamToolLoop(prompt: Prompt, options: ToolLoopOptions = {}): AsyncGenerator<ToolLoopEvent> {
-    const { maxSteps = 10, onStep, ...callOptions } = options;
-    for (let step = 1; ; step++) {
-      const finalStep = step > maxSteps;
-      const stream = this.stream(
-        step === 1 ? prompt : undefined,
-        finalStep ? { ...callOptions, toolChoice: 'none' } : callOptions,
-      );
-      for await (const event of stream) yield { type: 'event', step, event };
+  /** One step: the reply streams, its tools run when it ends; `result()` waits for both. */
+  private loopStep(
+    step: number,
+    toolsWithheld: boolean,
+    prompt: Prompt,
+    options: ChatCallOptions,
+  ): ToolLoopStepStream {
+    const stream = this.stream(prompt, options);
+    let result: Promise<ToolLoopStep> | undefined;
+    const settle = async (): Promise<ToolLoopStep> => {
       const message = await stream.finalMessage();
-      await this.settled();
-      if (message.stop_reason === 'tool_use' && this.lastToolResults.length > 0) {
-        yield { type: 'tool_results', step, results: this.lastToolResults };
-      }
-      await onStep?.({ step, message, toolResults: this.lastToolResults });
-      if (message.stop_reason !== 'tool_use' || finalStep) {
-        yield { type: 'done', step, message };
-        return;
-      }
-    }
+      // Set by the stream's `message` observer, before finalMessage() resolved.
+      const toolResults = await this.pendingTools;
+      return { step, message, toolResults };
+    };
+    return {
+      step,
+      toolsWithheld,
+      stream,
+      result: () => {
+        result ??= settle();
+        return result;
+      },
+    };
   }
 
   private callOptions(options: ChatCallOptions): CallOptions {
@@ -226,17 +306,25 @@ export class Chat {
 
   private async afterReply(message: Message, options: ChatCallOptions): Promise<void> {
     this.history.push({ role: 'assistant', content: message.content });
-    await this.runTools(message, options);
+    this.pendingTools = this.runTools(message, options);
+    await this.pendingTools;
   }
 
-  private async runTools(message: Message, options: ChatCallOptions): Promise<void> {
-    this.lastToolResults = [];
-    if (this.tools.length === 0 || !message.content.some((block) => block.type === 'tool_use')) return;
+  /** Runs the tools `message` asks for and appends their results; resolves with them. */
+  private async runTools(message: Message, options: ChatCallOptions): Promise<ToolResultBlock[]> {
+    if (this.tools.length === 0 || !message.content.some((block) => block.type === 'tool_use')) return [];
     const results = await runToolCalls(message, this.tools, {
       concurrency: this.toolConcurrency,
       signal: options.signal,
     });
-    this.lastToolResults = results;
     this.history.push(toolResultMessage(results));
+    return results;
   }
+}
+
+function abortErrorOf(reason: unknown): AbortError {
+  if (reason instanceof AbortError) return reason;
+  return new AbortError(typeof reason === 'string' ? reason : 'The tool loop was aborted.', {
+    cause: reason,
+  });
 }

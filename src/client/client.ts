@@ -1,5 +1,4 @@
 import type { z } from 'zod';
-import type { TextBlock } from '../protocol/content.ts';
 import { emptyUsage, type Message, type Usage } from '../protocol/message.ts';
 import type { CustomTool, MessageCreateParams, ThinkingConfig, ToolChoice } from '../protocol/request.ts';
 import { ProviderRegistry } from '../providers/registry.ts';
@@ -7,35 +6,17 @@ import type { Provider } from '../providers/types.ts';
 import type { ResiliencePolicy } from '../resilience/policy.ts';
 import { resilientStream } from '../resilience/resilient-stream.ts';
 import { MessageStream, type RetryInfo, type SourceContext } from '../stream/message-stream.ts';
+import type { CallOptions, ToolLike } from './call-options.ts';
+
 import { type MessagesInput, toMessageParams } from './messages.ts';
 import { withPrefill } from './prefill.ts';
 import { type StructuredOptions, structuredCall } from './structured.ts';
 import { DEFAULT_PRICES, type Price, priceOf, Totals } from './usage.ts';
 
-/** Anything with a tool definition: a Sluice `tool()` or a raw API tool. */
-export type ToolLike = CustomTool | { readonly definition: CustomTool };
+// Their home is call-options.ts; the Client's importers find them here too.
+export type { CallOptions, ToolLike };
 
-export interface CallOptions {
-  system?: string | TextBlock[];
-  temperature?: number;
-  maxTokens?: number;
-  /** Text the answer must start with; it appears at the start of the returned text. */
-  prefill?: string;
-  stopSequences?: string[];
-  tools?: ToolLike[];
-  /** A tool name forces that tool; or `auto`, `any`, `none`, or an API tool_choice. */
-  toolChoice?: string | ToolChoice;
-  /** `{ budgetTokens }` turns extended thinking on. */
-  thinking?: { budgetTokens: number } | ThinkingConfig;
-  topP?: number;
-  topK?: number;
-  metadata?: { user_id?: string };
-  signal?: AbortSignal;
-  /** Overrides the client's resilience policy for this call. */
-  policy?: Partial<ResiliencePolicy>;
-  headers?: Record<string, string>;
-}
-
+/** How a `Client` is built: its provider or registry, policy, prices, shared usage totals and call log. */
 export interface ClientOptions {
   /** Resolves `provider:model` strings; defaults to one built from the environment. */
   registry?: ProviderRegistry;
@@ -52,6 +33,7 @@ export interface ClientOptions {
   headers?: Record<string, string>;
 }
 
+/** One call as `Client.log` keeps it with `{ log: true }`: request, outcome, usage, retries and duration. */
 export interface CallRecord {
   model: string;
   request: MessageCreateParams;
@@ -62,6 +44,7 @@ export interface CallRecord {
   durationMs: number;
 }
 
+/** `max_tokens` sent when a call does not set `maxTokens`. */
 export const DEFAULT_MAX_TOKENS = 4096;
 
 /**

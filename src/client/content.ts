@@ -1,19 +1,11 @@
 import { readFile, stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import {
-  type DocumentBlock,
-  DocumentBlockSchema,
-  type ImageBlock,
-  ImageBlockSchema,
-  type ImageMediaType,
-  type TextBlock,
-  TextBlockSchema,
-  type ToolResultBlock,
-} from '../protocol/content.ts';
+import type { DocumentBlock, ImageBlock, ImageMediaType, TextBlock } from '../protocol/content.ts';
 import { AbortError, InvalidRequestError, RequestTooLargeError, SluiceError } from '../protocol/errors.ts';
 import { describeNonImage, detectImageType, imageSize } from './image-size.ts';
 
 export { detectImageType, type ImageSize, imageSize } from './image-size.ts';
+export { toolResult, toolResultContent } from './tool-result.ts';
 
 // Builders for the request content blocks people write by hand most: text, images, PDFs and
 // tool results. Everything the API would reject for the bytes alone (wrong format, too
@@ -51,6 +43,7 @@ export const PDF_MAX_BYTES = (PDF_MAX_BASE64_LENGTH / 4) * 3;
 /** Bytes, a file path, a `file:` URL, or an `http(s)` URL (a URL object or a string starting with `http://` or `https://`). */
 export type BinarySource = Uint8Array | ArrayBuffer | string | URL;
 
+/** How `image()` and `pdf()` load a path or URL: the fetch and signal to use, or the URL passed on as it is. */
 export interface LoadOptions {
   /** Used to fetch `http(s)` URLs; defaults to the global `fetch`. */
   fetch?: typeof fetch;
@@ -62,11 +55,13 @@ export interface LoadOptions {
   asUrl?: boolean;
 }
 
+/** Options of `image()`: how to load it, and whether to mark the block for prompt caching. */
 export interface ImageOptions extends LoadOptions {
   /** Mark the block as a prompt-cache breakpoint (`cache_control: { type: 'ephemeral' }`). */
   cacheControl?: boolean;
 }
 
+/** Options of `pdf()`: how to load it, and the document block's title, context, citations and caching. */
 export interface PdfOptions extends LoadOptions {
   title?: string;
   /** Text about the document the model sees but never cites. */
@@ -79,6 +74,7 @@ export interface PdfOptions extends LoadOptions {
 
 const EPHEMERAL = { type: 'ephemeral' } as const;
 
+/** A text content block, optionally marked for prompt caching. */
 export function text(value: string, options: { cacheControl?: boolean } = {}): TextBlock {
   return options.cacheControl
     ? { type: 'text', text: value, cache_control: EPHEMERAL }
@@ -130,86 +126,6 @@ export async function pdf(source: BinarySource, options: PdfOptions = {}): Promi
   if (options.context !== undefined) block.context = options.context;
   if (options.citations !== undefined) block.citations = { enabled: options.citations };
   return withCacheControl(block, options);
-}
-
-type ToolResultContent = Exclude<ToolResultBlock['content'], string | undefined>;
-
-/**
- * A `tool_result` block. `content` is sent as follows:
- * - a string: as is;
- * - a non-empty array of text, image and document blocks: as is (each checked against its schema);
- * - `undefined`: no content;
- * - anything else (objects, numbers, other arrays, an empty array): compact `JSON.stringify`,
- *   which is what a model reads best and costs the fewest tokens.
- */
-export function toolResult(
-  toolUseId: string,
-  content: unknown,
-  options: { isError?: boolean } = {},
-): ToolResultBlock {
-  const block: ToolResultBlock = { type: 'tool_result', tool_use_id: toolUseId };
-  if (content !== undefined) block.content = toolResultContent(content);
-  if (options.isError !== undefined) block.is_error = options.isError;
-  return block;
-}
-
-function toolResultContent(content: unknown): string | ToolResultContent {
-  if (typeof content === 'string') return content;
-  if (isBlockArray(content)) {
-    content.forEach(checkToolResultBlock);
-    return content as ToolResultContent;
-  }
-  let json: string | undefined;
-  try {
-    json = JSON.stringify(content);
-  } catch (error) {
-    throw new InvalidRequestError(
-      `The tool result cannot be serialised as JSON (${messageOf(error)}); pass a string or a JSON-compatible value.`,
-      { cause: error },
-    );
-  }
-  // JSON.stringify gives undefined for functions and symbols: nothing a model could read.
-  if (json === undefined) {
-    throw new InvalidRequestError(
-      `The tool result has no JSON form (it is ${typeof content === 'object' ? 'an object whose toJSON gives nothing' : `a ${typeof content}`}); pass a string or a JSON-compatible value.`,
-    );
-  }
-  return json;
-}
-
-const TOOL_RESULT_BLOCK_TYPES = new Set(['text', 'image', 'document']);
-
-/** An array that is meant as content blocks: every element an object whose type is a block type a tool result takes. */
-function isBlockArray(value: unknown): value is object[] {
-  return (
-    Array.isArray(value) &&
-    value.length > 0 &&
-    value.every(
-      (item) =>
-        typeof item === 'object' &&
-        item !== null &&
-        TOOL_RESULT_BLOCK_TYPES.has((item as { type?: unknown }).type as string),
-    )
-  );
-}
-
-const TOOL_RESULT_BLOCK_SCHEMAS = {
-  text: TextBlockSchema,
-  image: ImageBlockSchema,
-  document: DocumentBlockSchema,
-};
-
-// A malformed block is an error, not JSON: stringifying it would hide the mistake from the caller.
-function checkToolResultBlock(item: object, index: number): void {
-  const type = (item as { type: 'text' | 'image' | 'document' }).type;
-  const result = TOOL_RESULT_BLOCK_SCHEMAS[type].safeParse(item);
-  if (!result.success) {
-    const issue = result.error.issues[0];
-    const where = issue?.path.length ? ` at ${issue.path.join('.')}` : '';
-    throw new InvalidRequestError(
-      `Tool result block ${index} is not a valid ${type} block${where}: ${issue?.message ?? 'invalid'}.`,
-    );
-  }
 }
 
 // ── images ──────────────────────────────────────────────────────────────────────────────

@@ -4,7 +4,7 @@ import { SluiceError, type SluiceErrorOptions } from '../protocol/errors.ts';
 import type { Message } from '../protocol/message.ts';
 import { describeZodError } from '../protocol/zod-errors.ts';
 import { toolInputErrorOf } from '../stream/assemble.ts';
-import type { CallOptions } from './client.ts';
+import type { CallOptions } from './call-options.ts';
 import { tool } from './tools.ts';
 
 /** The model's structured answer did not match the schema. `input` is what it sent. */
@@ -17,6 +17,7 @@ export class StructuredOutputError extends SluiceError {
   }
 }
 
+/** Options of `Client.structured`: a call's options (no tools, tool choice or prefill, which it sets itself) and the tool's name and description. */
 export interface StructuredOptions extends Omit<CallOptions, 'tools' | 'toolChoice' | 'prefill'> {
   /** The name of the answer tool the model is made to call. */
   name?: string;

@@ -1,16 +1,11 @@
 import { z } from 'zod';
-import {
-  type ContentBlock,
-  DocumentBlockSchema,
-  ImageBlockSchema,
-  TextBlockSchema,
-  type ToolResultBlock,
-  type ToolUseBlock,
-} from '../protocol/content.ts';
+import type { ContentBlock, ToolResultBlock, ToolUseBlock } from '../protocol/content.ts';
 import { AbortError, TimeoutError } from '../protocol/errors.ts';
 import type { Message } from '../protocol/message.ts';
 import type { CustomTool } from '../protocol/request.ts';
+import { describeZodError } from '../protocol/zod-errors.ts';
 import { toolInputErrorOf } from '../stream/assemble.ts';
+import { toolResultContent } from './tool-result.ts';
 
 /** What the Messages API accepts as a custom tool's name. */
 const TOOL_NAME = /^[a-zA-Z0-9_-]{1,128}$/;
@@ -18,8 +13,6 @@ export const DEFAULT_TOOL_TIMEOUT_MS = 60_000;
 export const DEFAULT_TOOL_CONCURRENCY = 4;
 // setTimeout fires at once (with a warning) beyond this; longer timeouts mean "no timer".
 const MAX_TIMER_MS = 2 ** 31 - 1;
-// Enough for the model to fix several fields in one retry without flooding the context.
-const MAX_ISSUES_SHOWN = 5;
 
 /** What `run` gets besides its arguments. */
 export interface ToolContext {
@@ -28,6 +21,7 @@ export interface ToolContext {
   toolUseId: string;
 }
 
+/** What `tool()` takes: name, description, a zod input schema, the function to run, and its time limit. */
 export interface ToolDefinition<Schema extends z.ZodType = z.ZodType, Result = unknown> {
   name: string;
   description?: string;
@@ -51,6 +45,7 @@ export interface ExecuteOptions {
   timeoutMs?: number;
 }
 
+/** A tool a model can call, made by `tool()`: its definition for the API and a validated `execute`. */
 export interface Tool<Schema extends z.ZodType = z.ZodType> {
   readonly name: string;
   readonly description: string | undefined;
@@ -68,6 +63,7 @@ export interface Tool<Schema extends z.ZodType = z.ZodType> {
   execute(input: unknown, options: ExecuteOptions): Promise<ToolResultBlock>;
 }
 
+/** Options of `runToolCalls`: how many tools run at once, and a signal that stops them. */
 export interface RunToolCallsOptions {
   /** How many tools run at once; default 4. */
   concurrency?: number;
@@ -79,6 +75,7 @@ export interface RunToolCallsOptions {
   onResult?: (call: ToolUseBlock, result: ToolResultBlock) => void;
 }
 
+/** Tools as a list or as a record by name; calls match them by name. */
 export type ToolSet = readonly Tool[] | Readonly<Record<string, Tool>>;
 
 /** Defines a tool from a zod object schema and a function; invalid definitions throw here. */
@@ -235,7 +232,7 @@ async function executeTool(
   if (!parsed.success) {
     return errorResult(
       toolUseId,
-      `Invalid arguments for ${name}: ${describeIssues(parsed.error)}. Call ${name} again with corrected arguments.`,
+      `Invalid arguments for ${name}: ${describeZodError(parsed.error, { root: '(arguments)' })}. Call ${name} again with corrected arguments.`,
     );
   }
   const data = parsed.data;
@@ -249,12 +246,10 @@ async function executeTool(
   if (outcome.kind === 'error')
     return errorResult(toolUseId, `${name} failed: ${describeThrown(outcome.error)}`);
   try {
-    return { type: 'tool_result', tool_use_id: toolUseId, content: resultContent(outcome.value) };
+    return { type: 'tool_result', tool_use_id: toolUseId, content: toolResultContent(outcome.value) };
   } catch (error) {
-    return errorResult(
-      toolUseId,
-      `${name} failed: its result cannot be sent as JSON (${describeThrown(error)})`,
-    );
+    // A malformed block or a value JSON cannot carry: the tool's fault, said to the model.
+    return errorResult(toolUseId, `${name} failed: ${describeThrown(error)}`);
   }
 }
 
@@ -305,52 +300,8 @@ function raceRun(
   });
 }
 
-const RESULT_BLOCK_TYPES = new Set(['text', 'image', 'document']);
-const ResultBlockSchema = z.union([TextBlockSchema, ImageBlockSchema, DocumentBlockSchema]);
-type ResultBlock = z.infer<typeof ResultBlockSchema>;
-
-/**
- * A tool's return value as tool_result content. `undefined`/`null` become `''` (the tool ran
- * and had nothing to say). A value is sent as blocks only if every element is a valid block:
- * one malformed block would make the API reject the whole request, so it goes as JSON.
- */
-export function resultContent(value: unknown): NonNullable<ToolResultBlock['content']> {
-  if (typeof value === 'string') return value;
-  if (value === undefined || value === null) return '';
-  if (isResultBlock(value)) return [value];
-  if (Array.isArray(value) && value.length > 0 && value.every(isResultBlock)) return value;
-  const json = JSON.stringify(value);
-  if (json === undefined) throw new TypeError(`a ${typeof value} has no JSON form`);
-  return json;
-}
-
-function isResultBlock(value: unknown): value is ResultBlock {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    RESULT_BLOCK_TYPES.has((value as { type?: unknown }).type as string) &&
-    ResultBlockSchema.safeParse(value).success
-  );
-}
-
 function errorResult(toolUseId: string, message: string): ToolResultBlock {
   return { type: 'tool_result', tool_use_id: toolUseId, content: message, is_error: true };
-}
-
-/** `a: expected number, received string; items[1].id: …`: what to fix, and where. */
-function describeIssues(error: z.ZodError): string {
-  const shown = error.issues
-    .slice(0, MAX_ISSUES_SHOWN)
-    .map((issue) => `${describePath(issue.path)}: ${issue.message.replace(/^Invalid input: /, '')}`);
-  const hidden = error.issues.length - shown.length;
-  return shown.join('; ') + (hidden > 0 ? `; and ${hidden} more` : '');
-}
-
-function describePath(path: readonly PropertyKey[]): string {
-  if (path.length === 0) return '(arguments)';
-  return path
-    .map((key, index) => (typeof key === 'number' ? `[${key}]` : `${index === 0 ? '' : '.'}${String(key)}`))
-    .join('');
 }
 
 /** The message of a thrown value, never its stack: the stack means nothing to the model. */

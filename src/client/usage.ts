@@ -1,4 +1,5 @@
-import type { Usage } from '../protocol/message.ts';
+import { emptyUsage, type Usage } from '../protocol/message.ts';
+import { addUsage } from '../protocol/usage.ts';
 
 /** Dollars per million tokens. */
 export interface Price {
@@ -32,6 +33,7 @@ export function priceOf(model: string, prices: Record<string, Price>): Price | u
   return model.startsWith('sim:') ? { input: 0, output: 0 } : undefined;
 }
 
+/** The cost in USD of `usage` at `price` (cache reads and writes at their own rates). */
 export function costOf(usage: Usage, price: Price): number {
   const perToken = (dollarsPerMillion: number | undefined, tokens: number | null | undefined) =>
     ((dollarsPerMillion ?? 0) * (tokens ?? 0)) / 1_000_000;
@@ -45,23 +47,30 @@ export function costOf(usage: Usage, price: Price): number {
 
 /** Usage and cost summed over calls; prints as `In: 8; Out: 29; Cache: 0 read, 0 written; Total: 37`. */
 export class Totals {
-  input = 0;
-  output = 0;
-  cacheRead = 0;
-  cacheWrite = 0;
   cost = 0;
   calls = 0;
   unpricedCalls = 0;
+  private sum: Usage = emptyUsage();
 
+  get input(): number {
+    return this.sum.input_tokens;
+  }
+  get output(): number {
+    return this.sum.output_tokens;
+  }
+  get cacheRead(): number {
+    return this.sum.cache_read_input_tokens ?? 0;
+  }
+  get cacheWrite(): number {
+    return this.sum.cache_creation_input_tokens ?? 0;
+  }
   get total(): number {
     return this.input + this.output + this.cacheRead + this.cacheWrite;
   }
 
+  /** One more call's usage (its attempts already summed by the resilient stream). */
   add(usage: Usage, price: Price | undefined): void {
-    this.input += usage.input_tokens ?? 0;
-    this.output += usage.output_tokens ?? 0;
-    this.cacheRead += usage.cache_read_input_tokens ?? 0;
-    this.cacheWrite += usage.cache_creation_input_tokens ?? 0;
+    this.sum = addUsage(this.sum, usage);
     this.calls++;
     if (price) this.cost += costOf(usage, price);
     else this.unpricedCalls++;

@@ -6,6 +6,7 @@ import { ApiError } from '../protocol/errors.ts';
 import { splitCommandLine } from './command-line.ts';
 import { type SamplingHandler, type SamplingHandlerOptions, samplingHandler } from './sampling.ts';
 
+/** Options of `connectMcp`: how sampling requests are answered, a stdio server's environment, an HTTP server's headers. */
 export interface ConnectMcpOptions {
   /** How sampling requests are answered: a handler, options for one, or `false` to decline the capability. */
   sampling?: SamplingHandler | SamplingHandlerOptions | false;

@@ -3,6 +3,7 @@ import { ImageMediaTypeSchema } from '../protocol/content.ts';
 import { InvalidRequestError } from '../protocol/errors.ts';
 import type { Message } from '../protocol/message.ts';
 import type { CustomTool, MessageParam, ToolChoice } from '../protocol/request.ts';
+import { mcpResultContent } from './tools.ts';
 
 /** The parts of MCP's sampling vocabulary Sluice translates (spec 2025-11-25). */
 export type McpContent =
@@ -62,15 +63,11 @@ function toolResultBlock(result: {
   content?: McpContent[];
   isError?: boolean;
 }): ToolResultBlock {
-  const content = (result.content ?? []).map((part) =>
-    part.type === 'text' || part.type === 'image'
-      ? toBlock(part)
-      : { type: 'text' as const, text: JSON.stringify(part) },
-  );
   return {
     type: 'tool_result',
     tool_use_id: result.toolUseId,
-    content: content as ToolResultBlock['content'],
+    // The same conversion as the results of MCP tools a chat calls (`mcpTools`).
+    content: mcpResultContent(result.content),
     ...(result.isError ? { is_error: true } : {}),
   };
 }

@@ -33,6 +33,7 @@ export interface SamplingRequestParams {
   toolChoice?: { mode?: 'auto' | 'required' | 'none' };
 }
 
+/** The answer to `sampling/createMessage`, in MCP's shape: role, content, model and stop reason. */
 export interface SamplingResult {
   role: 'assistant';
   content: McpContent | McpContent[];
@@ -41,6 +42,7 @@ export interface SamplingResult {
   [field: string]: unknown;
 }
 
+/** How `samplingHandler` picks a model for a server's request, asks for approval and counts usage. */
 export interface SamplingHandlerOptions extends Omit<ClientOptions, 'usage'> {
   /** The model when no hint or priority picks one; default `SLUICE_MODEL` / the registry's default. */
   model?: string;
@@ -58,6 +60,7 @@ export interface SamplingHandlerOptions extends Omit<ClientOptions, 'usage'> {
   usage?: Totals;
 }
 
+/** A `sampling/createMessage` handler for the MCP SDK's client, with the usage of every call it answered. */
 export type SamplingHandler = ((
   request: { params: SamplingRequestParams },
   extra: { signal: AbortSignal },

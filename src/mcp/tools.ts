@@ -88,7 +88,13 @@ function mcpTool(client: McpClient, listed: ListedTool, apiName: string): Tool {
   };
 }
 
-/** MCP result content as tool_result blocks: text and images as they are, the rest described in text. */
+/**
+ * MCP tool-result content as tool_result blocks, for the tools a chat calls and for the tool
+ * results in a server's sampling request alike. Text and images the model can take go as they
+ * are; whatever it cannot (an image of another type, audio, a resource) is described in text,
+ * never dropped and never failing the call: the tool has run, and the model should know what
+ * it returned.
+ */
 export function mcpResultContent(content: unknown[] | undefined, structured?: unknown): ResultPart[] {
   const parts = (content ?? []).map((part) => toPart(part as { type: string; [field: string]: unknown }));
   if (parts.length === 0 && structured !== undefined) parts.push(text(JSON.stringify(structured)));

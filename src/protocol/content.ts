@@ -19,6 +19,7 @@ export const CitationSchema = z.looseObject({
   url: z.string().optional(),
   title: z.string().nullable().optional(),
 });
+/** Where a piece of text comes from in a document the request gave. */
 export type Citation = z.infer<typeof CitationSchema>;
 
 export const TextBlockSchema = z.looseObject({
@@ -27,9 +28,11 @@ export const TextBlockSchema = z.looseObject({
   citations: z.array(CitationSchema).nullable().optional(),
   cache_control: CacheControlSchema.nullable().optional(),
 });
+/** A text block, with its citations when the model cites documents. */
 export type TextBlock = z.infer<typeof TextBlockSchema>;
 
 export const ImageMediaTypeSchema = z.enum(['image/jpeg', 'image/png', 'image/gif', 'image/webp']);
+/** The image types the Messages API accepts. */
 export type ImageMediaType = z.infer<typeof ImageMediaTypeSchema>;
 
 export const Base64ImageSourceSchema = z.looseObject({
@@ -45,6 +48,7 @@ export const ImageBlockSchema = z.looseObject({
   source: z.discriminatedUnion('type', [Base64ImageSourceSchema, UrlSourceSchema, FileSourceSchema]),
   cache_control: CacheControlSchema.nullable().optional(),
 });
+/** An image in a request, as base64 data, a URL or a file id. */
 export type ImageBlock = z.infer<typeof ImageBlockSchema>;
 
 export const Base64PdfSourceSchema = z.looseObject({
@@ -76,6 +80,7 @@ export const DocumentBlockSchema = z.looseObject({
   citations: z.looseObject({ enabled: z.boolean() }).nullable().optional(),
   cache_control: CacheControlSchema.nullable().optional(),
 });
+/** A document in a request (PDF or plain text), optionally citable. */
 export type DocumentBlock = z.infer<typeof DocumentBlockSchema>;
 
 export const ToolUseBlockSchema = z.looseObject({
@@ -85,6 +90,7 @@ export const ToolUseBlockSchema = z.looseObject({
   input: z.unknown(),
   cache_control: CacheControlSchema.nullable().optional(),
 });
+/** The model's call of a tool: the tool's name and its input. */
 export type ToolUseBlock = z.infer<typeof ToolUseBlockSchema>;
 
 export const ToolResultBlockSchema = z.looseObject({
@@ -96,6 +102,7 @@ export const ToolResultBlockSchema = z.looseObject({
   is_error: z.boolean().optional(),
   cache_control: CacheControlSchema.nullable().optional(),
 });
+/** The result of a tool call, sent back in a user turn; `is_error` tells the model it failed. */
 export type ToolResultBlock = z.infer<typeof ToolResultBlockSchema>;
 
 export const ThinkingBlockSchema = z.looseObject({
@@ -103,12 +110,14 @@ export const ThinkingBlockSchema = z.looseObject({
   thinking: z.string(),
   signature: z.string(),
 });
+/** A model's extended thinking, with the signature that lets it be sent back. */
 export type ThinkingBlock = z.infer<typeof ThinkingBlockSchema>;
 
 export const RedactedThinkingBlockSchema = z.looseObject({
   type: z.literal('redacted_thinking'),
   data: z.string(),
 });
+/** Thinking the API returns encrypted; sent back as it is. */
 export type RedactedThinkingBlock = z.infer<typeof RedactedThinkingBlockSchema>;
 
 export const ServerToolUseBlockSchema = z.looseObject({
@@ -117,6 +126,7 @@ export const ServerToolUseBlockSchema = z.looseObject({
   name: z.string(),
   input: z.unknown(),
 });
+/** A call of a tool the API runs itself (web search, code execution). */
 export type ServerToolUseBlock = z.infer<typeof ServerToolUseBlockSchema>;
 
 const KNOWN_BLOCK_TYPES = new Set([
@@ -151,6 +161,7 @@ export const ContentBlockSchema = z.union([
   ServerToolUseBlockSchema,
   PassThroughBlockSchema,
 ]);
+/** A block of a response message: text, tool_use, thinking, …, or a kind this version does not know, kept as it came. */
 export type ContentBlock =
   | TextBlock
   | ToolUseBlock
@@ -171,6 +182,7 @@ export const ContentBlockParamSchema = z.union([
   ServerToolUseBlockSchema,
   PassThroughBlockSchema,
 ]);
+/** A block of a request message: what a response holds, plus images, documents and tool results. */
 export type ContentBlockParam =
   | TextBlock
   | ImageBlock

@@ -14,6 +14,7 @@ export const ERROR_STATUS = {
   timeout_error: 504,
   overloaded_error: 529,
 } as const;
+/** An Anthropic `error.type` (`invalid_request_error`, `overloaded_error`, …). */
 export type ErrorType = keyof typeof ERROR_STATUS;
 
 export function isErrorType(value: unknown): value is ErrorType {
@@ -21,6 +22,7 @@ export function isErrorType(value: unknown): value is ErrorType {
 }
 
 export const ErrorDetailSchema = z.looseObject({ type: z.string(), message: z.string() });
+/** The `error` object of an error body or event: `{ type, message }`. */
 export type ErrorDetail = z.infer<typeof ErrorDetailSchema>;
 
 export const ErrorBodySchema = z.looseObject({
@@ -28,8 +30,10 @@ export const ErrorBodySchema = z.looseObject({
   error: ErrorDetailSchema,
   request_id: z.string().nullable().optional(),
 });
+/** An Anthropic error response body: `{ type: "error", error: { type, message } }`. */
 export type ErrorBody = z.infer<typeof ErrorBodySchema>;
 
+/** What an error carries beside its message: status, request id, retry-after and the partial message. */
 export interface SluiceErrorOptions {
   status?: number;
   requestId?: string;
@@ -72,90 +76,70 @@ export class SluiceError extends Error {
   }
 }
 
-export class InvalidRequestError extends SluiceError {
-  override name = 'InvalidRequestError';
-  constructor(message: string, options?: SluiceErrorOptions) {
-    super('invalid_request_error', message, options);
-  }
-}
-export class AuthenticationError extends SluiceError {
-  override name = 'AuthenticationError';
-  constructor(message: string, options?: SluiceErrorOptions) {
-    super('authentication_error', message, options);
-  }
-}
-export class BillingError extends SluiceError {
-  override name = 'BillingError';
-  constructor(message: string, options?: SluiceErrorOptions) {
-    super('billing_error', message, options);
-  }
-}
-export class PermissionDeniedError extends SluiceError {
-  override name = 'PermissionDeniedError';
-  constructor(message: string, options?: SluiceErrorOptions) {
-    super('permission_error', message, options);
-  }
-}
-export class NotFoundError extends SluiceError {
-  override name = 'NotFoundError';
-  constructor(message: string, options?: SluiceErrorOptions) {
-    super('not_found_error', message, options);
-  }
-}
-export class RequestTooLargeError extends SluiceError {
-  override name = 'RequestTooLargeError';
-  constructor(message: string, options?: SluiceErrorOptions) {
-    super('request_too_large', message, options);
-  }
-}
-export class RateLimitError extends SluiceError {
-  override name = 'RateLimitError';
-  constructor(message: string, options?: SluiceErrorOptions) {
-    super('rate_limit_error', message, options);
-  }
-}
-export class ApiError extends SluiceError {
-  override name = 'ApiError';
-  constructor(message: string, options?: SluiceErrorOptions) {
-    super('api_error', message, options);
-  }
-}
-export class TimeoutError extends SluiceError {
-  override name = 'TimeoutError';
-  constructor(message: string, options?: SluiceErrorOptions) {
-    super('timeout_error', message, options);
-  }
-}
-export class OverloadedError extends SluiceError {
-  override name = 'OverloadedError';
-  constructor(message: string, options?: SluiceErrorOptions) {
-    super('overloaded_error', message, options);
-  }
+/** A subclass of `SluiceError` for one error type: `new InvalidRequestError(message, options)`. */
+export type SluiceErrorClass = new (message: string, options?: SluiceErrorOptions) => SluiceError;
+/** The same, for a class whose message has a default. */
+export type SluiceErrorClassWithDefault = new (message?: string, options?: SluiceErrorOptions) => SluiceError;
+
+/**
+ * The base of the one-line error classes below: their `name` (set explicitly, so a minifier
+ * renaming the class does not change it), their Anthropic error `type`, and the status when
+ * it is not the type's own (502 for an upstream that misbehaved, 499 for a caller who left).
+ */
+function errorClass(
+  name: string,
+  type: ErrorType,
+  defaults: { status?: number; message: string },
+): SluiceErrorClassWithDefault;
+function errorClass(name: string, type: ErrorType, defaults?: { status?: number }): SluiceErrorClass;
+function errorClass(
+  name: string,
+  type: ErrorType,
+  defaults: { status?: number; message?: string } = {},
+): SluiceErrorClassWithDefault {
+  return class extends SluiceError {
+    constructor(message = defaults.message ?? '', options?: SluiceErrorOptions) {
+      super(type, message, { status: defaults.status, ...options });
+      this.name = name;
+    }
+  };
 }
 
+// The upstream misbehaved: an api_error, but travelling as 502 rather than the type's 500.
+const BAD_GATEWAY = { status: 502 };
+// The caller stopped the call: 499, nginx's "client closed request", which no API sends.
+const CALLER_ABORTED = { status: 499, message: 'The request was aborted.' };
+
+/** 400 `invalid_request_error`: the request is malformed; the message names what to fix. */
+export class InvalidRequestError extends errorClass('InvalidRequestError', 'invalid_request_error') {}
+/** 401 `authentication_error`: a missing or wrong API key. */
+export class AuthenticationError extends errorClass('AuthenticationError', 'authentication_error') {}
+/** 402 `billing_error`: the account cannot pay for the request. */
+export class BillingError extends errorClass('BillingError', 'billing_error') {}
+/** 403 `permission_error`: the key may not use this resource. */
+export class PermissionDeniedError extends errorClass('PermissionDeniedError', 'permission_error') {}
+/** 404 `not_found_error`: an unknown model or resource. */
+export class NotFoundError extends errorClass('NotFoundError', 'not_found_error') {}
+/** 413 `request_too_large`: the request is over the size limit. */
+export class RequestTooLargeError extends errorClass('RequestTooLargeError', 'request_too_large') {}
+/** 429 `rate_limit_error`: too many requests or tokens; `retryAfterMs` says when to try again. */
+export class RateLimitError extends errorClass('RateLimitError', 'rate_limit_error') {}
+/** 500 `api_error`: the server failed; retried. */
+export class ApiError extends errorClass('ApiError', 'api_error') {}
+/** 504 `timeout_error`: the request, or a tool, took too long. */
+export class TimeoutError extends errorClass('TimeoutError', 'timeout_error') {}
+/** 529 `overloaded_error`: the upstream is overloaded; retried, and resumed mid-stream. */
+export class OverloadedError extends errorClass('OverloadedError', 'overloaded_error') {}
 /** The byte stream broke a rule of the event protocol (a delta for a block never started, …). */
-export class ProtocolError extends SluiceError {
-  override name = 'ProtocolError';
-  constructor(message: string, options?: SluiceErrorOptions) {
-    super('api_error', message, { status: 502, ...options });
-  }
-}
-
+export class ProtocolError extends errorClass('ProtocolError', 'api_error', BAD_GATEWAY) {}
 /** The stream ended before `message_stop`. `partialMessage` holds what did arrive. */
-export class IncompleteStreamError extends SluiceError {
-  override name = 'IncompleteStreamError';
-  constructor(message: string, options?: SluiceErrorOptions) {
-    super('api_error', message, { status: 502, ...options });
-  }
-}
-
+export class IncompleteStreamError extends errorClass('IncompleteStreamError', 'api_error', BAD_GATEWAY) {}
 /** The connection to the upstream failed (refused, reset, closed mid-body). */
-export class ConnectionError extends SluiceError {
-  override name = 'ConnectionError';
-  constructor(message: string, options?: SluiceErrorOptions) {
-    super('api_error', message, { status: 502, ...options });
-  }
-}
+export class ConnectionError extends errorClass('ConnectionError', 'api_error', BAD_GATEWAY) {}
+/** A resumed stream could not be stitched to what the consumer already saw. */
+export class StreamInterruptedError extends errorClass('StreamInterruptedError', 'api_error', BAD_GATEWAY) {}
+/** The caller aborted the call (AbortSignal or `stream.abort()`). */
+export class AbortError extends errorClass('AbortError', 'api_error', CALLER_ABORTED) {}
 
 /** No event (pings included) arrived within the idle timeout. */
 export class IdleTimeoutError extends SluiceError {
@@ -185,23 +169,7 @@ export class DeadlineExceededError extends SluiceError {
   }
 }
 
-/** A resumed stream could not be stitched to what the consumer already saw. */
-export class StreamInterruptedError extends SluiceError {
-  override name = 'StreamInterruptedError';
-  constructor(message: string, options?: SluiceErrorOptions) {
-    super('api_error', message, { status: 502, ...options });
-  }
-}
-
-/** The caller aborted the call (AbortSignal or `stream.abort()`). */
-export class AbortError extends SluiceError {
-  override name = 'AbortError';
-  constructor(message = 'The request was aborted.', options?: SluiceErrorOptions) {
-    super('api_error', message, { status: 499, ...options });
-  }
-}
-
-const CLASS_BY_TYPE: Record<ErrorType, new (message: string, options?: SluiceErrorOptions) => SluiceError> = {
+const CLASS_BY_TYPE: Record<ErrorType, SluiceErrorClass> = {
   invalid_request_error: InvalidRequestError,
   authentication_error: AuthenticationError,
   billing_error: BillingError,

@@ -25,6 +25,7 @@ export type InputJsonDelta = { type: 'input_json_delta'; partial_json: string };
 export type ThinkingDelta = { type: 'thinking_delta'; thinking: string };
 export type SignatureDelta = { type: 'signature_delta'; signature: string };
 export type CitationsDelta = { type: 'citations_delta'; citation: Citation };
+/** The `delta` of a `content_block_delta`: text, tool-input JSON, thinking, signature or citation. */
 export type ContentDelta = TextDelta | InputJsonDelta | ThinkingDelta | SignatureDelta | CitationsDelta;
 
 export const ContentDeltaSchema = z.discriminatedUnion('type', [
@@ -77,21 +78,29 @@ export const KNOWN_EVENT_TYPES = [
 ] as const;
 export type KnownEventType = (typeof KNOWN_EVENT_TYPES)[number];
 
+/** Opens a stream with the message so far (empty content, initial usage). */
 export type MessageStartEvent = { type: 'message_start'; message: Message };
+/** Opens content block `index`. */
 export type ContentBlockStartEvent = {
   type: 'content_block_start';
   index: number;
   content_block: ContentBlock;
 };
+/** Adds to content block `index`. */
 export type ContentBlockDeltaEvent = { type: 'content_block_delta'; index: number; delta: ContentDelta };
+/** Closes content block `index`. */
 export type ContentBlockStopEvent = { type: 'content_block_stop'; index: number };
+/** The stop reason and the final output usage, near the end of a stream. */
 export type MessageDeltaEvent = {
   type: 'message_delta';
   delta: { stop_reason?: StopReason | null; stop_sequence?: string | null };
   usage?: DeltaUsage;
 };
+/** Ends a complete stream. */
 export type MessageStopEvent = { type: 'message_stop' };
+/** Keeps a quiet stream alive; resets the idle watchdog. */
 export type PingEvent = { type: 'ping' };
+/** An error in the middle of a stream (`overloaded_error`, …); thrown as its typed class. */
 export type ErrorEvent = { type: 'error'; error: ErrorDetail };
 /** An event type this version does not know. Kept and passed on; the assembler ignores it. */
 export type UnknownEvent = { type: string; [field: string]: unknown };
@@ -105,6 +114,7 @@ export type KnownStreamEvent =
   | MessageStopEvent
   | PingEvent
   | ErrorEvent;
+/** Any event of a Messages API stream; an event type this version does not know is kept as it came. */
 export type StreamEvent = KnownStreamEvent | UnknownEvent;
 
 const EVENT_SCHEMAS: Record<KnownEventType, z.ZodType> = {

@@ -13,6 +13,7 @@ export const KNOWN_STOP_REASONS = [
 export type KnownStopReason = (typeof KNOWN_STOP_REASONS)[number];
 // Kept open: a stop reason the API adds tomorrow must reach the caller, not fail validation.
 export const StopReasonSchema = z.string();
+/** Why a message ended (`end_turn`, `max_tokens`, `tool_use`, …); an unknown reason is kept as a string. */
 export type StopReason = KnownStopReason | (string & {});
 
 export const UsageSchema = z.looseObject({
@@ -21,6 +22,7 @@ export const UsageSchema = z.looseObject({
   cache_creation_input_tokens: z.number().int().nonnegative().nullable().optional(),
   cache_read_input_tokens: z.number().int().nonnegative().nullable().optional(),
 });
+/** Tokens a call used: input, output, and prompt-cache reads and writes. */
 export type Usage = z.infer<typeof UsageSchema>;
 
 /** `message_delta` usage: cumulative counts; any field may be absent. */
@@ -43,6 +45,7 @@ export const MessageSchema = z.looseObject({
   usage: UsageSchema,
 });
 
+/** A response of the Messages API: its content blocks, stop reason and usage. */
 export interface Message {
   id: string;
   type: 'message';

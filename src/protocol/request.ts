@@ -2,12 +2,14 @@ import { z } from 'zod';
 import { CacheControlSchema, ContentBlockParamSchema, TextBlockSchema } from './content.ts';
 
 export const RoleSchema = z.enum(['user', 'assistant']);
+/** Who speaks a turn: `user` or `assistant`. */
 export type Role = z.infer<typeof RoleSchema>;
 
 export const MessageParamSchema = z.looseObject({
   role: RoleSchema,
   content: z.union([z.string(), z.array(ContentBlockParamSchema)]),
 });
+/** One turn of a request: a role and its content (a string or blocks). */
 export type MessageParam = z.infer<typeof MessageParamSchema>;
 
 export const JsonSchemaObjectSchema = z.looseObject({
@@ -23,6 +25,7 @@ export const CustomToolSchema = z.looseObject({
   type: z.literal('custom').nullable().optional(),
   cache_control: CacheControlSchema.nullable().optional(),
 });
+/** A tool described to the API by name, description and JSON Schema input. */
 export type CustomTool = z.infer<typeof CustomToolSchema>;
 
 /** Server tools (web search, code execution, …) are versioned by `type`; passed through as given. */
@@ -45,12 +48,14 @@ export const ToolChoiceSchema = z.discriminatedUnion('type', [
   }),
   z.looseObject({ type: z.literal('none') }),
 ]);
+/** Whether and which tool the model must call: `auto`, `any`, `tool` (by name) or `none`. */
 export type ToolChoice = z.infer<typeof ToolChoiceSchema>;
 
 export const ThinkingConfigSchema = z.discriminatedUnion('type', [
   z.looseObject({ type: z.literal('enabled'), budget_tokens: z.number().int().min(1) }),
   z.looseObject({ type: z.literal('disabled') }),
 ]);
+/** Extended thinking: enabled with a token budget, or disabled. */
 export type ThinkingConfig = z.infer<typeof ThinkingConfigSchema>;
 
 export const MessageCreateParamsSchema = z.looseObject({
@@ -68,4 +73,5 @@ export const MessageCreateParamsSchema = z.looseObject({
   metadata: z.looseObject({ user_id: z.string().nullable().optional() }).optional(),
   thinking: ThinkingConfigSchema.optional(),
 });
+/** A Messages API request body (`POST /v1/messages`). */
 export type MessageCreateParams = z.infer<typeof MessageCreateParamsSchema>;

@@ -6,6 +6,7 @@ import { sseStreamEvents } from '../stream/decode-events.ts';
 import { discard, postJson, trimSlash } from './http.ts';
 import type { Provider, ProviderCallOptions } from './types.ts';
 
+/** Options of `createAnthropicProvider`; key and base URL default to `ANTHROPIC_API_KEY` and `ANTHROPIC_BASE_URL`. */
 export interface AnthropicProviderOptions {
   /** Defaults to `ANTHROPIC_API_KEY`. */
   apiKey?: string;
@@ -19,6 +20,7 @@ export interface AnthropicProviderOptions {
   fetch?: typeof fetch;
 }
 
+/** The `anthropic-version` header sent unless `headers` sets another. */
 export const DEFAULT_ANTHROPIC_VERSION = '2023-06-01';
 
 /** The Anthropic Messages API over HTTP: always streamed; a non-streaming call is the assembled stream. */

@@ -3,8 +3,8 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { AbortError } from '../protocol/errors.ts';
 import { errorFromHttp, type HeaderReader } from '../protocol/http-errors.ts';
 import { type BatchedIterable, batched, batchesOf } from '../stream/batches.ts';
-import type { ByteSource } from '../stream/sse.ts';
-import { toSluiceError } from '../stream/to-sluice-error.ts';
+import type { ByteSource } from '../stream/byte-batches.ts';
+import { errorFromTransport } from '../stream/transport-error.ts';
 
 /** An upstream's answer to a POST that succeeded (2xx): its headers and its body, still streaming. */
 export interface UpstreamResponse {
@@ -44,7 +44,7 @@ async function postWithFetch(
   try {
     response = await fetchImpl(url, { method: 'POST', headers, body, signal });
   } catch (error) {
-    throw toSluiceError(error);
+    throw errorFromTransport(error);
   }
   if (!response.ok) {
     const text = await response.text().catch(() => '');
@@ -77,7 +77,7 @@ function postWithNodeHttp(
   const payload = Buffer.from(body);
   return new Promise((resolve, reject) => {
     if (signal?.aborted) {
-      reject(toSluiceError(signal.reason));
+      reject(errorFromTransport(signal.reason));
       return;
     }
     const request = send(target, {
@@ -100,7 +100,7 @@ function postWithNodeHttp(
     }
     // A failure after the response arrived reaches its body's reader; this listener only
     // keeps a second 'error' from crashing the process.
-    request.on('error', (error) => reject(toSluiceError(error)));
+    request.on('error', (error) => reject(errorFromTransport(error)));
     request.on('response', (response) => {
       answer = response;
       // Its reader sees a failure while it reads; one after it stopped (the call aborted on
@@ -151,7 +151,7 @@ export function sluiceErrors<T>(source: AsyncIterable<T>): BatchedIterable<T> {
     try {
       yield* batchesOf(source);
     } catch (error) {
-      throw toSluiceError(error);
+      throw errorFromTransport(error);
     }
   });
 }

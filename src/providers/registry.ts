@@ -4,12 +4,15 @@ import { createOpenAIProvider } from './openai/provider.ts';
 import { createSimulatedProvider, NO_PACING, type Pacing } from './simulated/provider.ts';
 import type { Provider } from './types.ts';
 
+/** A `provider:model` string, split. */
 export interface ModelRef {
   provider: string;
   model: string;
 }
 
+/** The model `anthropic` means when `ANTHROPIC_API_KEY` is set and no model is named. */
 export const DEFAULT_ANTHROPIC_MODEL = 'claude-sonnet-4-5';
+/** The default model without any configuration or key: the simulated model. */
 export const DEFAULT_SIM_MODEL = 'sim:default';
 
 /** `provider:model` → its parts. The model part may itself contain colons (`ollama:llama3:8b`). */

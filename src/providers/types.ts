@@ -11,6 +11,7 @@ export interface ProviderCapabilities {
   thinking: boolean;
 }
 
+/** Per-call options of `Provider.stream`: the abort signal, and extra headers. */
 export interface ProviderCallOptions {
   /** Aborting it cancels the upstream request at once. */
   signal?: AbortSignal;

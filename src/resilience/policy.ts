@@ -7,6 +7,7 @@ import {
   StreamInterruptedError,
 } from '../protocol/errors.ts';
 
+/** How the resilient stream retries and resumes: retries, backoff, idle timeout, deadline (see the README table). */
 export interface ResiliencePolicy {
   /** Retries after the first attempt, before and after the first byte alike. */
   maxRetries: number;

@@ -3,22 +3,23 @@ import { AbortError, DeadlineExceededError, SluiceError } from '../protocol/erro
 import type { StreamEvent } from '../protocol/events.ts';
 import { emptyUsage, type Usage } from '../protocol/message.ts';
 import type { MessageCreateParams } from '../protocol/request.ts';
+import { addUsage } from '../protocol/usage.ts';
 import type { Provider } from '../providers/types.ts';
 import { MessageAssembler } from '../stream/assemble.ts';
 import { type BatchedIterable, batched, batchesOf } from '../stream/batches.ts';
 import type { RetryInfo } from '../stream/message-stream.ts';
 import { MessageStream } from '../stream/message-stream.ts';
-import { toSluiceError } from '../stream/to-sluice-error.ts';
+import { errorFromTransport } from '../stream/transport-error.ts';
 import { withIdleTimeout } from '../stream/watchdog.ts';
 import { planNextAttempt } from './plan.ts';
 import { failureReason, isRetryable, type ResiliencePolicy, resolvePolicy, retryDelayMs } from './policy.ts';
 import { type AttemptPlan, AttemptSplicer } from './splice.ts';
-import { addUsage } from './usage.ts';
 
 // One shared reason for closing an attempt that is over: `abort()` without one builds a
 // DOMException, stack trace and all, at the end of every call.
 const ATTEMPT_OVER = new AbortError('The attempt is over.');
 
+/** Options of `resilientStream`: the policy, an abort signal, headers, and callbacks for retries and usage. */
 export interface ResilientStreamOptions {
   policy?: Partial<ResiliencePolicy>;
   /** Aborting it cancels the upstream request at once. */
@@ -131,7 +132,7 @@ async function* resilientBatches(
         splicer.finish();
         return;
       } catch (caught) {
-        const error = call.signal.aborted ? call.signal.reason : toSluiceError(caught);
+        const error = call.signal.aborted ? call.signal.reason : errorFromTransport(caught);
         if (call.signal.aborted || !isRetryable(error, policy) || retries >= policy.maxRetries) {
           throw withPartial(error);
         }

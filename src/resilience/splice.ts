@@ -8,8 +8,8 @@ import type {
   StreamEvent,
 } from '../protocol/events.ts';
 import { emptyUsage, type Usage } from '../protocol/message.ts';
+import { addUsage, foldUsage } from '../protocol/usage.ts';
 import type { MessageAssembler } from '../stream/assemble.ts';
-import { addUsage, foldUsage } from './usage.ts';
 
 /**
  * How an attempt relates to what the consumer already has:

@@ -6,7 +6,7 @@ import { ApiKeys } from './auth.ts';
 import { DEFAULT_FALLBACK_TEXT } from './config.ts';
 import type { GatewayContext } from './context.ts';
 import { createDispatcher, type RouteHandler } from './dispatcher.ts';
-import { sendError, toSluiceError } from './errors.ts';
+import { errorForCaller, sendError } from './errors.ts';
 import { InFlight } from './in-flight.ts';
 import { type MetricsSource, registerMetricsEndpoint } from './metrics-endpoint.ts';
 import { ModelResolver } from './models.ts';
@@ -19,6 +19,7 @@ import { registerStreamingChatRoute, type StreamingChatLogEntry } from './routes
 import { SecretScrubber } from './secrets.ts';
 import { NO_TELEMETRY, type Telemetry } from './telemetry.ts';
 
+/** How `createServer` builds the gateway: providers, aliases, fallbacks, keys, limits, routes and handlers. */
 export interface GatewayOptions {
   registry?: ProviderRegistry;
   aliases?: Record<string, string>;
@@ -66,7 +67,7 @@ export function createServer(options: GatewayOptions = {}): FastifyInstance {
   };
   const app = Fastify({ bodyLimit: options.bodyLimitBytes ?? 10 * 1024 * 1024, logger: false });
 
-  app.setErrorHandler((error, _request, reply) => sendError(reply, toSluiceError(error)));
+  app.setErrorHandler((error, _request, reply) => sendError(reply, errorForCaller(error)));
   app.setNotFoundHandler((request, reply) =>
     sendError(reply, new NotFoundError(`No route ${request.method} ${request.url.split('?')[0]}.`)),
   );

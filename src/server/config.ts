@@ -1,7 +1,7 @@
 /*
  * The gateway's configuration, one file per role under config/: the schema (schema.ts), the
- * environment and command-line layers (overrides.ts), the file (file.ts), the wording of
- * problems (describe-issues.ts), the checks between sections (references.ts), warnings
+ * environment and command-line layers (overrides.ts), the file (file.ts), the checks
+ * between sections (references.ts), warnings
  * (warnings.ts), loading (load.ts) and the refusal to serve other machines without keys
  * (bind-safety.ts). This file is where the rest of the gateway imports them from.
  */

@@ -2,11 +2,11 @@ import type { FastifyError, FastifyReply } from 'fastify';
 import { InvalidRequestError, NotFoundError, RequestTooLargeError, SluiceError } from '../protocol/errors.ts';
 
 /**
- * Any failure as the Anthropic error a caller sees: its status, the error body, and the
+ * Any failure of the gateway as the Anthropic error its HTTP caller sees: its status, the error body, and the
  * server's retry hint. Never a stack trace or an upstream key: only our own messages, which
  * say what to do, reach the caller; anything unexpected is a plain api_error.
  */
-export function toSluiceError(error: unknown): SluiceError {
+export function errorForCaller(error: unknown): SluiceError {
   if (error instanceof SluiceError) return error;
   const fastify = error as Partial<FastifyError>;
   if (fastify.statusCode === 413) {

@@ -30,6 +30,7 @@ export interface RouteDefinition {
 
 export type ClassifierOptions = { type: 'rules' } | { type: 'llm'; model?: string };
 
+/** How `/streaming_chat` classifies a request into a route and answers it. */
 export interface RouterOptions {
   classifier: ClassifierOptions;
   /** The answer when no route fits (the dispatcher sends it for NOT_DEFINED). */

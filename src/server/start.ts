@@ -11,6 +11,7 @@ import type { RequestLimiter } from './rate-limit.ts';
 import { scrubberFor } from './secrets.ts';
 import type { Telemetry } from './telemetry.ts';
 
+/** A gateway listening: its Fastify app, its URL, and a graceful `close`. */
 export interface RunningGateway {
   app: FastifyInstance;
   url: string;
@@ -21,6 +22,7 @@ export interface RunningGateway {
   close(graceMs?: number): Promise<void>;
 }
 
+/** Options of `startGateway` beyond the configuration. */
 export interface StartOptions {
   /** Allow a non-loopback host without API keys (`--insecure`). */
   insecure?: boolean;

@@ -8,8 +8,10 @@ import type {
   StreamEvent,
 } from '../protocol/events.ts';
 import type { Message } from '../protocol/message.ts';
+import { foldUsage } from '../protocol/usage.ts';
 import { PartialJsonParser } from './partial-json.ts';
 
+/** Why a tool_use block's streamed input is not valid JSON (see `toolInputErrorOf`). */
 export interface ToolInputError {
   /** The input text exactly as streamed. */
   raw: string;
@@ -199,10 +201,7 @@ export class MessageAssembler {
     const delta = event.delta ?? {};
     if (delta.stop_reason !== undefined) message.stop_reason = delta.stop_reason;
     if (delta.stop_sequence !== undefined) message.stop_sequence = delta.stop_sequence;
-    // message_delta usage is cumulative: the latest count replaces, never adds.
-    for (const [field, count] of Object.entries(event.usage ?? {})) {
-      if (typeof count === 'number') (message.usage as Record<string, unknown>)[field] = count;
-    }
+    message.usage = foldUsage(message.usage, event.usage);
   }
 
   private stop(): void {

@@ -1,6 +1,8 @@
 import { Readable } from 'node:stream';
 import { DONE } from './batches.ts';
-import type { ByteSource } from './sse.ts';
+
+/** A response body: a web stream (fetch) or any async iterable of bytes (a Node stream). */
+export type ByteSource = ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>;
 
 /** Bytes a reader keeps for a consumer that is not asking before it stops reading the socket. */
 const MAX_QUEUED_BYTES = 64 * 1024;

@@ -1,9 +1,9 @@
 import { ProtocolError } from '../protocol/errors.ts';
 import type { StreamEvent } from '../protocol/events.ts';
 import { type BatchedIterable, batched, batchesOf, DONE } from './batches.ts';
-import { byteBatches } from './byte-batches.ts';
-import { type ByteSource, decodeChunks, type SSEEvent, SseDecoder } from './sse.ts';
-import { toSluiceError } from './to-sluice-error.ts';
+import { type ByteSource, byteBatches } from './byte-batches.ts';
+import { decodeChunks, type SSEEvent, SseDecoder } from './sse.ts';
+import { errorFromTransport } from './transport-error.ts';
 
 /**
  * Turns SSE events into stream events. Only the shape every consumer relies on is checked
@@ -71,7 +71,7 @@ class StreamEventBatches implements AsyncIterator<readonly StreamEvent[]> {
 
   private readonly onError = (error: unknown): never => {
     this.ended = true;
-    throw toSluiceError(error);
+    throw errorFromTransport(error);
   };
 }
 

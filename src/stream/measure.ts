@@ -1,5 +1,6 @@
 import type { MessageStream } from './message-stream.ts';
 
+/** Time to first token, total time, output tokens and tokens per second of a stream. */
 export interface StreamMeasurement {
   /** Request start to the first text, thinking or tool-input delta; undefined if none came. */
   ttftMs: number | undefined;

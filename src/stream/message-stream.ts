@@ -5,10 +5,10 @@ import { errorFromHttp } from '../protocol/http-errors.ts';
 import type { Message } from '../protocol/message.ts';
 import { MessageAssembler } from './assemble.ts';
 import { batched, batchesOf } from './batches.ts';
+import type { ByteSource } from './byte-batches.ts';
 import { sseStreamEvents } from './decode-events.ts';
-import type { ByteSource } from './sse.ts';
 import { Subscriber } from './subscriber.ts';
-import { toSluiceError } from './to-sluice-error.ts';
+import { errorFromTransport } from './transport-error.ts';
 
 /** A retry or resume performed underneath the stream (reported by the resilience layer). */
 export interface RetryInfo {
@@ -22,6 +22,7 @@ export interface RetryInfo {
   error?: SluiceError;
 }
 
+/** When a stream's request started, and when its first event, first token and end came. */
 export interface StreamTiming {
   /** `performance.now()` when the request started. */
   startedAt: number;
@@ -31,6 +32,7 @@ export interface StreamTiming {
   endedAt?: number;
 }
 
+/** The events `MessageStream.on` takes, with each listener's arguments. */
 export interface MessageStreamListeners {
   event: (event: StreamEvent, snapshot: Message) => void;
   text: (delta: string, snapshot: string) => void;
@@ -54,6 +56,7 @@ export interface SourceContext {
 }
 export type EventSourceFactory = (context: SourceContext) => AsyncIterable<StreamEvent>;
 
+/** A `MessageStream`'s abort signal, and the request's start time for time to first token. */
 export interface MessageStreamOptions {
   /** Aborting it aborts the stream (and the upstream request) at once. */
   signal?: AbortSignal;
@@ -341,7 +344,7 @@ export class MessageStream implements AsyncIterable<StreamEvent> {
     this.detachExternalSignal();
     this.timing.endedAt = performance.now();
     if (!outcome.ok) {
-      const error = toSluiceError(outcome.error);
+      const error = errorFromTransport(outcome.error);
       if (error instanceof SluiceError) error.partialMessage ??= this.assembler.partialMessage();
       outcome = { ok: false, error };
     }

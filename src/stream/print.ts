@@ -1,6 +1,7 @@
 import type { Writable } from 'node:stream';
 import { writableReady } from './writable.ts';
 
+/** Options of `printTextStream`: whole lines at a time, or as streamed. */
 export interface PrintOptions {
   /** Write whole lines only (the rest at the end): for output read line by line, such as logs. */
   lineBuffered?: boolean;

@@ -1,6 +1,6 @@
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { type BatchedIterable, batched } from './batches.ts';
-import { byteBatches } from './byte-batches.ts';
+import { type ByteSource, byteBatches } from './byte-batches.ts';
 
 export interface SSEEvent {
   event?: string | undefined;
@@ -13,8 +13,6 @@ export interface SSEEvent {
    */
   unterminated?: boolean;
 }
-
-export type ByteSource = ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>;
 
 const NO_EVENTS: readonly SSEEvent[] = Object.freeze([]);
 

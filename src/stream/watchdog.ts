@@ -1,6 +1,7 @@
 import { DeadlineExceededError, IdleTimeoutError, type SluiceError } from '../protocol/errors.ts';
 import { type BatchedIterable, batched, batchesOf, DONE } from './batches.ts';
 
+/** What `withIdleTimeout` and `withDeadline` do when they fire, before throwing: abort the upstream. */
 export interface WatchdogOptions {
   /**
    * Called when the timer fires, before the error is thrown: abort the upstream request here

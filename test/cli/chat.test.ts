@@ -1,7 +1,13 @@
 import { execFileSync, spawnSync } from 'node:child_process';
+import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { printToolLoop, type Terminal } from '../../src/cli/chat-session.ts';
+import { Chat } from '../../src/client/chat.ts';
 import { type CallOptions, Client } from '../../src/client/client.ts';
 import { textOf } from '../../src/client/messages.ts';
+import { tool } from '../../src/client/tools.ts';
+import { AbortError } from '../../src/protocol/errors.ts';
 import type { Message } from '../../src/protocol/message.ts';
 import { unpacedRegistry } from '../../src/providers/registry.ts';
 import { NO_PACING } from '../../src/providers/simulated/provider.ts';
@@ -138,6 +144,62 @@ describe('sluice chat against an upstream that drops the connection', () => {
     expect(simulator.requests).toHaveLength(2);
     expect(run.stdout).toBe(`${textOf(await expected('What is a sluice?'))}\n`);
     expect(run.stderr).toMatch(/ · 1 retry \(resume after connection\)\n$/);
+  });
+});
+
+/** A terminal of two in-memory streams, as a pipe (no TTY): no spinner, no colour. */
+function captureTerminal(): Terminal & { out: () => string; err: () => string } {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  const read = (stream: PassThrough) => {
+    const chunks: Buffer[] = [];
+    stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+    return () => Buffer.concat(chunks).toString('utf8');
+  };
+  return { stdout, stderr, out: read(stdout), err: read(stderr) };
+}
+
+describe("printToolLoop renders the chat's tool loop", () => {
+  const sums = tool({
+    name: 'sums',
+    input: z.object({ a: z.number(), b: z.number() }),
+    run: ({ a, b }) => a + b,
+  });
+  const simChat = () =>
+    new Chat({ client: new Client('sim:default', { registry: unpacedRegistry() }), tools: [sums] });
+  const question = 'What is 604542+6458932?';
+
+  it("each step's text on stdout, each tool call one line on stderr between them", async () => {
+    const terminal = captureTerminal();
+    const chat = simChat();
+    const final = await printToolLoop(chat, question, terminal);
+    const reference = simChat();
+    const steps: Message[] = [];
+    await reference.toolLoop(question, { onStep: ({ message }) => void steps.push(message) });
+    expect(terminal.out()).toBe(steps.map((message) => `${textOf(message)}\n`).join(''));
+    const lines = terminal.err().split('\n');
+    expect(`${lines[0]}\n`).toMatch(STATS_LINE);
+    expect(lines[1]).toBe('→ sums {"a":604542,"b":6458932} = 7063474');
+    expect(`${lines[2]}\n`).toMatch(STATS_LINE);
+    expect(textOf(final)).toContain('7063474');
+    expect(chat.history).toEqual(reference.history);
+  });
+
+  it('a stopped loop leaves the history as it was, without the CLI undoing anything', async () => {
+    const terminal = captureTerminal();
+    const chat = simChat();
+    await chat('Hi');
+    const before = structuredClone(chat.history);
+    const controller = new AbortController();
+    // Stopped as the second step's answer starts: the first step's tool call was printed.
+    terminal.stderr.on('data', (chunk: Buffer) => {
+      if (chunk.toString().startsWith('→ sums')) controller.abort();
+    });
+    await expect(
+      printToolLoop(chat, question, terminal, { signal: controller.signal }),
+    ).rejects.toBeInstanceOf(AbortError);
+    expect(terminal.err()).toContain('→ sums {"a":604542,"b":6458932} = 7063474\n');
+    expect(chat.history).toEqual(before);
   });
 });
 

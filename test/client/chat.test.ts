@@ -1,12 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { Chat } from '../../src/client/chat.ts';
+import { Chat, type ToolLoopStep } from '../../src/client/chat.ts';
 import { Client } from '../../src/client/client.ts';
 import { textOf } from '../../src/client/messages.ts';
 import { StructuredOutputError } from '../../src/client/structured.ts';
 import { tool } from '../../src/client/tools.ts';
 import { AbortError } from '../../src/protocol/errors.ts';
-import type { Message } from '../../src/protocol/message.ts';
 import { createAnthropicProvider } from '../../src/providers/anthropic.ts';
 import { ProviderRegistry, unpacedRegistry } from '../../src/providers/registry.ts';
 import { createSimulatedProvider } from '../../src/providers/simulated/provider.ts';
@@ -93,19 +92,17 @@ describe.each(targets)('the claudette walkthrough (%s)', (_, makeClient) => {
     const streaming = new Chat({ client: makeClient(), system, tools: [sums] });
     const seen: string[] = [];
     let text = '';
-    let done: Message | undefined;
-    for await (const item of streaming.streamToolLoop(question)) {
-      if (item.type === 'tool_results') seen.push(`results:${item.results[0]?.content}`);
-      if (item.type === 'event' && item.event.type === 'message_start') seen.push(`step ${item.step}`);
-      if (item.type === 'event' && item.event.type === 'content_block_delta') {
-        const delta = (item.event as { delta: { type: string; text?: string } }).delta;
-        if (delta.type === 'text_delta' && item.step === 2) text += delta.text;
-      }
-      if (item.type === 'done') done = item.message;
+    let last: ToolLoopStep | undefined;
+    for await (const step of streaming.streamToolLoop(question)) {
+      seen.push(`step ${step.step}`);
+      // Read in the tick the step arrives, as any MessageStream.
+      for await (const delta of step.stream.textStream) if (step.step === 2) text += delta;
+      last = await step.result();
+      if (last.toolResults.length > 0) seen.push(`results:${last.toolResults[0]?.content}`);
     }
     expect(seen).toEqual(['step 1', 'results:7063474', 'step 2']);
     expect(text).toContain('7063474');
-    expect(textOf(done!)).toBe(text);
+    expect(textOf(last!.message)).toBe(text);
   });
 
   it('an image message is accepted', async () => {

@@ -416,7 +416,6 @@ describe('toolResult()', () => {
   it('sends other values as compact JSON', () => {
     expect(toolResult('toolu_1', { temp: 72, tags: ['sunny'] }).content).toBe('{"temp":72,"tags":["sunny"]}');
     expect(toolResult('toolu_1', 42).content).toBe('42');
-    expect(toolResult('toolu_1', null).content).toBe('null');
     expect(toolResult('toolu_1', [1, 2]).content).toBe('[1,2]');
     expect(toolResult('toolu_1', []).content).toBe('[]');
     expect(toolResult('toolu_1', [{ type: 'row', id: 1 }]).content).toBe('[{"type":"row","id":1}]');
@@ -429,9 +428,24 @@ describe('toolResult()', () => {
     expect(ToolResultBlockSchema.parse(block)).toEqual(block);
   });
 
-  it('rejects a malformed block instead of hiding it in JSON', () => {
+  it('sends one block as a list of one; null as nothing to say', () => {
+    expect(toolResult('toolu_1', text('72°F')).content).toEqual([{ type: 'text', text: '72°F' }]);
+    expect(toolResult('toolu_1', null).content).toBe('');
+  });
+
+  it('rejects a malformed block instead of hiding it in JSON, naming the block and the field', () => {
     expect(() => toolResult('toolu_1', [{ type: 'text', value: 'oops' }])).toThrow(
-      /Tool result block 0 is not a valid text block at text/,
+      new InvalidRequestError(
+        'Tool result block 0 is not a valid text block: text: expected string (missing).',
+      ),
+    );
+    const png = imageFromBytes(fixture('tiny.png'));
+    const wrongType = { ...png, source: { ...png.source, media_type: 'image/bmp' } };
+    expect(() => toolResult('toolu_1', [text('A chart:'), wrongType])).toThrow(
+      /^Tool result block 1 is not a valid image block: source\.media_type: expected one of /,
+    );
+    expect(() => toolResult('toolu_1', { type: 'document' })).toThrow(
+      /^Tool result block 0 is not a valid document block/,
     );
   });
 

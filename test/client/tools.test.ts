@@ -234,7 +234,7 @@ describe('execute', () => {
     });
     expect(nested.is_error).toBe(true);
     expect(nested.content).toMatch(
-      /^Invalid arguments for order: items\[1\]\.id: expected string, received number; items\[1\]\.qty: Too small: expected number to be >=1\. Call order again/,
+      /^Invalid arguments for order: items\.1\.id: expected string, received number; items\.1\.qty: Too small: expected number to be >=1\. Call order again/,
     );
     expect((await execute(sums, 'not an object')).content).toMatch(
       /\(arguments\): expected object, received string/,
@@ -337,13 +337,19 @@ describe('execute', () => {
     expect(await contentOf(PNG)).toEqual([PNG]);
     const caption = { type: 'text', text: 'A 1×1 PNG' };
     expect(await contentOf([caption, PNG])).toEqual([caption, PNG]);
-    // Shaped like a block but not one: sent as JSON rather than failing the whole request.
-    expect(await contentOf([caption, { type: 'image' }])).toBe(
-      '[{"type":"text","text":"A 1×1 PNG"},{"type":"image"}]',
-    );
+    expect(await contentOf(caption)).toEqual([caption]);
+    // Not block types: data, sent as JSON.
+    expect(await contentOf([{ type: 'row', id: 1 }])).toBe('[{"type":"row","id":1}]');
+    // Shaped like blocks but malformed: the tool's mistake, told to the model (as toolResult() throws it).
+    const malformed = await execute(returning([caption, { type: 'image' }]), {});
+    expect(malformed).toMatchObject({
+      is_error: true,
+      content:
+        'value failed: Tool result block 1 is not a valid image block: source: expected object (missing).',
+    });
     const unserialisable = await execute(returning(10n), {});
     expect(unserialisable.is_error).toBe(true);
-    expect(unserialisable.content).toMatch(/^value failed: its result cannot be sent as JSON/);
+    expect(unserialisable.content).toMatch(/^value failed: The tool result cannot be serialised as JSON/);
   });
 
   it('rejects with AbortError when the caller has already aborted, without running', async () => {

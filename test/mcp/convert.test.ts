@@ -67,6 +67,25 @@ describe('MCP sampling content', () => {
     ).toThrow(/PNG, JPEG, GIF or WebP/);
   });
 
+  it('a tool result converts as mcpTools converts results: what the model cannot take is described', () => {
+    const parts = [
+      { type: 'text', text: 'chart:' },
+      { type: 'image', data: 'AA', mimeType: 'image/tiff' },
+      { type: 'audio', data: 'AAAA', mimeType: 'audio/wav' },
+    ];
+    const [turn] = toMessageParams([
+      { role: 'user', content: { type: 'tool_result', toolUseId: 't1', content: parts } },
+    ]);
+    expect(turn?.content).toEqual([
+      { type: 'tool_result', tool_use_id: 't1', content: mcpResultContent(parts) },
+    ]);
+    expect(mcpResultContent(parts)).toEqual([
+      { type: 'text', text: 'chart:' },
+      { type: 'text', text: '[image of type image/tiff, which the model cannot see]' },
+      { type: 'text', text: '[audio of type audio/wav, 3 bytes]' },
+    ]);
+  });
+
   it('maps tool choice and stop reasons', () => {
     expect(toToolChoice({ mode: 'required' })).toEqual({ type: 'any' });
     expect(toToolChoice({ mode: 'none' })).toEqual({ type: 'none' });

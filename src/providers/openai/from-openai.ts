@@ -1,4 +1,3 @@
-import type { z } from 'zod';
 import type {
   ContentBlockParam,
   ImageBlock,
@@ -17,7 +16,7 @@ import {
 import type { ContentBlockStartEvent, ContentDelta, ErrorEvent, StreamEvent } from '../../protocol/events.ts';
 import type { DeltaUsage, Message, StopReason, Usage } from '../../protocol/message.ts';
 import type { CustomTool, MessageCreateParams, MessageParam, ToolChoice } from '../../protocol/request.ts';
-import { requireJsonObject } from '../../protocol/zod-errors.ts';
+import { describeZodError, requireJsonObject } from '../../protocol/zod-errors.ts';
 import {
   type OpenAIAssistantMessage,
   type OpenAIChatChunk,
@@ -58,7 +57,9 @@ export function fromOpenAIRequest(body: unknown): FromOpenAIRequestResult {
   requireJsonObject(body);
   const parsed = OpenAIChatRequestSchema.safeParse(body);
   if (!parsed.success)
-    throw new InvalidRequestError(`Invalid request: ${describeIssue(parsed.error.issues[0])}`);
+    throw new InvalidRequestError(
+      `Invalid request: ${describeZodError(parsed.error, { root: 'body', indices: 'bracketed' })}.`,
+    );
   const input = parsed.data;
   refuseUnsupported(input);
 
@@ -296,47 +297,6 @@ function convertToolChoice(
   throw new InvalidRequestError(
     `tool_choice.type: ${choice.type} is not supported; use "none", "auto", "required" or a function.`,
   );
-}
-
-/** One zod issue as `path: problem`, looking into union branches for the one that matched best. */
-function describeIssue(issue: z.core.$ZodIssue | undefined, prefix: PropertyKey[] = []): string {
-  if (issue === undefined) return 'the body is malformed.';
-  const path = [...prefix, ...issue.path];
-  if (issue.code === 'invalid_union') {
-    const discriminated = issue as { note?: string; discriminator?: string; options?: unknown[] };
-    if (discriminated.note === 'No matching discriminator') {
-      const options = (discriminated.options ?? []).map((option) => JSON.stringify(option)).join(', ');
-      return `${formatPath(path)}: expected one of ${options}.`;
-    }
-    const best = bestBranch(issue.errors);
-    if (best !== undefined) return describeIssue(best, path);
-  }
-  return `${formatPath(path)}: ${issue.message}.`;
-}
-
-/**
- * The issue of the branch that got furthest into the value; when every branch failed on the
- * value itself (wrong type), one issue listing what each branch expected.
- */
-function bestBranch(branches: z.core.$ZodIssue[][]): z.core.$ZodIssue | undefined {
-  let best: z.core.$ZodIssue | undefined;
-  for (const issues of branches) {
-    const first = issues[0];
-    if (first !== undefined && (best === undefined || first.path.length > best.path.length)) best = first;
-  }
-  if (best === undefined || best.path.length > 0) return best;
-  const expected = branches.flatMap((issues) =>
-    issues.flatMap((issue) => (issue.code === 'invalid_type' ? [issue.expected] : [])),
-  );
-  if (expected.length !== branches.length) return best;
-  return { ...best, message: `expected ${expected.join(' or ')}` } as z.core.$ZodIssue;
-}
-
-function formatPath(path: PropertyKey[]): string {
-  if (path.length === 0) return 'body';
-  return path
-    .map((key, index) => (typeof key === 'number' ? `[${key}]` : `${index === 0 ? '' : '.'}${String(key)}`))
-    .join('');
 }
 
 function preview(value: unknown): string {

@@ -11,6 +11,7 @@ import {
   toOpenAIRequest,
 } from './to-openai.ts';
 
+/** Options of `createOpenAIProvider`; key and base URL default to `OPENAI_API_KEY` and `OPENAI_BASE_URL`. */
 export interface OpenAIProviderOptions {
   /** Defaults to `OPENAI_API_KEY`. Local servers (Ollama, llama.cpp) need none. */
   apiKey?: string;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { InvalidRequestError } from '../../protocol/errors.ts';
+import { describeZodError } from '../../protocol/zod-errors.ts';
 
 /**
  * One scripted failure of the simulated model. Event faults work in-process and over HTTP;
@@ -34,12 +35,15 @@ export const FaultSchema = z.strictObject({
   /** Any text: scripts are counted per header value, so a label keeps identical scripts apart. */
   label: z.string().optional(),
 });
+/** One scripted fault of the simulator's HTTP server: drop the connection, stall, send an error status or error event, at a point in the answer. */
 export type Fault = z.infer<typeof FaultSchema>;
 
 /** One fault for every request, or a script: the n-th request gets the n-th fault, then none. */
 export const FaultScriptSchema = z.union([FaultSchema, z.array(FaultSchema)]);
+/** A fault, or a list of faults applied to successive requests (`{}` for a clean one). */
 export type FaultScript = z.infer<typeof FaultScriptSchema>;
 
+/** Parses a fault script (JSON); `origin` names where it came from in the error for a bad one. */
 export function parseFaultScript(json: string, origin: string): FaultScript {
   let value: unknown;
   try {
@@ -49,9 +53,7 @@ export function parseFaultScript(json: string, origin: string): FaultScript {
   }
   const result = FaultScriptSchema.safeParse(value);
   if (!result.success) {
-    const issue = result.error.issues[0]!;
-    const path = issue.path.length > 0 ? issue.path.join('.') : '(root)';
-    throw new InvalidRequestError(`${origin}: ${path}: ${issue.message}`);
+    throw new InvalidRequestError(`${origin}: ${describeZodError(result.error)}`);
   }
   return result.data;
 }

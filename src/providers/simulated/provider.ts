@@ -7,6 +7,7 @@ import { simulateAnswer } from './answer.ts';
 import { answerEvents } from './events.ts';
 import type { Fault } from './faults.ts';
 
+/** How fast the simulated model answers: time to the first token, then tokens per second (0: no delay). */
 export interface Pacing {
   /** Wait before the first content delta. */
   ttftMs: number;
@@ -16,8 +17,10 @@ export interface Pacing {
 
 /** Feels like a fast hosted model in the interactive demo; tests pass `NO_PACING`. */
 export const DEMO_PACING: Pacing = Object.freeze({ ttftMs: 350, tokensPerSecond: 90 });
+/** Pacing off: the simulated model answers at once (for tests). */
 export const NO_PACING: Pacing = Object.freeze({ ttftMs: 0, tokensPerSecond: 0 });
 
+/** Options of `createSimulatedProvider`: its pacing, and a fault to play on every call. */
 export interface SimulatedProviderOptions {
   pacing?: Partial<Pacing>;
   /** A fault for every call (in-process: status, dropAfterEvents, errorAfterDeltas, stallAfterDeltas). */

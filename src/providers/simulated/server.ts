@@ -24,6 +24,7 @@ import {
 import { type Fault, FaultPlayer, type FaultScript, parseFaultScript } from './faults.ts';
 import { DEMO_PACING, type Pacing, playEvents, simulatedEvents } from './provider.ts';
 
+/** Options of `Simulator.start`: host, port (0: a free one), pacing, and faults for every request. */
 export interface SimulatorOptions {
   port?: number;
   host?: string;

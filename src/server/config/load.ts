@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
+import { zodIssueLines } from '../../protocol/zod-errors.ts';
 import { defaultModel as registryDefaultModel } from '../../providers/registry.ts';
-import { describeIssues } from './describe-issues.ts';
 import { invalidConfig } from './errors.ts';
 import { readConfigFile } from './file.ts';
 import {
@@ -14,6 +14,7 @@ import { referenceIssues } from './references.ts';
 import { type GatewayConfig, GatewayConfigSchema } from './schema.ts';
 import { collectWarnings } from './warnings.ts';
 
+/** Where `loadConfig` reads from: the file, the environment, the command line. */
 export interface LoadConfigOptions {
   /** The configuration file (`--config`); absent: SLUICE_CONFIG; neither: defaults only. */
   path?: string;
@@ -23,6 +24,7 @@ export interface LoadConfigOptions {
   overrides?: ConfigOverrides;
 }
 
+/** What `loadConfig` returns: the configuration, warnings worth logging, and the file read. */
 export interface LoadedConfig {
   config: GatewayConfig;
   /** Problems worth a line in the log that do not stop the gateway (an unset key variable, an unreachable route). */
@@ -42,7 +44,12 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
   const source = path ?? 'configuration';
 
   const parsed = GatewayConfigSchema.safeParse(path === undefined ? {} : readConfigFile(path));
-  if (!parsed.success) throw invalidConfig(source, describeIssues(parsed.error));
+  if (!parsed.success) {
+    throw invalidConfig(
+      source,
+      zodIssueLines(parsed.error, { root: '(top level)', schema: GatewayConfigSchema }),
+    );
+  }
 
   const merged = applyCliOverrides(applyEnvOverrides(parsed.data, env), options.overrides ?? {});
   const config: GatewayConfig = { ...merged, defaultModel: merged.defaultModel ?? registryDefaultModel(env) };

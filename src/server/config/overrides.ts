@@ -20,7 +20,7 @@ import {
 export type Env = Record<string, string | undefined>;
 export type ParsedConfig = z.output<typeof GatewayConfigSchema>;
 
-/** The flags of `sluice serve` that override the configuration. */
+/** Command-line values that win over the file and the environment (the flags of `sluice serve`). */
 export interface ConfigOverrides {
   host?: string;
   port?: number;

@@ -10,7 +10,7 @@ import {
 } from '../../providers/openai/from-openai.ts';
 import { MessageStream } from '../../stream/message-stream.ts';
 import { admit, type GatewayContext } from '../context.ts';
-import { sendError, toSluiceError } from '../errors.ts';
+import { errorForCaller, sendError } from '../errors.ts';
 import { openEventStream } from '../sse-response.ts';
 import { beginModelCall, modelEvents } from './model-call.ts';
 
@@ -42,7 +42,7 @@ export function registerChatCompletionsRoute(app: FastifyInstance, gateway: Gate
       telemetry.finish(signal.aborted ? 499 : 200);
       return reply;
     } catch (error) {
-      const sluice = toSluiceError(error);
+      const sluice = errorForCaller(error);
       telemetry.finish(signal.aborted ? 499 : sluice.status, sluice);
       if (reply.sent) return reply;
       return sendError(reply, sluice, openAIErrorBody(sluice));
@@ -67,7 +67,7 @@ async function streamChunks(
     stream.end();
   } catch (error) {
     if (!stream) throw error;
-    await stream.writeRaw(`data: ${JSON.stringify(openAIErrorBody(toSluiceError(error)))}\n\n`);
+    await stream.writeRaw(`data: ${JSON.stringify(openAIErrorBody(errorForCaller(error)))}\n\n`);
     stream.end();
     throw error;
   }

@@ -6,7 +6,7 @@ import { batchesOf } from '../../stream/batches.ts';
 import { MessageStream } from '../../stream/message-stream.ts';
 import { encodeSSE } from '../../stream/sse.ts';
 import { admit, type GatewayContext } from '../context.ts';
-import { toSluiceError } from '../errors.ts';
+import { errorForCaller } from '../errors.ts';
 import { openEventStream, type SseResponse } from '../sse-response.ts';
 import { beginModelCall, modelEvents } from './model-call.ts';
 
@@ -28,7 +28,7 @@ export function registerMessagesRoute(app: FastifyInstance, gateway: GatewayCont
       telemetry.finish(signal.aborted ? 499 : 200);
       return reply;
     } catch (error) {
-      const sluice = toSluiceError(error);
+      const sluice = errorForCaller(error);
       telemetry.finish(signal.aborted ? 499 : sluice.status, sluice);
       // Once the stream is open, the error went to the client as an event.
       if (reply.sent) return reply;
@@ -57,7 +57,7 @@ async function streamMessages(
     sse?.end();
   } catch (error) {
     if (!sse) throw error;
-    const sluice = toSluiceError(error);
+    const sluice = errorForCaller(error);
     if (!reply.raw.destroyed) {
       reply.raw.write(
         encodeSSE({ id: String(sse.lastEventId + 1), event: 'error', data: JSON.stringify(sluice.toBody()) }),

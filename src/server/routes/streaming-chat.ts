@@ -6,7 +6,7 @@ import { parseRequestBody } from '../../protocol/zod-errors.ts';
 import { writableReady } from '../../stream/writable.ts';
 import { admit, type GatewayContext } from '../context.ts';
 import type { Dispatcher } from '../dispatcher.ts';
-import { sendError, toSluiceError } from '../errors.ts';
+import { errorForCaller, sendError } from '../errors.ts';
 import type { Router } from '../router.ts';
 import { abortOnDisconnect } from '../sse-response.ts';
 import type { RequestTelemetry } from '../telemetry.ts';
@@ -61,7 +61,7 @@ export function registerStreamingChatRoute(
       text = parseStreamingChatBody(request.body);
     } catch (error) {
       // The caller's mistake (key, rate, body): an HTTP error, but nothing for the error log.
-      const sluice = toSluiceError(error);
+      const sluice = errorForCaller(error);
       telemetry.finish(sluice.status, sluice);
       throw sluice;
     }
@@ -101,7 +101,7 @@ async function streamAnswer(reply: FastifyReply, text: string, deps: AnswerDeps)
     }
     // On shutdown the handler fails with an abort; the reason says why (and to retry).
     const error = signal.aborted ? signal.reason : thrown;
-    const sluice = toSluiceError(publicUpstreamError(error, deps.gateway.scrubber));
+    const sluice = errorForCaller(publicUpstreamError(error, deps.gateway.scrubber));
     deps.log?.({ level: 'error', route, error: { type: sluice.type, message: logMessage(error) } });
     deps.telemetry.finish(sluice.status, sluice);
     if (!response) return sendError(reply, sluice);
@@ -123,7 +123,7 @@ export function errorMarker(error: SluiceError): string {
   return `\n[error: ${error.type}: ${error.message}]\n`;
 }
 
-/** The operator sees the real message (the caller only ever sees toSluiceError's); no stack either way. */
+/** The operator sees the real message (the caller only ever sees errorForCaller's); no stack either way. */
 function logMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }

@@ -1,11 +1,13 @@
 import { AbortError, ConnectionError, SluiceError } from '../protocol/errors.ts';
 
 /**
- * Whatever a source threw, as a typed error: fetch's network failures and DOM AbortErrors
- * become their Sluice classes. An error from the caller's own code (a listener that threw)
- * is returned as it is, since it is theirs to recognise.
+ * A failure of the transport under an event source, as its typed error: network failures
+ * (fetch's, a socket's) become `ConnectionError`, a DOM `AbortError` becomes Sluice's. Sluice
+ * errors and anything else (a listener of the caller's that threw) are returned as they are,
+ * since those are already typed or are the caller's to recognise. (The gateway's
+ * `errorForCaller` is the other converter: any failure → what an HTTP caller may see.)
  */
-export function toSluiceError(error: unknown): unknown {
+export function errorFromTransport(error: unknown): unknown {
   if (error instanceof SluiceError) return error;
   if (error instanceof Error) {
     if (error.name === 'AbortError') return new AbortError(undefined, { cause: error });
@@ -40,7 +42,7 @@ function codeOf(error: unknown): string | undefined {
   return typeof code === 'string' ? code : undefined;
 }
 
-export function isNetworkError(error: Error): boolean {
+function isNetworkError(error: Error): boolean {
   // fetch reports every network failure as `TypeError: fetch failed` (or `terminated` mid-body)
   // with the system error as its cause.
   if (error.name === 'TypeError' && /fetch failed|terminated/i.test(error.message)) return true;

@@ -1,0 +1,31 @@
+import type { TextBlock } from '../protocol/content.ts';
+import type { CustomTool, ThinkingConfig, ToolChoice } from '../protocol/request.ts';
+import type { ResiliencePolicy } from '../resilience/policy.ts';
+
+// The options of one call, apart from the Client that takes them, so that the modules the
+// Client is built from (structured output) can name them without importing the Client.
+
+/** Anything with a tool definition: a Sluice `tool()` or a raw API tool. */
+export type ToolLike = CustomTool | { readonly definition: CustomTool };
+
+/** Per-call options of `Client.create` and `Client.stream` (system, maxTokens, prefill, tools, signal, …). */
+export interface CallOptions {
+  system?: string | TextBlock[];
+  temperature?: number;
+  maxTokens?: number;
+  /** Text the answer must start with; it appears at the start of the returned text. */
+  prefill?: string;
+  stopSequences?: string[];
+  tools?: ToolLike[];
+  /** A tool name forces that tool; or `auto`, `any`, `none`, or an API tool_choice. */
+  toolChoice?: string | ToolChoice;
+  /** `{ budgetTokens }` turns extended thinking on. */
+  thinking?: { budgetTokens: number } | ThinkingConfig;
+  topP?: number;
+  topK?: number;
+  metadata?: { user_id?: string };
+  signal?: AbortSignal;
+  /** Overrides the client's resilience policy for this call. */
+  policy?: Partial<ResiliencePolicy>;
+  headers?: Record<string, string>;
+}

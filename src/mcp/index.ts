@@ -1,4 +1,0 @@
-export * from './client.ts';
-export * from './command-line.ts';
-export * from './sampling.ts';
-export * from './tools.ts';

@@ -1,0 +1,340 @@
+import { AbortError } from '../../protocol/errors.ts';
+import { checkEntry, entryAfter } from './entry.ts';
+import {
+  InvalidLogEntryError,
+  LeaseLostError,
+  StreamExistsError,
+  StreamNotFoundError,
+  StreamStoreUnavailableError,
+} from './errors.ts';
+import type {
+  AppendResult,
+  Lease,
+  LeaseRenewal,
+  LeaseState,
+  LogEntry,
+  NewStream,
+  ReadOptions,
+  StreamAttempt,
+  StreamFailure,
+  StreamFinal,
+  StreamInfo,
+  StreamLog,
+  StreamLogOptions,
+} from './types.ts';
+
+export const DEFAULT_TTL_SECONDS = 600;
+export const DEFAULT_LEASE_MS = 3000;
+
+interface MemoryStream {
+  info: Omit<StreamInfo, 'lease' | 'lastSeq'>;
+  entries: LogEntry[];
+  lease: LeaseState | undefined;
+  expiresAt: number;
+  /** Readers waiting for the next write; each is called once and removed. */
+  waiters: Set<() => void>;
+  cancelHandlers: Set<() => void>;
+}
+
+/**
+ * The embedded stream log: everything in this process's memory. Streams expire `ttlSeconds`
+ * after their last write (checked on every access, and swept on an unref'd timer so memory
+ * is freed even if nobody asks again).
+ */
+export class MemoryStreamLog implements StreamLog {
+  readonly ttlSeconds: number;
+  readonly leaseMs: number;
+  private readonly streams = new Map<string, MemoryStream>();
+  private readonly sweeper: NodeJS.Timeout;
+  private closed = false;
+
+  constructor(options: StreamLogOptions = {}) {
+    this.ttlSeconds = options.ttlSeconds ?? DEFAULT_TTL_SECONDS;
+    this.leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
+    const ttlMs = this.ttlSeconds * 1000;
+    this.sweeper = setInterval(() => this.sweep(), Math.min(60_000, Math.max(250, ttlMs / 2)));
+    this.sweeper.unref();
+  }
+
+  async create(stream: NewStream): Promise<Lease> {
+    this.checkOpen();
+    if (this.live(stream.id)) throw new StreamExistsError(stream.id);
+    const now = Date.now();
+    this.streams.set(stream.id, {
+      info: {
+        id: stream.id,
+        status: 'running',
+        wire: stream.wire,
+        ownerKeyHash: stream.ownerKeyHash,
+        request: asJson(stream.request),
+        createdAt: now,
+        attempts: [],
+        fence: 1,
+        cancelRequested: false,
+      },
+      entries: [],
+      lease: { owner: stream.owner, token: 1, expiresAt: now + this.leaseMs },
+      expiresAt: now + this.ttlSeconds * 1000,
+      waiters: new Set(),
+      cancelHandlers: new Set(),
+    });
+    return { streamId: stream.id, owner: stream.owner, token: 1 };
+  }
+
+  async append(lease: Lease, entry: LogEntry): Promise<AppendResult> {
+    checkEntry(entry);
+    const stream = this.writable(lease);
+    const last = lastSeq(stream);
+    if (entry.last <= last) return 'duplicate';
+    if (entry.first !== last + 1) {
+      throw new InvalidLogEntryError(
+        `Stream ${lease.streamId}: the next entry must start at id ${last + 1}, not ${entry.first}.`,
+      );
+    }
+    stream.entries.push({ first: entry.first, last: entry.last, data: entry.data });
+    this.touch(stream);
+    return 'appended';
+  }
+
+  async recordAttempt(lease: Lease, attempt: StreamAttempt): Promise<void> {
+    const stream = this.writable(lease);
+    stream.info.attempts.push(asJson(attempt) as StreamAttempt);
+    this.touch(stream);
+  }
+
+  async finish(lease: Lease, final: StreamFinal): Promise<void> {
+    const stream = this.writable(lease);
+    stream.info.status = 'finished';
+    stream.info.final = asJson(final) as StreamFinal;
+    this.end(stream);
+  }
+
+  async fail(lease: Lease, failure: StreamFailure): Promise<void> {
+    const stream = this.writable(lease);
+    stream.info.status = 'failed';
+    stream.info.error = { type: failure.type, message: failure.message };
+    this.end(stream);
+  }
+
+  read(id: string, options: ReadOptions = {}): AsyncIterable<LogEntry> {
+    return { [Symbol.asyncIterator]: () => this.follow(id, options) };
+  }
+
+  async lookup(id: string): Promise<StreamInfo | undefined> {
+    this.checkOpen();
+    const stream = this.live(id);
+    return stream && infoOf(stream);
+  }
+
+  async acquireLease(id: string, owner: string): Promise<Lease | undefined> {
+    this.checkOpen();
+    const stream = this.live(id);
+    if (stream?.info.status !== 'running' || leaseHeld(stream)) return undefined;
+    const token = ++stream.info.fence;
+    stream.lease = { owner, token, expiresAt: Date.now() + this.leaseMs };
+    return { streamId: id, owner, token };
+  }
+
+  async renewLease(lease: Lease): Promise<LeaseRenewal> {
+    const stream = this.writable(lease);
+    stream.lease = { owner: lease.owner, token: lease.token, expiresAt: Date.now() + this.leaseMs };
+    return { cancelRequested: stream.info.cancelRequested };
+  }
+
+  async releaseLease(lease: Lease): Promise<void> {
+    this.checkOpen();
+    const stream = this.live(lease.streamId);
+    if (stream?.lease?.token === lease.token) {
+      stream.lease = undefined;
+      // Followers check the lease when woken: one waiting on this stream may take it over now.
+      wake(stream);
+    }
+  }
+
+  async requestCancel(id: string): Promise<boolean> {
+    this.checkOpen();
+    const stream = this.live(id);
+    if (stream?.info.status !== 'running') return false;
+    if (!stream.info.cancelRequested) {
+      stream.info.cancelRequested = true;
+      const handlers = [...stream.cancelHandlers];
+      stream.cancelHandlers.clear();
+      for (const handler of handlers) handler();
+    }
+    return true;
+  }
+
+  onCancel(id: string, handler: () => void): () => void {
+    const stream = this.live(id);
+    if (!stream) return () => {};
+    if (stream.info.cancelRequested) {
+      queueMicrotask(handler);
+      return () => {};
+    }
+    stream.cancelHandlers.add(handler);
+    return () => stream.cancelHandlers.delete(handler);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.sweeper);
+    for (const stream of this.streams.values()) {
+      stream.cancelHandlers.clear();
+      wake(stream);
+    }
+    this.streams.clear();
+  }
+
+  private async *follow(id: string, options: ReadOptions): AsyncGenerator<LogEntry> {
+    const { signal } = options;
+    const leaseCheckMs = options.leaseCheckMs ?? this.leaseMs;
+    let after = options.after ?? 0;
+    let lapseReported = false;
+    let index: number | undefined;
+    const aborted = () => new AbortError('The reader left the stream.');
+    for (;;) {
+      if (signal?.aborted) throw aborted();
+      this.checkOpen();
+      const stream = this.live(id);
+      if (!stream) throw new StreamNotFoundError(id);
+      index ??= firstEntryAfter(stream.entries, after);
+      while (index < stream.entries.length) {
+        const entry = stream.entries[index++]!;
+        // A reader that started ahead of the producer skips what it asked not to see.
+        if (entry.last <= after) continue;
+        const cut = entryAfter(entry, after);
+        after = entry.last;
+        yield cut;
+        if (signal?.aborted) throw aborted();
+      }
+      if (stream.info.status !== 'running' || options.follow === false) return;
+      const woken = await waitForWrite(stream, leaseCheckMs, signal);
+      if (leaseHeld(stream) || stream.info.status !== 'running') {
+        lapseReported = false;
+      } else if (!woken || stream.lease === undefined) {
+        if (!lapseReported && this.live(id)) {
+          lapseReported = true;
+          options.onLeaseLapsed?.(infoOf(stream));
+        }
+      }
+    }
+  }
+
+  /** The stream if it may be written with this lease: LeaseLostError for a stale token or an ended stream. */
+  private writable(lease: Lease): MemoryStream {
+    this.checkOpen();
+    const stream = this.live(lease.streamId);
+    if (!stream) throw new StreamNotFoundError(lease.streamId);
+    if (stream.info.fence !== lease.token) {
+      throw new LeaseLostError(
+        lease.streamId,
+        `its lease passed to a newer owner (token ${stream.info.fence})`,
+      );
+    }
+    if (stream.info.status !== 'running') throw new LeaseLostError(lease.streamId, 'it has ended');
+    return stream;
+  }
+
+  private end(stream: MemoryStream): void {
+    stream.lease = undefined;
+    stream.cancelHandlers.clear();
+    this.touch(stream);
+  }
+
+  private touch(stream: MemoryStream): void {
+    stream.expiresAt = Date.now() + this.ttlSeconds * 1000;
+    wake(stream);
+  }
+
+  private live(id: string): MemoryStream | undefined {
+    const stream = this.streams.get(id);
+    if (stream && stream.expiresAt <= Date.now()) {
+      this.forget(id, stream);
+      return undefined;
+    }
+    return stream;
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    for (const [id, stream] of this.streams) if (stream.expiresAt <= now) this.forget(id, stream);
+  }
+
+  private forget(id: string, stream: MemoryStream): void {
+    this.streams.delete(id);
+    stream.cancelHandlers.clear();
+    // Readers still waiting find it gone and end with StreamNotFoundError.
+    wake(stream);
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new StreamStoreUnavailableError('memory (the log was closed)');
+  }
+}
+
+function infoOf(stream: MemoryStream): StreamInfo {
+  const info: StreamInfo = { ...stream.info, attempts: [...stream.info.attempts], lastSeq: lastSeq(stream) };
+  if (leaseHeld(stream)) info.lease = { ...stream.lease! };
+  return info;
+}
+
+function lastSeq(stream: MemoryStream): number {
+  return stream.entries.at(-1)?.last ?? 0;
+}
+
+function leaseHeld(stream: MemoryStream): boolean {
+  return stream.lease !== undefined && stream.lease.expiresAt > Date.now();
+}
+
+/** Index of the first entry holding an id after `after` (entries are in id order). */
+function firstEntryAfter(entries: readonly LogEntry[], after: number): number {
+  let low = 0;
+  let high = entries.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if (entries[mid]!.last <= after) low = mid + 1;
+    else high = mid;
+  }
+  return low;
+}
+
+function wake(stream: MemoryStream): void {
+  const waiters = [...stream.waiters];
+  stream.waiters.clear();
+  for (const waiter of waiters) waiter();
+}
+
+/** Resolves true on the stream's next write, false after `timeoutMs`; rejects when `signal` aborts. */
+function waitForWrite(
+  stream: MemoryStream,
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    const cleanUp = () => {
+      clearTimeout(timer);
+      stream.waiters.delete(onWrite);
+      signal?.removeEventListener('abort', onAbort);
+    };
+    const onWrite = () => {
+      cleanUp();
+      resolve(true);
+    };
+    const onAbort = () => {
+      cleanUp();
+      reject(new AbortError('The reader left the stream.'));
+    };
+    const timer = setTimeout(() => {
+      cleanUp();
+      resolve(false);
+    }, timeoutMs);
+    timer.unref();
+    stream.waiters.add(onWrite);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** A copy through JSON, as the Redis store keeps it: the caller's object is never aliased. */
+function asJson(value: unknown): unknown {
+  return value === undefined ? undefined : JSON.parse(JSON.stringify(value));
+}

@@ -1,0 +1,48 @@
+import { Redis, type RedisOptions } from 'ioredis';
+import { StreamStoreUnavailableError } from './errors.ts';
+
+/** A Redis URL as it may appear in an error or a log: no user name, no password. */
+export function redactRedisUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    parsed.username = '';
+    parsed.password = '';
+    return parsed.toString().replace(/\/$/, '');
+  } catch {
+    return 'redis (an unparsable URL)';
+  }
+}
+
+/**
+ * Options for every connection of the log: while Redis is away a command fails at once (no
+ * offline queue, nothing resent after a reconnect: the caller gets a typed 503 and decides),
+ * and the client keeps reconnecting in the background, so the log recovers when Redis returns.
+ */
+export const FAIL_FAST: RedisOptions = {
+  lazyConnect: true,
+  enableOfflineQueue: false,
+  autoResendUnfulfilledCommands: false,
+  maxRetriesPerRequest: 0,
+  connectTimeout: 2000,
+  retryStrategy: (attempt: number) => Math.min(50 * 2 ** attempt, 1000),
+};
+
+/** Connects, or throws StreamStoreUnavailableError naming the URL without credentials. */
+export async function connectRedis(
+  url: string,
+  options: RedisOptions = {},
+  what = 'stream store',
+): Promise<Redis> {
+  const redis = new Redis(url, { ...FAIL_FAST, ...options });
+  // Errors while reconnecting are reported to the commands that fail; without a listener
+  // ioredis would print each one.
+  redis.on('error', () => {});
+  try {
+    await redis.connect();
+    await redis.ping();
+    return redis;
+  } catch (error) {
+    redis.disconnect();
+    throw new StreamStoreUnavailableError(redactRedisUrl(url), { cause: error, what });
+  }
+}

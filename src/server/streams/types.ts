@@ -1,0 +1,149 @@
+import type { ErrorType } from '../../protocol/errors.ts';
+
+/** The format the stream's first client asked for; a resume re-encodes the log's events into it. */
+export type WireFormat = 'anthropic' | 'openai' | 'text';
+
+export type StreamStatus = 'running' | 'finished' | 'failed';
+
+/**
+ * One network batch of canonical events as their Anthropic SSE text: each event is
+ * `id: <n>\nevent: <type>\ndata: <json>\n\n` (LF line ends, one blank line after each event and
+ * none inside one), with ids `first`..`last` in order. `last` is the entry's sequence number.
+ */
+export interface LogEntry {
+  first: number;
+  last: number;
+  data: string;
+}
+
+/** Where the gateway asked the upstream again, and why (shown by `Accept: application/json`). */
+export interface StreamAttempt {
+  kind: 'initial' | 'retry' | 'resume' | 'restart' | 'takeover' | 'fallback';
+  /** Milliseconds since the epoch. */
+  at: number;
+  model?: string;
+  reason?: string;
+  /** The instance that ran it. */
+  owner?: string;
+}
+
+export interface StreamFinal {
+  /** The assembled message (JSON). */
+  message: unknown;
+  usage: unknown;
+}
+
+export interface StreamFailure {
+  type: ErrorType;
+  message: string;
+}
+
+export interface NewStream {
+  id: string;
+  /** The request as resolved, with no secret in it (the taking instance resolves its own keys). */
+  request: unknown;
+  wire: WireFormat;
+  /** A digest of the API key that started the stream: only it may read the stream. */
+  ownerKeyHash: string;
+  /** The instance creating it: it holds the first lease. */
+  owner: string;
+}
+
+/** The right to write a stream: whoever holds the highest fencing token. */
+export interface Lease {
+  streamId: string;
+  owner: string;
+  /** Increases with every new owner; a write with a lower one is rejected. */
+  token: number;
+}
+
+/** What a renewal learns besides keeping the lease: a cancel the producer may have missed. */
+export interface LeaseRenewal {
+  cancelRequested: boolean;
+}
+
+export interface LeaseState {
+  owner: string;
+  token: number;
+  /** Milliseconds since the epoch. */
+  expiresAt: number;
+}
+
+export interface StreamInfo {
+  id: string;
+  status: StreamStatus;
+  wire: WireFormat;
+  ownerKeyHash: string;
+  request: unknown;
+  /** Milliseconds since the epoch. */
+  createdAt: number;
+  /** The id of the last event logged (0 before any). */
+  lastSeq: number;
+  attempts: StreamAttempt[];
+  final?: StreamFinal;
+  error?: StreamFailure;
+  /** Absent when no instance holds the lease: on a running stream, it is free to take. */
+  lease?: LeaseState;
+  /** The highest fencing token issued so far. */
+  fence: number;
+  cancelRequested: boolean;
+}
+
+export interface ReadOptions {
+  /** Start after this event id (0: from the start); a batch holding it is cut after it. */
+  after?: number;
+  /** Aborting ends the read with an AbortError and frees what it held at once. */
+  signal?: AbortSignal;
+  /**
+   * False: end with what is logged now instead of following the stream live (a taking-over
+   * instance reads the partial message this way before it continues it). Default true.
+   */
+  follow?: boolean;
+  /**
+   * Called when the reader has waited `leaseCheckMs` for an entry of a running stream whose
+   * lease nobody holds: the producer is gone, and the reader may take the lease and continue.
+   * Called again only after the lease was seen held once more.
+   */
+  onLeaseLapsed?: (info: StreamInfo) => void;
+  /** How long a follower waits before checking the lease (default: the log's `leaseMs`). */
+  leaseCheckMs?: number;
+}
+
+export type AppendResult = 'appended' | 'duplicate';
+
+export interface StreamLogOptions {
+  /** How long a stream is kept after its last write (default 600). */
+  ttlSeconds?: number;
+  /** How long a lease lasts without renewal (default 3000). */
+  leaseMs?: number;
+}
+
+/**
+ * The log of every streamed response: written by the one instance holding its lease, read by
+ * any number of readers, each from any event id, catching up then following live to the end.
+ */
+export interface StreamLog {
+  readonly ttlSeconds: number;
+  readonly leaseMs: number;
+  /** Creates a stream and gives its creator the first lease (token 1). StreamExistsError if the id is taken. */
+  create(stream: NewStream): Promise<Lease>;
+  /** Appends one batch. A batch already logged is a duplicate (no-op); a stale lease throws LeaseLostError. */
+  append(lease: Lease, entry: LogEntry): Promise<AppendResult>;
+  recordAttempt(lease: Lease, attempt: StreamAttempt): Promise<void>;
+  finish(lease: Lease, final: StreamFinal): Promise<void>;
+  fail(lease: Lease, failure: StreamFailure): Promise<void>;
+  /** Entries after `options.after`, live until the stream ends. StreamNotFoundError if unknown or expired. */
+  read(id: string, options?: ReadOptions): AsyncIterable<LogEntry>;
+  lookup(id: string): Promise<StreamInfo | undefined>;
+  /** Takes a free lease of a running stream with a new, higher token; undefined if held, ended or unknown. */
+  acquireLease(id: string, owner: string): Promise<Lease | undefined>;
+  /** Extends the lease by `leaseMs`; LeaseLostError if another owner took it. */
+  renewLease(lease: Lease): Promise<LeaseRenewal>;
+  /** Gives the lease up without ending the stream, so another instance can take it over at once. */
+  releaseLease(lease: Lease): Promise<void>;
+  /** Asks the producer, wherever it runs, to abort. False if the stream is unknown or ended. */
+  requestCancel(id: string): Promise<boolean>;
+  /** Calls `handler` once when a cancel is requested (at once if it already was). Returns an unsubscribe. */
+  onCancel(id: string, handler: () => void): () => void;
+  close(): Promise<void>;
+}
