@@ -4,15 +4,10 @@
  */
 
 export { createServer, type GatewayOptions } from '../server/app.ts';
-export {
-  ConfigError,
-  type ConfigOverrides,
-  type GatewayConfig,
-  type GatewayConfigFile,
-  type LoadConfigOptions,
-  type LoadedConfig,
-  loadConfig,
-} from '../server/config.ts';
+export { ConfigError } from '../server/config/errors.ts';
+export { type LoadConfigOptions, type LoadedConfig, loadConfig } from '../server/config/load.ts';
+export type { ConfigOverrides } from '../server/config/overrides.ts';
+export type { GatewayConfig, GatewayConfigFile } from '../server/config/schema.ts';
 export type { RouteHandler } from '../server/dispatcher.ts';
 export type { RouterOptions } from '../server/router.ts';
 export { type RunningGateway, type StartOptions, startGateway } from '../server/start.ts';

@@ -17,6 +17,7 @@ import { hostChecker } from './host-check.ts';
 import { InFlight } from './in-flight.ts';
 import { useDepthLimitedJson } from './json-body.ts';
 import { DEFAULT_FAILED_KEY_LIMIT, DEFAULT_TIMEOUTS, type RequestTimeouts } from './limits.ts';
+import { type MetricsSource, registerMetricsEndpoint } from './metrics-endpoint.ts';
 import { ModelResolver } from './models.ts';
 import { answerParserError } from './parser-errors.ts';
 import { RateLimiter, type RequestLimiter } from './rate-limit.ts';
@@ -25,6 +26,7 @@ import { registerChatCompletionsRoute } from './routes/chat-completions.ts';
 import { registerMessagesRoute } from './routes/messages.ts';
 import { registerModelsRoute } from './routes/models.ts';
 import { registerStreamingChatRoute, type StreamingChatLogEntry } from './routes/streaming-chat.ts';
+import { SecretScrubber } from './secrets.ts';
 import { NO_TELEMETRY, type Telemetry } from './telemetry.ts';
 
 /** What the log gets about a failure the gateway did not foresee: the cause, never sent to the client. */
@@ -42,6 +44,10 @@ export interface GatewayOptions {
   /** Per model or alias: the models tried, in order, when it fails before its first byte. */
   fallbacks?: Record<string, readonly string[]>;
   apiKeys?: readonly string[];
+  /** The key `GET /metrics` asks for; without it, `/metrics` is closed when `apiKeys` are set. */
+  metricsKey?: string;
+  /** What to take out of upstream error text (secrets.ts); absent: the keys above and key-shaped strings. */
+  scrubber?: SecretScrubber;
   bodyLimitBytes?: number;
   pingIntervalMs?: number;
   policy?: Partial<ResiliencePolicy>;
@@ -75,12 +81,6 @@ export interface GatewayOptions {
   onInternalError?: (entry: InternalErrorEntry) => void;
 }
 
-/** Telemetry that can also render Prometheus metrics (see observability.ts). */
-interface MetricsSource {
-  metrics(): Promise<string>;
-  contentType: string;
-}
-
 /** What the gateway's routes share, built from its options. */
 export function gatewayContext(options: GatewayOptions = {}): GatewayContext {
   const registry = options.registry ?? new ProviderRegistry();
@@ -98,6 +98,7 @@ export function gatewayContext(options: GatewayOptions = {}): GatewayContext {
     shutdown,
     inFlight: new InFlight(shutdown),
     errorShapes: new ErrorShapes(),
+    scrubber: options.scrubber ?? new SecretScrubber([...(options.apiKeys ?? []), options.metricsKey ?? '']),
   };
 }
 
@@ -180,11 +181,8 @@ export function createServer(options: GatewayOptions = {}): FastifyInstance {
   app.get('/healthz', async () => ({ ok: true }));
   const metrics = options.telemetry as Partial<MetricsSource> | undefined;
   if (typeof metrics?.metrics === 'function') {
-    const source = metrics as MetricsSource;
-    // Unauthenticated, as Prometheus scrapers expect; it carries counts and model names, no content.
-    app.get('/metrics', async (_request, reply) =>
-      reply.type(source.contentType).send(await source.metrics()),
-    );
+    const access = { metricsKey: options.metricsKey, keysRequired: gateway.apiKeys.required };
+    registerMetricsEndpoint(app, metrics as MetricsSource, access);
   }
   const routing = { gateway, defaultModel: registry.defaultModel };
   const routes = options.routes ?? {

@@ -47,8 +47,12 @@ function digest(key: string): Buffer {
   return createHash('sha256').update(key).digest();
 }
 
-/** A key as it may appear in a log: its first characters and a digest prefix, never the key. */
+/**
+ * A key as a log names it: a prefix of its SHA-256 digest, never any of its characters (a short
+ * key's first characters would be most of it). An operator finds a key's label with
+ * `printf %s "$KEY" | sha256sum | cut -c1-8`.
+ */
 export function keyLabel(key: string | undefined): string | undefined {
   if (key === undefined) return undefined;
-  return `${key.slice(0, 4)}…${digest(key).toString('hex').slice(0, 8)}`;
+  return `key-${digest(key).toString('hex').slice(0, 8)}`;
 }

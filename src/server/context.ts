@@ -5,6 +5,7 @@ import type { ErrorShapes } from './errors.ts';
 import type { InFlight } from './in-flight.ts';
 import type { ModelResolver } from './models.ts';
 import type { RequestLimiter } from './rate-limit.ts';
+import type { SecretScrubber } from './secrets.ts';
 import type { Telemetry } from './telemetry.ts';
 
 /** What every route of the gateway shares. */
@@ -23,4 +24,6 @@ export interface GatewayContext {
   inFlight: InFlight;
   /** The error body each path's callers expect (routes register theirs). */
   errorShapes: ErrorShapes;
+  /** Takes the configured secrets and internal addresses out of upstream text before a caller sees it; key-shaped strings and addresses only when absent. */
+  scrubber?: SecretScrubber;
 }

@@ -16,6 +16,8 @@ export interface FallbackOptions extends ResilientStreamOptions {
   onModel?: (model: ResolvedModel) => void;
   /** Sees every batch before it is passed on (telemetry watching for the first token). */
   onBatch?: (batch: readonly StreamEvent[]) => void;
+  /** The error the consumer gets for a final failure (the gateway scrubs upstream text); as is unless given. */
+  publicError?: (error: unknown) => unknown;
 }
 
 /**
@@ -92,7 +94,9 @@ class FallbackBatches implements AsyncIterator<readonly StreamEvent[]> {
   private readonly onError = (error: unknown): Promise<IteratorResult<readonly StreamEvent[]>> => {
     const failed = this.chain[this.position]!;
     const next = this.chain[this.position + 1];
-    if (this.started || !next || this.options.signal?.aborted || isCallerError(error)) throw error;
+    if (this.started || !next || this.options.signal?.aborted || isCallerError(error)) {
+      throw this.options.publicError ? this.options.publicError(error) : error;
+    }
     this.options.onFallback?.(failed, next, error);
     this.position++;
     this.current = this.open();

@@ -1,11 +1,14 @@
 import { type DestinationStream, type Logger, pino } from 'pino';
 import { SluiceError } from '../protocol/errors.ts';
+import { DEFAULT_SCRUBBER, REDACTED, type SecretScrubber } from './secrets.ts';
 
 export interface LoggerOptions {
   /** pino level name; `info` unless given. */
   level?: string;
   /** Where the JSON lines go; standard output unless given (tests pass a collector). */
   destination?: NodeJS.WritableStream | DestinationStream;
+  /** Masks the configured secret values in every line, wherever they appear; key-shaped strings only unless given. */
+  scrubber?: SecretScrubber;
 }
 
 /** What a log line says about an error: never its stack, which is noise for expected errors and may leak internals. */
@@ -14,7 +17,7 @@ export interface LoggedError {
   message: string;
 }
 
-const CENSOR = '[redacted]';
+const CENSOR = REDACTED;
 
 /**
  * Where keys can appear in what the gateway logs: request headers (as Fastify logs them, or
@@ -36,11 +39,18 @@ export const REDACTED_PATHS: readonly string[] = [
   '*.authorization',
 ];
 
-/** A pino logger that redacts keys, logs errors without stacks and stamps ISO times. */
+/**
+ * A pino logger that redacts keys, logs errors without stacks and stamps ISO times. Besides
+ * the known places a key sits, every finished line goes through the scrubber: a configured
+ * secret is masked wherever it appears (a message, a URL, a field no path names), whatever
+ * its shape.
+ */
 export function createLogger(options: LoggerOptions = {}): Logger {
+  const scrubber = options.scrubber ?? DEFAULT_SCRUBBER;
   const settings = {
     level: options.level ?? 'info',
     redact: { paths: [...REDACTED_PATHS], censor: CENSOR },
+    hooks: { streamWrite: (line: string) => scrubber.redact(line) },
     timestamp: pino.stdTimeFunctions.isoTime,
     serializers: { err: serializeError, error: serializeError },
   };
@@ -73,10 +83,9 @@ function serializeError(value: unknown): unknown {
 /**
  * Upstream error messages are the one free text a log line carries from outside, and some
  * providers echo the key they were sent ("Incorrect API key provided: sk-…"): mask what looks
- * like one.
+ * like one, and credentials in URLs. The configured secrets themselves are masked in the
+ * whole line by the logger's scrubber.
  */
 export function scrubSecrets(text: string): string {
-  return text
-    .replace(/\b(Bearer\s+)[^\s"',;]+/gi, `$1${CENSOR}`)
-    .replace(/\bsk-[A-Za-z0-9_*.-]{8,}/g, CENSOR);
+  return DEFAULT_SCRUBBER.redact(text);
 }

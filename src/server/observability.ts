@@ -4,6 +4,7 @@ import type { SluiceError } from '../protocol/errors.ts';
 import type { Usage } from '../protocol/message.ts';
 import type { RetryInfo } from '../stream/message-stream.ts';
 import { createLogger, errorSummary, type LoggedError } from './logger.ts';
+import { MetricLabels } from './metric-labels.ts';
 import type { RequestTelemetry, Telemetry } from './telemetry.ts';
 
 export interface TelemetryOptions {
@@ -13,6 +14,8 @@ export interface TelemetryOptions {
   registry?: Registry;
   /** Milliseconds from any origin (`performance.now()` unless given); tests inject a clock. */
   now?: () => number;
+  /** The bounded sets label values come from; without it only models seen answering get a name. */
+  labels?: MetricLabels;
 }
 
 /** Telemetry that logs a line per request and keeps Prometheus metrics. */
@@ -66,11 +69,12 @@ export function createTelemetry(options: TelemetryOptions = {}): GatewayTelemetr
   const logger = options.logger === undefined ? createLogger() : options.logger;
   const now = options.now ?? (() => performance.now());
   const metrics = createMetrics(registry);
+  const labels = options.labels ?? new MetricLabels();
   return {
     registry,
     contentType: registry.contentType,
     metrics: () => registry.metrics(),
-    start: (route, key, streaming) => startRequest({ metrics, logger, now }, route, key, streaming),
+    start: (route, key, streaming) => startRequest({ metrics, labels, logger, now }, route, key, streaming),
   };
 }
 
@@ -124,19 +128,25 @@ function registered<M extends Metric>(registry: Registry, name: string, create: 
 
 interface Sinks {
   metrics: Metrics;
+  labels: MetricLabels;
   logger: Logger | false;
   now: () => number;
 }
 
 function startRequest(
   sinks: Sinks,
-  route: string,
-  key: string | undefined,
+  routePath: string,
+  callerKey: string | undefined,
   streaming: boolean,
 ): RequestTelemetry {
-  const { metrics, now } = sinks;
+  const { metrics, labels, now } = sinks;
   const startedAt = now();
+  const route = labels.route(routePath);
+  const key = callerKey;
   let model = UNKNOWN_MODEL;
+  // Whether the upstream has answered: only then may an unconfigured model become a label.
+  let answered = false;
+  const modelLabel = () => labels.model(model, answered);
   let ttftMs: number | undefined;
   let retries = 0;
   let resumes = 0;
@@ -151,31 +161,36 @@ function startRequest(
     },
     firstToken() {
       if (ttftMs !== undefined || finished) return;
+      answered = true;
       ttftMs = now() - startedAt;
-      metrics.ttft.observe({ route, model }, ttftMs / 1000);
+      metrics.ttft.observe({ route, model: modelLabel() }, ttftMs / 1000);
     },
     retry(info: RetryInfo) {
       retries += 1;
       if (info.mode === 'resume') resumes += 1;
-      metrics.retries.inc({ model, reason: info.reason, mode: info.mode });
+      metrics.retries.inc({ model: modelLabel(), reason: labels.retryReason(info.reason), mode: info.mode });
     },
     // Also after finish: the tokens were spent, so they count, but the line is already written.
     usage(usage: Usage) {
-      countTokens(metrics.tokens, model, counted, 'input', usage.input_tokens);
-      countTokens(metrics.tokens, model, counted, 'output', usage.output_tokens);
+      if (usage.output_tokens > 0) answered = true;
+      const label = modelLabel();
+      countTokens(metrics.tokens, label, counted, 'input', usage.input_tokens);
+      countTokens(metrics.tokens, label, counted, 'output', usage.output_tokens);
     },
     finish(status: number, error?: SluiceError) {
       if (finished) return;
       finished = true;
+      if (status < 400) answered = true;
+      const label = modelLabel();
       const durationMs = now() - startedAt;
       if (streaming) metrics.activeStreams.dec({ route });
-      metrics.requests.inc({ route, model, status: String(status) });
-      metrics.duration.observe({ route, model }, durationMs / 1000);
+      metrics.requests.inc({ route, model: label, status: statusLabel(status) });
+      metrics.duration.observe({ route, model: label }, durationMs / 1000);
       if (error !== undefined && isUpstreamTrouble(error)) {
-        metrics.upstreamErrors.inc({ model, type: error.type });
+        metrics.upstreamErrors.inc({ model: label, type: labels.errorType(error.type) });
       }
       const line: RequestLogLine = {
-        route,
+        route: routePath,
         model,
         status,
         streaming,
@@ -191,6 +206,11 @@ function startRequest(
       if (sinks.logger) writeLine(sinks.logger, line);
     },
   };
+}
+
+/** An HTTP status, or `other` for anything that is not one. */
+function statusLabel(status: number): string {
+  return Number.isInteger(status) && status >= 100 && status <= 599 ? String(status) : 'other';
 }
 
 function countTokens(

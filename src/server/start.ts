@@ -1,11 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import { OverloadedError } from '../protocol/errors.ts';
 import { createServer } from './app.ts';
-import { assertSafeBinding, type GatewayConfig, isLoopback } from './config.ts';
+import { assertSafeBinding, configuredModels, type GatewayConfig, isLoopback } from './config.ts';
 import { createLogger, scrubSecrets } from './logger.ts';
+import { MetricLabels } from './metric-labels.ts';
 import { createTelemetry } from './observability.ts';
 import { registryFromConfig } from './providers.ts';
 import type { RequestLimiter } from './rate-limit.ts';
+import { scrubberFor } from './secrets.ts';
 import type { Telemetry } from './telemetry.ts';
 
 /** A gateway listening: its Fastify app, its URL, and a graceful `close`. */
@@ -42,8 +44,10 @@ export async function startGateway(
   options: StartOptions = {},
 ): Promise<RunningGateway> {
   assertSafeBinding(config, { insecure: options.insecure });
-  const logger = options.telemetry ? undefined : createLogger({ level: config.server.logLevel });
-  const ownTelemetry = options.telemetry ?? createTelemetry({ logger });
+  const scrubber = scrubberFor(config, options.env);
+  const logger = options.telemetry ? undefined : createLogger({ level: config.server.logLevel, scrubber });
+  const labels = new MetricLabels({ knownModels: configuredModels(config) });
+  const ownTelemetry = options.telemetry ?? createTelemetry({ logger, labels });
   const telemetry = options.cluster?.share(ownTelemetry) ?? ownTelemetry;
   const shutdown = new AbortController();
   const { server } = config;
@@ -52,6 +56,8 @@ export async function startGateway(
     aliases: config.aliases,
     fallbacks: config.fallbacks,
     apiKeys: server.apiKeys,
+    metricsKey: server.metricsKey,
+    scrubber,
     bodyLimitBytes: server.bodyLimitBytes,
     pingIntervalMs: server.pingIntervalMs,
     policy: config.resilience,

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -11,6 +11,7 @@ import {
   type GatewayConfig,
   isLoopback,
   loadConfig,
+  OVERRIDES,
   providerApiKeyEnv,
   resolveAlias,
 } from '../../src/server/config.ts';
@@ -258,7 +259,7 @@ describe('bad files', () => {
   it('an unknown key: named with its path, and the allowed keys', () => {
     const error = errorFor({ server: { prot: 8080 } });
     expect(error.issues).toEqual([
-      "server.prot: unrecognized key (did you mean 'port'?); expected one of host, port, apiKeys, apiKeysEnv, bodyLimitBytes, corsOrigins, rateLimit, shutdownGraceMs, pingIntervalMs, listenBacklog, logLevel, workers, headersTimeoutMs, bodyTimeoutMs, requestTimeoutMs, keepAliveTimeoutMs, maxConnectionsPerAddress, failedKeyLimit, allowedHosts",
+      "server.prot: unrecognized key (did you mean 'port'?); expected one of host, port, apiKeys, metricsKey, apiKeysEnv, bodyLimitBytes, corsOrigins, rateLimit, shutdownGraceMs, pingIntervalMs, listenBacklog, logLevel, workers, headersTimeoutMs, bodyTimeoutMs, requestTimeoutMs, keepAliveTimeoutMs, maxConnectionsPerAddress, failedKeyLimit, allowedHosts",
     ]);
   });
 
@@ -458,5 +459,44 @@ describe('binding', () => {
   it('allows 0.0.0.0 with keys, or with --insecure', () => {
     expect(() => assertSafeBinding(withServer('0.0.0.0', ['k']))).not.toThrow();
     expect(() => assertSafeBinding(withServer('0.0.0.0'), { insecure: true })).not.toThrow();
+  });
+});
+
+describe('the metrics key', () => {
+  it('comes from server.metricsKey, or SLUICE_METRICS_KEY over it', () => {
+    const path = configFile({ server: { metricsKey: 'from-file' } });
+    expect(loadConfig({ env: {}, path }).config.server.metricsKey).toBe('from-file');
+    expect(loadConfig({ env: { SLUICE_METRICS_KEY: 'from-env' }, path }).config.server.metricsKey).toBe(
+      'from-env',
+    );
+    expect(loadConfig({ env: { SLUICE_METRICS_KEY: ' ' } }).config.server.metricsKey).toBeUndefined();
+  });
+});
+
+describe('the overrides table and the README', () => {
+  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+  // The README's paragraph that lists the overrides, up to the blank line that ends it.
+  const start = readme.indexOf('Environment overrides');
+  const paragraph = readme.slice(start, readme.indexOf('\n\n', start));
+
+  it('lists every environment variable of the table, and no other', () => {
+    expect(start).toBeGreaterThan(0);
+    const documented = new Set(paragraph.match(/\bSLUICE_[A-Z_]+/g));
+    expect(documented).toEqual(new Set(OVERRIDES.map((override) => override.env)));
+  });
+
+  it('lists every flag of the table, and no other', () => {
+    const documented = new Set(paragraph.match(/--[a-z]+/g));
+    const flags = OVERRIDES.flatMap((override) => (override.flag === undefined ? [] : [override.flag]));
+    expect(documented).toEqual(new Set(flags));
+  });
+
+  it('names, for each setting, the configuration path the README documents', () => {
+    const configuration = readme.slice(readme.indexOf('### Configuration'), start);
+    for (const { path } of OVERRIDES) {
+      if (path === undefined) continue;
+      // The README names a setting by its last key (`requestsPerMinute` inside `rateLimit`).
+      expect(configuration, path).toContain(`\`${path.split('.').at(-1)}\``);
+    }
   });
 });

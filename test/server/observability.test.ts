@@ -10,7 +10,9 @@ import {
   type SluiceError,
 } from '../../src/protocol/errors.ts';
 import { createLogger } from '../../src/server/logger.ts';
+import { MetricLabels } from '../../src/server/metric-labels.ts';
 import { createTelemetry } from '../../src/server/observability.ts';
+import { SecretScrubber } from '../../src/server/secrets.ts';
 
 const ROUTE = '/v1/messages';
 const LEVEL = { info: 30, warn: 40, error: 50 };
@@ -33,10 +35,14 @@ function manualClock(start = 1000) {
   return { now: () => time, advance: (ms: number) => (time += ms) };
 }
 
-function setup() {
+/** The models these tests configure: labelled by name whether or not they ever answer. */
+const CONFIGURED = ['sim:default', 'upstream:default'];
+
+function setup(labels = new MetricLabels({ knownModels: CONFIGURED })) {
   const logs = collector();
   const clock = manualClock();
-  const telemetry = createTelemetry({ logger: createLogger({ destination: logs.stream }), now: clock.now });
+  const logger = createLogger({ destination: logs.stream });
+  const telemetry = createTelemetry({ logger, now: clock.now, labels });
   return { logs, clock, telemetry };
 }
 
@@ -67,7 +73,7 @@ function samples(text: string, name: string): { labels: Record<string, string>; 
 describe('createTelemetry', () => {
   it('logs one line and records the metrics of a streaming request', async () => {
     const { logs, clock, telemetry } = setup();
-    const request = telemetry.start(ROUTE, 'sk-g…1a2b3c4d', true);
+    const request = telemetry.start(ROUTE, 'key-1a2b3c4d', true);
     expect(sample(await telemetry.metrics(), 'sluice_active_streams', { route: ROUTE })).toBe(1);
 
     request.model('sim:default');
@@ -96,7 +102,7 @@ describe('createTelemetry', () => {
       outputTokens: 34,
       retries: 2,
       resumes: 1,
-      key: 'sk-g…1a2b3c4d',
+      key: 'key-1a2b3c4d',
     });
     expect(line).not.toHaveProperty('error');
     expect(line?.time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
@@ -205,6 +211,71 @@ describe('createTelemetry', () => {
   });
 });
 
+describe('metric labels', () => {
+  /** Every value the `model` label takes in the text. */
+  function modelLabels(text: string): Set<string> {
+    return new Set([...text.matchAll(/model="((?:[^"\\]|\\.)*)"/g)].map((match) => match[1] ?? ''));
+  }
+
+  it('names a configured model even when it fails, and any other failing model `other`', async () => {
+    const { telemetry, logs } = setup();
+    for (const model of ['upstream:default', 'anthropic:made-up-1', 'anthropic:made-up-2']) {
+      const request = telemetry.start(ROUTE, undefined, false);
+      request.model(model);
+      request.finish(401, new AuthenticationError('Invalid API key.'));
+    }
+    const text = await telemetry.metrics();
+    expect(modelLabels(text)).toEqual(new Set(['upstream:default', 'other']));
+    expect(sample(text, 'sluice_requests_total', { model: 'other', status: '401' })).toBe(2);
+    // The log line keeps the name the caller sent: it is written once, not held.
+    expect(logs.lines().map((line) => line.model)).toContain('anthropic:made-up-2');
+  });
+
+  it('names models that answered, up to the cap, then `other`', async () => {
+    const { telemetry } = setup(new MetricLabels({ knownModels: [], seenModelCap: 3 }));
+    for (let i = 0; i < 10; i++) {
+      const request = telemetry.start(ROUTE, undefined, true);
+      request.model(`sim:name-${i}`);
+      request.firstToken();
+      request.usage({ input_tokens: 1, output_tokens: 2 });
+      request.finish(200);
+    }
+    const text = await telemetry.metrics();
+    expect(modelLabels(text)).toEqual(new Set(['sim:name-0', 'sim:name-1', 'sim:name-2', 'other']));
+    expect(sample(text, 'sluice_requests_total', { model: 'other' })).toBe(7);
+    expect(sample(text, 'sluice_tokens_total', { model: 'other', direction: 'output' })).toBe(14);
+  });
+
+  it('keeps NUL, control characters and long names out of the exposition text', async () => {
+    const { telemetry } = setup(new MetricLabels({ knownModels: [] }));
+    const request = telemetry.start(ROUTE, undefined, false);
+    request.model(`sim:a\u0000b\nc"d\\${'x'.repeat(1000)}`);
+    request.finish(200);
+    const text = await telemetry.metrics();
+    expect(text).not.toContain('\u0000');
+    const [label] = [...modelLabels(text)];
+    expect(label).toMatch(/^sim:a\?b\?c\\"d\\\\x+…$/);
+    expect(label!.length).toBeLessThan(140);
+  });
+
+  it('bounds error types and retry reasons to the known ones', async () => {
+    const { telemetry } = setup();
+    const request = telemetry.start(ROUTE, undefined, false);
+    request.model('upstream:default');
+    request.retry({ attempt: 1, reason: 'made_up_reason_from_upstream', delayMs: 0, mode: 'retry' });
+    request.retry({ attempt: 2, reason: 'connection', delayMs: 0, mode: 'retry' });
+    const odd = new OverloadedError('busy');
+    Object.defineProperty(odd, 'type', { value: 'chosen_by_upstream' });
+    request.finish(529, odd);
+    const text = await telemetry.metrics();
+    expect(samples(text, 'sluice_retries_total').map((s) => s.labels.reason)).toEqual([
+      'other',
+      'connection',
+    ]);
+    expect(samples(text, 'sluice_upstream_errors_total').map((s) => s.labels.type)).toEqual(['other']);
+  });
+});
+
 describe('createLogger', () => {
   it('redacts keys and authorization headers', () => {
     const logs = collector();
@@ -243,5 +314,24 @@ describe('createLogger', () => {
       },
     });
     expect(logs.lines()[1]).toMatchObject({ err: { type: 'TypeError', message: 'boom' } });
+  });
+
+  it('masks the configured secret values wherever they appear, whatever their shape', () => {
+    const logs = collector();
+    const odd = 'pa"ss\\word-1'; // a quote and a backslash: JSON-escaped in the line
+    const scrubber = new SecretScrubber(['plainvalue42', odd, 'with space/é']);
+    const logger = createLogger({ destination: logs.stream, scrubber });
+    logger.info(
+      { note: 'upstream said plainvalue42', url: `http://u:${encodeURIComponent('with space/é')}@h/` },
+      'one',
+    );
+    logger.warn({ field: odd, nested: { deep: [`x${odd}y`] } }, `message with ${odd}`);
+
+    const text = logs.raw.join('\n');
+    expect(text).not.toContain('plainvalue42');
+    expect(text).not.toContain('pa\\"ss');
+    expect(text).not.toContain('with%20space');
+    expect(logs.lines()).toHaveLength(2);
+    expect(logs.lines()[1]).toMatchObject({ field: '[redacted]', msg: 'message with [redacted]' });
   });
 });

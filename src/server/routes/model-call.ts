@@ -12,6 +12,7 @@ import type { GatewayContext } from '../context.ts';
 import { fallbackStream } from '../fallbacks.ts';
 import { requestSignal } from '../sse-response.ts';
 import { NO_TELEMETRY, type RequestTelemetry } from '../telemetry.ts';
+import { publicUpstreamError } from '../upstream-errors.ts';
 
 /** One request's share of the model calls it makes: its telemetry, its signal, its tokens so far. */
 export interface ModelCall {
@@ -73,6 +74,7 @@ export function callModel(
     policy: gateway.policy,
     headers,
     signal,
+    publicError: (error) => publicUpstreamError(error, gateway.scrubber),
     onRetry: (info) => telemetry.retry(info),
     onUsage: (usage) => telemetry.usage(addSpent(call, before, usage)),
     onModel: (model) => telemetry.model(model.ref),

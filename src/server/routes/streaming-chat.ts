@@ -8,6 +8,7 @@ import type { GatewayContext } from '../context.ts';
 import type { Dispatcher } from '../dispatcher.ts';
 import { errorForCaller, isInternal, sendError } from '../errors.ts';
 import type { Router } from '../router.ts';
+import { publicUpstreamError } from '../upstream-errors.ts';
 import { beginModelCall, cutReason, type ModelCall } from './model-call.ts';
 
 export const StreamingChatBodySchema = z.object({ request: z.string() });
@@ -99,7 +100,7 @@ async function streamAnswer(reply: FastifyReply, text: string, deps: AnswerDeps)
     }
     // On shutdown the handler fails with an abort; the reason says why (and to retry).
     const error = cut ?? thrown;
-    const sluice = errorForCaller(error);
+    const sluice = errorForCaller(publicUpstreamError(error, deps.gateway.scrubber));
     deps.log?.({ level: 'error', route, error: { type: sluice.type, message: logMessage(error) } });
     call.telemetry.finish(sluice.status, sluice);
     if (!response) {
