@@ -21,6 +21,7 @@ interface ServeOptions {
   config?: string;
   insecure?: boolean;
   workers?: number;
+  streamStore?: string;
 }
 
 /** Runs `close` on the first SIGTERM or SIGINT, then exits. */
@@ -108,11 +109,20 @@ export function registerServe(program: Command): void {
       'processes serving the port, sharing one rate limit and one /metrics (default 1; one per core uses every core)',
       integerOption('--workers'),
     )
+    .option(
+      '--stream-store <store>',
+      'where streamed answers are logged for resuming: memory (default) or a redis://host:port/db URL shared by several instances',
+    )
     .action(async (options: ServeOptions) => {
       // A worker re-runs this same command line; the primary has already reported the warnings.
       const { config, warnings, path } = loadConfig({
         path: options.config,
-        overrides: { host: options.host, port: options.port, workers: options.workers },
+        overrides: {
+          host: options.host,
+          port: options.port,
+          workers: options.workers,
+          'stream-store': options.streamStore,
+        },
       });
       if (cluster.isWorker) return serveAsWorker(config, options);
       for (const warning of warnings) process.stderr.write(`sluice serve: warning: ${warning}\n`);

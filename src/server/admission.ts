@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { keyLabel } from './auth.ts';
 import type { GatewayContext } from './context.ts';
@@ -5,6 +6,23 @@ import { errorForCaller } from './errors.ts';
 
 // The caller's key label, set by the admission hook for the route's telemetry and logs.
 const callers = new WeakMap<FastifyRequest, string | undefined>();
+// A digest of the caller's key (the owner of the streams it starts); '' without keys.
+const owners = new WeakMap<FastifyRequest, string>();
+// Requests let in without a key because they carry a stream's resume token (checked by the route).
+const byToken = new WeakSet<FastifyRequest>();
+
+/** The path whose requests a resume token admits in place of an API key. */
+export const STREAM_PATH = '/v1/streams/:id';
+
+/** A digest of the key the request was admitted with: who owns the streams it starts. */
+export function ownerOf(request: FastifyRequest): string {
+  return owners.get(request) ?? '';
+}
+
+/** Whether the request came in on a resume token alone: the route must check that token against the stream. */
+export function admittedByToken(request: FastifyRequest): boolean {
+  return byToken.has(request);
+}
 
 /** A label of the key the request was admitted with (never the key); undefined without keys. */
 export function callerOf(request: FastifyRequest): string | undefined {
@@ -33,6 +51,13 @@ async function admit(gateway: GatewayContext, request: FastifyRequest): Promise<
   try {
     gateway.authFailures.assertAllowed(request.ip);
     let key: string | undefined;
+    if (resumesByToken(gateway, request)) {
+      // The token is the stream's own secret: the route checks it (a wrong one is a 404 and
+      // counts as a failed attempt), so a browser's EventSource needs no key in its URL.
+      byToken.add(request);
+      await gateway.rateLimiter.take(`address:${request.ip}`);
+      return;
+    }
     try {
       key = gateway.apiKeys.check(request.headers);
     } catch (error) {
@@ -41,6 +66,7 @@ async function admit(gateway: GatewayContext, request: FastifyRequest): Promise<
     }
     const label = keyLabel(key);
     callers.set(request, label);
+    if (key !== undefined) owners.set(request, createHash('sha256').update(key).digest('hex'));
     await gateway.rateLimiter.take(label ?? `address:${request.ip}`);
   } catch (error) {
     // A refused request still has its log line and its count, as a route's failures do.
@@ -50,4 +76,12 @@ async function admit(gateway: GatewayContext, request: FastifyRequest): Promise<
       .finish(errorForCaller(error).status, errorForCaller(error));
     throw error;
   }
+}
+
+/** A request to a stream's path carrying `?token=` and no key, on a gateway that wants keys. */
+function resumesByToken(gateway: GatewayContext, request: FastifyRequest): boolean {
+  if (!gateway.apiKeys.required || request.routeOptions.url !== STREAM_PATH) return false;
+  const { headers } = request;
+  if (headers['x-api-key'] !== undefined || headers.authorization !== undefined) return false;
+  return typeof (request.query as { token?: unknown } | undefined)?.token === 'string';
 }

@@ -12,6 +12,8 @@ import { DEFAULT_FALLBACK_TEXT } from './config.ts';
 import { limitConnectionsPerAddress } from './connection-limit.ts';
 import type { GatewayContext } from './context.ts';
 import { createDispatcher, type RouteHandler } from './dispatcher.ts';
+import { DurableStreams } from './durable/durable-streams.ts';
+import { registerStreamsRoutes } from './durable/streams-route.ts';
 import { ErrorShapes, errorForCaller, isInternal, sendError } from './errors.ts';
 import { hostChecker } from './host-check.ts';
 import { InFlight } from './in-flight.ts';
@@ -27,6 +29,9 @@ import { registerMessagesRoute } from './routes/messages.ts';
 import { registerModelsRoute } from './routes/models.ts';
 import { registerStreamingChatRoute, type StreamingChatLogEntry } from './routes/streaming-chat.ts';
 import { SecretScrubber } from './secrets.ts';
+import type { StreamsConfig } from './streams/config.ts';
+import { MemoryStreamLog } from './streams/memory-store.ts';
+import type { StreamLog } from './streams/types.ts';
 import { NO_TELEMETRY, type Telemetry } from './telemetry.ts';
 
 /** What the log gets about a failure the gateway did not foresee: the cause, never sent to the client. */
@@ -79,6 +84,12 @@ export interface GatewayOptions {
   log?: (entry: StreamingChatLogEntry) => void;
   /** Where unforeseen failures (500s) are reported with their cause and the request id. */
   onInternalError?: (entry: InternalErrorEntry) => void;
+  /** The stream log streamed answers are written to; absent: one in this process's memory, closed with the app. */
+  streamLog?: StreamLog;
+  /** How a client's leaving is handled (`detachGraceMs`, `onDisconnect`). */
+  streams?: Pick<StreamsConfig, 'detachGraceMs' | 'onDisconnect'>;
+  /** Where the gateway's warnings go (a stream log failing mid-stream). */
+  warn?: (message: string) => void;
 }
 
 /** What the gateway's routes share, built from its options. */
@@ -99,6 +110,11 @@ export function gatewayContext(options: GatewayOptions = {}): GatewayContext {
     inFlight: new InFlight(shutdown),
     errorShapes: new ErrorShapes(),
     scrubber: options.scrubber ?? new SecretScrubber([...(options.apiKeys ?? []), options.metricsKey ?? '']),
+    streams: new DurableStreams({
+      log: options.streamLog ?? new MemoryStreamLog(),
+      config: options.streams,
+      warn: options.warn,
+    }),
   };
 }
 
@@ -133,6 +149,8 @@ export function createServer(options: GatewayOptions = {}): FastifyInstance {
       sendError(reply, sluice, gateway.errorShapes.forUrl(request.url)(sluice));
     },
   });
+  // A log given by the caller is the caller's to close (startGateway closes it after the app).
+  if (!options.streamLog) app.addHook('onClose', async () => gateway.streams.log.close());
   limitConnectionsPerAddress(app.server, options.maxConnectionsPerAddress ?? 0);
   useDepthLimitedJson(app);
 
@@ -174,7 +192,13 @@ export function createServer(options: GatewayOptions = {}): FastifyInstance {
     // when it loads, and a refused request needs its CORS headers for the page to read why.
     app.register(cors, {
       origin: options.corsOrigins.includes('*') ? true : [...options.corsOrigins],
-      exposedHeaders: ['sluice-stream-id', 'sluice-route', 'retry-after', 'request-id'],
+      exposedHeaders: [
+        'sluice-stream-id',
+        'sluice-resume-token',
+        'sluice-route',
+        'retry-after',
+        'request-id',
+      ],
     });
   }
 
@@ -202,6 +226,7 @@ export function createServer(options: GatewayOptions = {}): FastifyInstance {
     registerMessagesRoute(api, gateway);
     registerChatCompletionsRoute(api, gateway);
     registerStreamingChatRoute(api, gateway, router, dispatcher, { log: options.log });
+    registerStreamsRoutes(api, gateway);
   });
   return app;
 }

@@ -1,6 +1,7 @@
 import type { ResiliencePolicy } from '../resilience/policy.ts';
 import type { ApiKeys } from './auth.ts';
 import type { AuthFailures } from './auth-failures.ts';
+import type { DurableStreams } from './durable/durable-streams.ts';
 import type { ErrorShapes } from './errors.ts';
 import type { InFlight } from './in-flight.ts';
 import type { ModelResolver } from './models.ts';
@@ -26,4 +27,6 @@ export interface GatewayContext {
   errorShapes: ErrorShapes;
   /** Takes the configured secrets and internal addresses out of upstream text before a caller sees it; key-shaped strings and addresses only when absent. */
   scrubber?: SecretScrubber;
+  /** The stream log every streamed answer is written to, and this instance's producers. */
+  streams: DurableStreams;
 }

@@ -70,6 +70,16 @@ export class SseResponse {
     return this.res.write(text) ? undefined : writableReady(this.res);
   }
 
+  /**
+   * Writes text already in SSE form; like `write`, returns a promise only when the client is
+   * slow, and nothing once the client is gone (a detached stream is generated on unread).
+   */
+  writeText(text: string): Promise<void> | undefined {
+    if (this.closed.aborted || text === '') return undefined;
+    this.schedulePing();
+    return this.res.write(text) ? undefined : writableReady(this.res);
+  }
+
   /** Writes text already in SSE form (another protocol's events); resolves when the client can take more. */
   async writeRaw(text: string): Promise<void> {
     if (this.closed.aborted) return;
@@ -111,15 +121,23 @@ export class SseResponse {
   }
 }
 
-/** Takes the response over from Fastify and opens an event stream on it. */
-export function openEventStream(reply: FastifyReply, pingIntervalMs: number): SseResponse {
+/** Takes the response over from Fastify and opens an event stream on it (a new stream id unless given). */
+export function openEventStream(
+  reply: FastifyReply,
+  pingIntervalMs: number,
+  stream: { id: string; headers?: Record<string, string> } = { id: `str_${randomUUID()}` },
+): SseResponse {
   // Headers set by hooks (CORS) live on the reply, which a hijacked response no longer sends.
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(reply.getHeaders())) {
     if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : String(value);
   }
   reply.hijack();
-  return new SseResponse(reply.raw, { streamId: `str_${randomUUID()}`, pingIntervalMs, headers });
+  return new SseResponse(reply.raw, {
+    streamId: stream.id,
+    pingIntervalMs,
+    headers: { ...headers, ...stream.headers },
+  });
 }
 
 /**

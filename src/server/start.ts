@@ -8,6 +8,7 @@ import { createTelemetry } from './observability.ts';
 import { registryFromConfig } from './providers.ts';
 import type { RequestLimiter } from './rate-limit.ts';
 import { scrubberFor } from './secrets.ts';
+import { createStreamLog } from './streams/create.ts';
 import type { Telemetry } from './telemetry.ts';
 
 /** A gateway listening: its Fastify app, its URL, and a graceful `close`. */
@@ -50,8 +51,17 @@ export async function startGateway(
   const ownTelemetry = options.telemetry ?? createTelemetry({ logger, labels });
   const telemetry = options.cluster?.share(ownTelemetry) ?? ownTelemetry;
   const shutdown = new AbortController();
-  const { server } = config;
+  const { server, streams } = config;
+  // A store that does not answer stops the start here, with its address (no credentials) in the error.
+  const streamLog = await createStreamLog(streams.store, {
+    ttlSeconds: streams.ttlSeconds,
+    leaseMs: streams.leaseMs,
+    keyPrefix: streams.keyPrefix,
+  });
   const app = createServer({
+    streamLog,
+    streams: { detachGraceMs: streams.detachGraceMs, onDisconnect: streams.onDisconnect },
+    warn: (message) => logger?.warn(message),
     registry: registryFromConfig(config, options.env),
     aliases: config.aliases,
     fallbacks: config.fallbacks,
@@ -96,7 +106,13 @@ export async function startGateway(
       ),
     shutdown: shutdown.signal,
   });
-  const url = await app.listen({ host: server.host, port: server.port, backlog: server.listenBacklog });
+  let url: string;
+  try {
+    url = await app.listen({ host: server.host, port: server.port, backlog: server.listenBacklog });
+  } catch (error) {
+    await streamLog.close();
+    throw error;
+  }
 
   let closing: Promise<void> | undefined;
   const close = (graceMs = server.shutdownGraceMs) => {
@@ -117,6 +133,8 @@ export async function startGateway(
       } finally {
         clearTimeout(grace);
         clearInterval(sweep);
+        // After the last stream ended (or released its lease): nothing writes to the log any more.
+        await streamLog.close();
       }
     })();
     return closing;

@@ -80,6 +80,14 @@ describe('defaults', () => {
       fallbacks: {},
       resilience: {},
       routes: { classifier: { type: 'rules' }, fallbackText: DEFAULT_FALLBACK_TEXT, definitions: [] },
+      streams: {
+        store: 'memory',
+        ttlSeconds: 600,
+        leaseMs: 3000,
+        detachGraceMs: 30_000,
+        onDisconnect: 'detach',
+        keyPrefix: 'sluice:streams:',
+      },
     });
   });
 
@@ -486,7 +494,7 @@ describe('the overrides table and the README', () => {
   });
 
   it('lists every flag of the table, and no other', () => {
-    const documented = new Set(paragraph.match(/--[a-z]+/g));
+    const documented = new Set(paragraph.match(/--[a-z]+(?:-[a-z]+)*/g));
     const flags = OVERRIDES.flatMap((override) => (override.flag === undefined ? [] : [override.flag]));
     expect(documented).toEqual(new Set(flags));
   });

@@ -281,6 +281,8 @@ describe('POST /v1/messages with the official @anthropic-ai/sdk', () => {
           env: {},
           providers: { upstream: createAnthropicProvider({ apiKey: 'sk', baseURL: slowSim.url }) },
         }),
+        // Today's behaviour, kept by `streams.onDisconnect: "abort"` (the default detaches).
+        streams: { detachGraceMs: 30_000, onDisconnect: 'abort' },
       });
       const pacedUrl = await pacedGateway.listen({ host: '127.0.0.1', port: 0 });
       try {

@@ -65,6 +65,7 @@ interface GatewaySetup {
   handlers?: Record<string, RouteHandler>;
   registry?: ProviderRegistry;
   shutdown?: AbortSignal;
+  streams?: { detachGraceMs: number; onDisconnect: 'detach' | 'abort' };
 }
 
 /** A real gateway on 127.0.0.1 with /streaming_chat configured as given, for one describe. */
@@ -80,6 +81,7 @@ function useGateway(setup: GatewaySetup): { readonly url: string; readonly logs:
       policy: { initialDelayMs: 1, maxDelayMs: 2 },
       pingIntervalMs: 0,
       shutdown: setup.shutdown,
+      streams: setup.streams,
       routes: {
         classifier: setup.classifier ?? { type: 'rules' },
         fallbackText: FALLBACK,
@@ -408,6 +410,8 @@ describe('POST /streaming_chat when the client goes away', () => {
   const FLOOD = 32;
 
   const gateway = useGateway({
+    // Today's behaviour, kept by `streams.onDisconnect: "abort"` (the default detaches).
+    streams: { detachGraceMs: 30_000, onDisconnect: 'abort' },
     routes: [
       { name: 'slow', keywords: ['slow'] },
       { name: 'flood', keywords: ['flood'] },

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { STREAM_STORE_ENV, STREAM_STORE_FLAG, StreamStoreSchema } from '../streams/config.ts';
 import { invalidConfig } from './errors.ts';
 import {
   DEFAULT_API_KEYS_ENV,
@@ -25,6 +26,8 @@ export interface ConfigOverrides {
   host?: string;
   port?: number;
   workers?: number;
+  /** `--stream-store`: `memory` or a redis:// URL. */
+  'stream-store'?: string;
 }
 
 /** A value read from the environment or the command line, or what was expected instead. */
@@ -90,6 +93,13 @@ export const OVERRIDES: readonly Override[] = [
     path: 'server.workers',
     parseEnv: integer(WorkersSchema, `a number of processes, ${WORKERS_EXPECTED}`),
     parseFlag: typed(WorkersSchema, WORKERS_EXPECTED),
+  },
+  {
+    env: STREAM_STORE_ENV,
+    flag: STREAM_STORE_FLAG,
+    path: 'streams.store',
+    parseEnv: streamStore,
+    parseFlag: (value) => streamStore(String(value)),
   },
   {
     env: 'SLUICE_MODEL',
@@ -206,6 +216,12 @@ function typed(schema: z.ZodType<number>, expected: string): (value: string | nu
     const result = schema.safeParse(value);
     return result.success ? { ok: true, value: result.data } : { ok: false, expected };
   };
+}
+
+function streamStore(value: string): Parsed {
+  return StreamStoreSchema.safeParse(value).success
+    ? { ok: true, value }
+    : { ok: false, expected: '"memory" or a redis://host:port/db URL' };
 }
 
 function splitKeys(value: string): string[] {

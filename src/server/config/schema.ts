@@ -3,6 +3,7 @@ import type { ProviderSetting } from '../../providers/descriptor.ts';
 import { PROVIDER_KIND_NAMES, PROVIDER_KINDS, providerKind } from '../../providers/kinds.ts';
 import type { ResiliencePolicy } from '../../resilience/policy.ts';
 import { DEFAULT_FAILED_KEY_LIMIT, DEFAULT_TIMEOUTS } from '../limits.ts';
+import { StreamsConfigSchema } from '../streams/config.ts';
 
 /*
  * What a configuration file may contain: the schema of every section with its defaults. The
@@ -280,6 +281,8 @@ export const GatewayConfigSchema = z.strictObject({
   /** Over DEFAULT_POLICY (`resolvePolicy(config.resilience)`). */
   resilience: ResilienceSchema.prefault({}),
   routes: RoutesSchema.prefault({}),
+  /** The stream log every streamed answer is written to, so a client can resume it. */
+  streams: StreamsConfigSchema.prefault({}),
 });
 
 /** What a configuration file may contain. */

@@ -2,13 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { fromOpenAIRequest } from '../../providers/openai/server/request.ts';
 import { messageToOpenAIResponse, openAIErrorBody } from '../../providers/openai/server/response.ts';
-import {
-  encodeOpenAIChunk,
-  eventsToOpenAIChunks,
-  OPENAI_STREAM_DONE,
-} from '../../providers/openai/server/stream.ts';
-import { batchesOf } from '../../stream/batches.ts';
 import type { GatewayContext } from '../context.ts';
+import { openAIWire } from '../durable/wire.ts';
 import { modelRoute } from './model-route.ts';
 
 /**
@@ -32,14 +27,9 @@ export function registerChatCompletionsRoute(api: FastifyInstance, gateway: Gate
       ...messageToOpenAIResponse(message, { id, created }),
       model: params.model,
     }),
-    encodeStream: (events, { params, id, created, includeUsage }) => ({
-      batches: batchesOf(eventsToOpenAIChunks(events, { id, model: params.model, created, includeUsage })),
-      write: (sse, chunks: readonly object[]) =>
-        sse.writeRaw(chunks.map((chunk) => encodeOpenAIChunk(chunk as never)).join('')),
-      // A failure after the first chunk is an error data line, and no `[DONE]`.
-      trailer: OPENAI_STREAM_DONE,
-      errorText: (error) => `data: ${JSON.stringify(openAIErrorBody(error))}\n\n`,
-    }),
+    // A failure after the first chunk is an error data line, and no `[DONE]`.
+    encodeStream: ({ params, id, created, includeUsage }) =>
+      openAIWire({ id, model: params.model, created, includeUsage }),
     errorBody: openAIErrorBody,
   });
 }

@@ -1,10 +1,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { StreamEvent } from '../../protocol/events.ts';
 import { MessageCreateParamsSchema } from '../../protocol/request.ts';
 import { parseRequestBody } from '../../protocol/zod-errors.ts';
-import { batchesOf } from '../../stream/batches.ts';
-import { encodeSSE } from '../../stream/sse.ts';
 import type { GatewayContext } from '../context.ts';
+import { anthropicWire } from '../durable/wire.ts';
 import { anthropicErrorBody } from '../errors.ts';
 import { modelRoute } from './model-route.ts';
 
@@ -17,12 +15,7 @@ export function registerMessagesRoute(api: FastifyInstance, gateway: GatewayCont
       return { params, headers: passThroughHeaders(request) };
     },
     encodeMessage: (message) => message,
-    encodeStream: (events) => ({
-      batches: batchesOf(events),
-      write: (sse, batch: readonly StreamEvent[]) => sse.write(batch),
-      errorText: (error, sse) =>
-        encodeSSE({ id: String(sse.lastEventId + 1), event: 'error', data: JSON.stringify(error.toBody()) }),
-    }),
+    encodeStream: anthropicWire,
     errorBody: anthropicErrorBody,
   });
 }

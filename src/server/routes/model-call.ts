@@ -34,10 +34,12 @@ export function beginModelCall(
   request: FastifyRequest,
   reply: FastifyReply,
   streaming: boolean,
+  /** The call's own signal (a durable stream's generation, which may outlive its client). */
+  signal?: AbortSignal,
 ): ModelCall {
   return {
     telemetry: gateway.telemetry.start(route, callerOf(request), streaming),
-    signal: requestSignal(reply, gateway.inFlight),
+    signal: signal ?? requestSignal(reply, gateway.inFlight),
     spent: { input: 0, output: 0 },
   };
 }

@@ -1,15 +1,22 @@
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
-import { InvalidRequestError, type SluiceError } from '../../protocol/errors.ts';
+import { InvalidRequestError, SluiceError } from '../../protocol/errors.ts';
 import { parseRequestBody } from '../../protocol/zod-errors.ts';
 import { writableReady } from '../../stream/writable.ts';
+import { ownerOf } from '../admission.ts';
 import type { GatewayContext } from '../context.ts';
 import type { Dispatcher } from '../dispatcher.ts';
+import type { StreamProducer } from '../durable/producer.ts';
+import { bindGeneration, resumeHeaders } from '../durable/relay.ts';
+import { TextEvents } from '../durable/text-events.ts';
 import { errorForCaller, isInternal, sendError } from '../errors.ts';
 import type { Router } from '../router.ts';
 import { publicUpstreamError } from '../upstream-errors.ts';
 import { beginModelCall, cutReason, type ModelCall } from './model-call.ts';
+
+// Replaced by the generation's signal once the answer is logged.
+const NOT_YET = new AbortController().signal;
 
 export const StreamingChatBodySchema = z.object({ request: z.string() });
 
@@ -37,6 +44,7 @@ interface AnswerDeps {
   dispatcher: Dispatcher;
   call: ModelCall;
   log: StreamingChatOptions['log'];
+  durable: { producer: StreamProducer; token: string; events: TextEvents };
 }
 
 /**
@@ -55,7 +63,7 @@ export function registerStreamingChatRoute(
   options: StreamingChatOptions = {},
 ): void {
   api.post(STREAMING_CHAT_PATH, async (request, reply) => {
-    const call = beginModelCall(gateway, STREAMING_CHAT_PATH, request, reply, true);
+    const call = beginModelCall(gateway, STREAMING_CHAT_PATH, request, reply, true, NOT_YET);
     let text: string;
     try {
       text = parseStreamingChatBody(request.body);
@@ -65,12 +73,22 @@ export function registerStreamingChatRoute(
       call.telemetry.finish(sluice.status, sluice);
       throw sluice;
     }
-    return streamAnswer(reply, text, { gateway, router, dispatcher, call, log: options.log });
+    // Logged like the model APIs' answers, so a client resumes it with ?offset=.
+    const { producer, token } = await gateway.streams.start({
+      wire: 'text',
+      ownerKeyHash: ownerOf(request),
+      params: { request: text },
+    });
+    call.signal = producer.generation.signal;
+    bindGeneration(gateway, reply, producer);
+    const durable = { producer, token, events: new TextEvents('streaming_chat') };
+    return streamAnswer(reply, text, { gateway, router, dispatcher, call, log: options.log, durable });
   });
 }
 
 async function streamAnswer(reply: FastifyReply, text: string, deps: AnswerDeps): Promise<FastifyReply> {
-  const { call } = deps;
+  const { call, durable } = deps;
+  const { producer } = durable;
   let route = CLASSIFYING;
   let response: TextResponse | undefined;
   try {
@@ -81,21 +99,31 @@ async function streamAnswer(reply: FastifyReply, text: string, deps: AnswerDeps)
       // Leaving the loop returns the handler's generator, so its `finally` runs.
       if (call.signal.aborted) break;
       if (chunk === '') continue;
+      producer.logBatch(durable.events.chunk(chunk));
       if (!response) {
-        response = openTextResponse(reply, route);
+        response = openTextResponse(reply, route, resumeHeaders(producer, durable.token));
         call.telemetry.firstToken();
       }
       await response.write(chunk);
     }
     // A handler may just stop when its signal aborts; the answer is cut short all the same.
     call.signal.throwIfAborted();
-    (response ?? openTextResponse(reply, route)).end();
+    producer.logBatch(durable.events.end());
+    (response ?? openTextResponse(reply, route, resumeHeaders(producer, durable.token))).end();
+    await producer.finish();
     call.telemetry.finish(200);
   } catch (thrown) {
     const cut = cutReason(call);
     if (cut === 'client') {
-      // No failure of the gateway, and no one left to tell.
+      // No failure of the gateway, and no one left to tell (a reader resuming sees it ended).
+      await producer.fail('api_error', 'The answer was stopped: cancelled, or nobody read it.');
       call.telemetry.finish(499);
+      return abandon(reply);
+    }
+    if (cut instanceof SluiceError && deps.gateway.streams.shared && response) {
+      // Shutdown with a shared store: released for another instance, nothing written.
+      await producer.release();
+      call.telemetry.finish(cut.status, cut);
       return abandon(reply);
     }
     // On shutdown the handler fails with an abort; the reason says why (and to retry).
@@ -103,6 +131,7 @@ async function streamAnswer(reply: FastifyReply, text: string, deps: AnswerDeps)
     const sluice = errorForCaller(publicUpstreamError(error, deps.gateway.scrubber));
     deps.log?.({ level: 'error', route, error: { type: sluice.type, message: logMessage(error) } });
     call.telemetry.finish(sluice.status, sluice);
+    await producer.fail(sluice.type, sluice.message);
     if (!response) {
       // Unforeseen failures go to the error handler, which logs their cause with the request id.
       if (isInternal(error)) throw error;
@@ -144,7 +173,7 @@ interface TextResponse {
 }
 
 /** Takes the response over from Fastify: chunked text/plain, every write flushed at once. */
-function openTextResponse(reply: FastifyReply, route: string): TextResponse {
+function openTextResponse(reply: FastifyReply, route: string, headers: Record<string, string>): TextResponse {
   // Headers set by hooks (CORS, request ids) would be lost by writing the head ourselves.
   const hookHeaders = reply.getHeaders() as OutgoingHttpHeaders;
   reply.hijack();
@@ -157,6 +186,7 @@ function openTextResponse(reply: FastifyReply, route: string): TextResponse {
     'x-accel-buffering': 'no',
     'x-content-type-options': 'nosniff',
     'sluice-route': route,
+    ...headers,
   });
   res.flushHeaders();
   res.socket?.setNoDelay(true);

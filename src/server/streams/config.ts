@@ -23,12 +23,14 @@ export const StreamsConfigSchema = z.strictObject({
   detachGraceMs: z.number().int().nonnegative().default(30_000),
   /** `detach`: a client leaving lets the generation run on for `detachGraceMs`; `abort`: stop at once. */
   onDisconnect: z.enum(['detach', 'abort']).default('detach'),
+  /** Prepended to every Redis key and channel: gateways sharing a Redis share streams only under one prefix. */
+  keyPrefix: z.string().min(1).default('sluice:streams:'),
 });
 export type StreamsConfig = z.infer<typeof StreamsConfigSchema>;
 
 /** The environment variable and command-line flag that override `streams.store`. */
 export const STREAM_STORE_ENV = 'SLUICE_STREAM_STORE';
-export const STREAM_STORE_FLAG = '--stream-store';
+export const STREAM_STORE_FLAG = '--stream-store' as const;
 
 /** `streams.store` from the flag, else the environment, else the config file, else memory. */
 export function resolveStreamStore(options: {

@@ -7,7 +7,7 @@ export {
   type StreamsConfig,
   StreamsConfigSchema,
 } from './config.ts';
-export { createStreamLog } from './create.ts';
+export { createStreamLog, MissingRedisClientError } from './create.ts';
 export { checkEntry, decodeEntries, encodeBatch, entryAfter } from './entry.ts';
 export {
   InvalidLogEntryError,

@@ -13,6 +13,7 @@ describe('the streams config', () => {
       leaseMs: 3000,
       detachGraceMs: 30_000,
       onDisconnect: 'detach',
+      keyPrefix: 'sluice:streams:',
     });
   });
 

@@ -48,7 +48,8 @@ type BlockState =
   | { kind: 'text' }
   | { kind: 'tool'; callIndex: number; input: unknown; sentArguments: boolean };
 
-class ChunkWriter {
+/** Canonical events as chunks one event at a time (what eventsToOpenAIChunks runs; a resume re-encodes with it). */
+export class ChunkWriter {
   private readonly options: OpenAIChunkOptions;
   private started = false;
   private done = false;

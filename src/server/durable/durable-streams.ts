@@ -1,0 +1,73 @@
+import { randomUUID } from 'node:crypto';
+import type { OpenAIChunkOptions } from '../../providers/openai/server/stream.ts';
+import { DEFAULT_STREAMS_CONFIG, type StreamsConfig } from '../streams/config.ts';
+import { MemoryStreamLog } from '../streams/memory-store.ts';
+import type { StreamLog, WireFormat } from '../streams/types.ts';
+import { StreamProducer } from './producer.ts';
+import { digestToken, newResumeToken } from './resume-token.ts';
+import type { StreamRecord } from './stream-record.ts';
+
+export interface DurableStreamsOptions {
+  log: StreamLog;
+  config?: Pick<StreamsConfig, 'detachGraceMs' | 'onDisconnect'>;
+  /** Where a failing log is reported (once per stream). */
+  warn?: (message: string) => void;
+}
+
+export interface NewDurableStream {
+  wire: WireFormat;
+  ownerKeyHash: string;
+  params: unknown;
+  openai?: OpenAIChunkOptions;
+}
+
+/**
+ * This instance's side of the stream log: it starts the streams it produces (each a
+ * StreamProducer, known here until it ends, so a DELETE or a reader on this instance finds
+ * it), and says how a client's leaving is handled.
+ */
+export class DurableStreams {
+  readonly log: StreamLog;
+  /** The instance's name in leases and attempts. */
+  readonly owner = `gw_${randomUUID()}`;
+  readonly detachGraceMs: number;
+  readonly onDisconnect: 'detach' | 'abort';
+  /** A store other instances read: a stream cut by a shutdown is released for them, not failed. */
+  readonly shared: boolean;
+  private readonly producers = new Map<string, StreamProducer>();
+  private readonly warn: (message: string) => void;
+
+  constructor(options: DurableStreamsOptions) {
+    this.log = options.log;
+    this.shared = !(options.log instanceof MemoryStreamLog);
+    this.detachGraceMs = options.config?.detachGraceMs ?? DEFAULT_STREAMS_CONFIG.detachGraceMs;
+    this.onDisconnect = options.config?.onDisconnect ?? DEFAULT_STREAMS_CONFIG.onDisconnect;
+    this.warn = options.warn ?? (() => {});
+  }
+
+  /** Creates the stream in the log (a store that is away: StreamStoreUnavailableError, a 503). */
+  async start(spec: NewDurableStream): Promise<{ producer: StreamProducer; token: string }> {
+    const token = newResumeToken();
+    const record: StreamRecord = { params: spec.params, tokenDigest: digestToken(token) };
+    if (spec.openai) record.openai = spec.openai;
+    const id = `str_${randomUUID()}`;
+    const lease = await this.log.create({
+      id,
+      request: record,
+      wire: spec.wire,
+      ownerKeyHash: spec.ownerKeyHash,
+      owner: this.owner,
+    });
+    const producer = new StreamProducer(this.log, lease, {
+      warn: this.warn,
+      onDone: (done) => this.producers.delete(done.id),
+    });
+    this.producers.set(id, producer);
+    return { producer, token };
+  }
+
+  /** The producer of a stream generating on this instance. */
+  producer(id: string): StreamProducer | undefined {
+    return this.producers.get(id);
+  }
+}

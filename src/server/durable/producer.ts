@@ -1,0 +1,145 @@
+import type { ErrorType } from '../../protocol/errors.ts';
+import type { StreamEvent } from '../../protocol/events.ts';
+import { MessageAssembler } from '../../stream/assemble.ts';
+import { encodeBatch } from '../streams/entry.ts';
+import { LeaseLostError } from '../streams/errors.ts';
+import { LeaseKeeper } from '../streams/lease-keeper.ts';
+import type { Lease, LogEntry, StreamLog } from '../streams/types.ts';
+
+/** Why a generation was aborted by its stream rather than by the shutdown. */
+export class GenerationStopped extends Error {
+  override name = 'GenerationStopped';
+}
+
+export interface ProducerHandlers {
+  /** Told once when the log fails mid-stream: the live answer goes on unlogged. */
+  warn(message: string): void;
+  /** The producer is done (ended, failed, released): the instance forgets it. */
+  onDone(producer: StreamProducer): void;
+}
+
+/**
+ * Everything the instance producing a stream holds for it, in one object (a takeover or a
+ * reattach builds the same): the lease and its keeper, the next event id, the generation's
+ * abort controller, the message assembled so far, and the readers on this instance.
+ *
+ * Appends are not awaited: each batch's entry is handed to the log as the client's bytes are
+ * written (the Redis store pipelines the appends of one tick), and finish/fail follow them in
+ * order. A log that fails mid-stream is dropped for this stream with one warning: a live
+ * answer never breaks because of its log.
+ */
+export class StreamProducer {
+  readonly id: string;
+  readonly lease: Lease;
+  /** Aborts the model call: a cancel, a lost lease, the detach grace running out. */
+  readonly generation = new AbortController();
+  private readonly log: StreamLog;
+  private readonly keeper: LeaseKeeper;
+  private readonly handlers: ProducerHandlers;
+  private readonly assembler = new MessageAssembler();
+  private readonly unsubscribeCancel: () => void;
+  private next = 1;
+  private logBroken = false;
+  private done = false;
+  private readers = 0;
+  private detachTimer: NodeJS.Timeout | undefined;
+
+  constructor(log: StreamLog, lease: Lease, handlers: ProducerHandlers) {
+    this.id = lease.streamId;
+    this.log = log;
+    this.lease = lease;
+    this.handlers = handlers;
+    const stop = (why: string) => this.generation.abort(new GenerationStopped(why));
+    this.keeper = new LeaseKeeper(log, lease, {
+      onLost: () => stop('its lease passed to another instance'),
+      onCancelRequested: () => stop('cancelled'),
+    });
+    this.unsubscribeCancel = log.onCancel(this.id, () => stop('cancelled'));
+  }
+
+  /** The id of the last event logged (0 before any). */
+  get lastId(): number {
+    return this.next - 1;
+  }
+
+  /** Logs a batch of events (ids continuing the stream's) and returns its SSE text for the client. */
+  logBatch(events: readonly StreamEvent[]): LogEntry {
+    const entry = encodeBatch(this.next, events);
+    this.next = entry.last + 1;
+    for (const event of events) if (event.type !== 'error') this.assembler.apply(event);
+    if (!this.logBroken) this.log.append(this.lease, entry).catch(this.onLogError);
+    return entry;
+  }
+
+  /** The answer is complete: the log gets its message and usage. */
+  async finish(): Promise<void> {
+    if (!this.end()) return;
+    const message = this.assembler.partialMessage();
+    await this.write(() => this.log.finish(this.lease, { message, usage: message?.usage ?? null }));
+  }
+
+  /** The answer failed: its error event is logged (readers replay it), then the stream fails. */
+  async fail(type: ErrorType, message: string): Promise<LogEntry> {
+    const event = { type: 'error', error: { type, message } } as unknown as StreamEvent;
+    const entry = this.logBatch([event]);
+    if (this.end()) await this.write(() => this.log.fail(this.lease, { type, message }));
+    return entry;
+  }
+
+  /** Gives the lease up without ending the stream (shutdown with a shared store): another instance may take it over. */
+  async release(): Promise<void> {
+    if (!this.end()) return;
+    await this.write(() => this.log.releaseLease(this.lease));
+  }
+
+  /** DELETE on this instance: abort the model call now. */
+  cancel(): void {
+    this.generation.abort(new GenerationStopped('cancelled'));
+  }
+
+  /** A reader on this instance (the first client, or a resume) began reading. */
+  attachReader(): void {
+    this.readers++;
+    clearTimeout(this.detachTimer);
+    this.detachTimer = undefined;
+  }
+
+  /** A reader left: with none left, the generation runs on for `graceMs`, then is aborted. */
+  detachReader(graceMs: number): void {
+    this.readers = Math.max(0, this.readers - 1);
+    if (this.readers > 0 || this.done || this.detachTimer) return;
+    this.detachTimer = setTimeout(
+      () => this.generation.abort(new GenerationStopped(`nobody read it for ${graceMs} ms`)),
+      graceMs,
+    );
+    this.detachTimer.unref();
+  }
+
+  private end(): boolean {
+    if (this.done) return false;
+    this.done = true;
+    clearTimeout(this.detachTimer);
+    this.keeper.stop();
+    this.unsubscribeCancel();
+    this.handlers.onDone(this);
+    return true;
+  }
+
+  private async write(operation: () => Promise<void>): Promise<void> {
+    if (this.logBroken) return;
+    await operation().catch(this.onLogError);
+  }
+
+  private readonly onLogError = (error: unknown): void => {
+    if (error instanceof LeaseLostError) {
+      // Another instance writes this stream now: this one is a zombie and stops.
+      this.generation.abort(new GenerationStopped('its lease passed to another instance'));
+      return;
+    }
+    if (this.logBroken) return;
+    this.logBroken = true;
+    this.handlers.warn(
+      `stream ${this.id}: the stream log failed (${(error as Error).message}); the answer goes on unlogged and cannot be resumed`,
+    );
+  };
+}

@@ -1,0 +1,69 @@
+import type { OutgoingHttpHeaders } from 'node:http';
+import type { FastifyReply } from 'fastify';
+import type { ErrorDetail } from '../../protocol/errors.ts';
+import { SluiceError } from '../../protocol/errors.ts';
+import { writableReady } from '../../stream/writable.ts';
+import type { GatewayContext } from '../context.ts';
+import { errorMarker } from '../routes/streaming-chat.ts';
+import { decodeEntries } from '../streams/entry.ts';
+import type { StreamInfo, StreamLog } from '../streams/types.ts';
+import { textOf } from './text-events.ts';
+
+/**
+ * Resumes a /streaming_chat answer after `offset` bytes of text (what the client received),
+ * as text/plain: the rest, then live to the end, and the error marker if it failed. A reader
+ * already at the end of an ended answer gets 204.
+ */
+export async function resumeText(
+  reply: FastifyReply,
+  gateway: GatewayContext,
+  info: StreamInfo,
+  offset: number,
+  log: StreamLog,
+): Promise<FastifyReply> {
+  if (info.status !== 'running') {
+    let total = 0;
+    for await (const entry of log.read(info.id, { follow: false })) {
+      total += Buffer.byteLength(textOf(decodeEntries([entry])));
+    }
+    if (offset >= total && info.status === 'finished') return reply.code(204).send();
+  }
+  const producer = gateway.streams.producer(info.id);
+  producer?.attachReader();
+  const hookHeaders = reply.getHeaders() as OutgoingHttpHeaders;
+  reply.hijack();
+  const res = reply.raw;
+  res.writeHead(200, {
+    ...hookHeaders,
+    'content-type': 'text/plain; charset=utf-8',
+    'cache-control': 'no-cache',
+    'x-accel-buffering': 'no',
+    'x-content-type-options': 'nosniff',
+    'sluice-stream-id': info.id,
+  });
+  res.flushHeaders();
+  const gone = new AbortController();
+  res.once('close', () => gone.abort());
+  let skip = offset;
+  try {
+    for await (const entry of log.read(info.id, { signal: gone.signal })) {
+      const events = decodeEntries([entry]);
+      let bytes = Buffer.from(textOf(events));
+      if (skip > 0) {
+        const skipped = Math.min(skip, bytes.length);
+        bytes = bytes.subarray(skipped);
+        skip -= skipped;
+      }
+      if (bytes.length > 0 && !res.write(bytes)) await writableReady(res);
+      const error = events.find((event) => event.type === 'error') as { error?: ErrorDetail } | undefined;
+      if (error?.error)
+        res.write(errorMarker(new SluiceError(error.error.type as never, error.error.message)));
+    }
+  } catch {
+    // The reader left, or the log went away mid-read: the client's offset lets it try again.
+  } finally {
+    if (!res.destroyed) res.end();
+    producer?.detachReader(gateway.streams.detachGraceMs);
+  }
+  return reply;
+}

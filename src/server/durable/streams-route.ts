@@ -1,0 +1,107 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { InvalidRequestError } from '../../protocol/errors.ts';
+import { MessageAssembler } from '../../stream/assemble.ts';
+import { admittedByToken, ownerOf, STREAM_PATH } from '../admission.ts';
+import type { GatewayContext } from '../context.ts';
+import { anthropicErrorBody } from '../errors.ts';
+import { decodeEntries } from '../streams/entry.ts';
+import { StreamNotFoundError } from '../streams/errors.ts';
+import type { LogEntry, StreamInfo } from '../streams/types.ts';
+import { resumeSse } from './resume-sse.ts';
+import { resumeText } from './resume-text.ts';
+import { tokenMatches } from './resume-token.ts';
+import { recordOf } from './stream-record.ts';
+
+interface StreamQuery {
+  token?: string;
+  after?: string;
+  offset?: string;
+}
+
+/**
+ * `GET /v1/streams/{id}` (resume, or the stream's status as JSON) and `DELETE` (cancel the
+ * generation). Inside the API plugin: the caller's key must be the one that started the
+ * stream, or the request carries the stream's resume token (admitted without a key). An
+ * unknown, expired or another key's stream is one and the same 404.
+ */
+export function registerStreamsRoutes(api: FastifyInstance, gateway: GatewayContext): void {
+  gateway.errorShapes.register('/v1/streams', anthropicErrorBody);
+  api.get(STREAM_PATH, async (request, reply) => {
+    const info = await authorizedStream(gateway, request);
+    if (wantsJson(request)) return reply.send(await statusOf(gateway, info));
+    const query = request.query as StreamQuery;
+    const log = gateway.streams.log;
+    if (info.wire === 'text') {
+      return resumeText(reply, gateway, info, nonNegative(query.offset, 'offset') ?? 0, log);
+    }
+    const lastEventId = request.headers['last-event-id'];
+    // EventSource sends Last-Event-ID on its own reconnects: it wins over the URL's `after`.
+    const after =
+      nonNegative(typeof lastEventId === 'string' ? lastEventId : undefined, 'Last-Event-ID') ??
+      nonNegative(query.after, 'after') ??
+      0;
+    return resumeSse(reply, gateway, info, after);
+  });
+
+  api.delete(STREAM_PATH, async (request, reply) => {
+    const info = await authorizedStream(gateway, request);
+    if (info.status !== 'running') return reply.code(204).send();
+    // Here at once; elsewhere through the log (the producer hears it by message, or at its next renewal).
+    gateway.streams.producer(info.id)?.cancel();
+    await gateway.streams.log.requestCancel(info.id);
+    return reply.code(202).send({ id: info.id, status: 'cancelling' });
+  });
+}
+
+/** The stream, if the caller may see it; one StreamNotFoundError otherwise. */
+async function authorizedStream(gateway: GatewayContext, request: FastifyRequest): Promise<StreamInfo> {
+  const { id } = request.params as { id: string };
+  const { token } = request.query as StreamQuery;
+  const info = await gateway.streams.log.lookup(id);
+  const record = info && recordOf(info.request);
+  const byToken =
+    typeof token === 'string' && record !== undefined && tokenMatches(record.tokenDigest, token);
+  const byKey = !admittedByToken(request) && info?.ownerKeyHash === ownerOf(request);
+  if (info && (byToken || byKey)) return info;
+  // A wrong token is a failed attempt at a secret, as a wrong key is.
+  if (admittedByToken(request)) gateway.authFailures.recordFailure(request.ip);
+  throw new StreamNotFoundError(id);
+}
+
+function wantsJson(request: FastifyRequest): boolean {
+  const accept = request.headers.accept ?? '';
+  return accept.includes('application/json') && !accept.includes('text/event-stream');
+}
+
+/** The status body: the final message and usage when done, the usage so far otherwise. */
+async function statusOf(gateway: GatewayContext, info: StreamInfo): Promise<Record<string, unknown>> {
+  const body: Record<string, unknown> = {
+    id: info.id,
+    status: info.status,
+    wire: info.wire,
+    created: new Date(info.createdAt).toISOString(),
+    last_event_id: info.lastSeq,
+    attempts: info.attempts,
+  };
+  if (info.final) {
+    body.message = info.final.message;
+    body.usage = info.final.usage;
+  } else {
+    const entries: LogEntry[] = [];
+    for await (const entry of gateway.streams.log.read(info.id, { follow: false })) entries.push(entry);
+    const assembler = new MessageAssembler();
+    for (const event of decodeEntries(entries)) if (event.type !== 'error') assembler.apply(event);
+    const partial = assembler.partialMessage();
+    if (partial) body.usage = partial.usage;
+  }
+  if (info.error) body.error = info.error;
+  return body;
+}
+
+function nonNegative(value: string | undefined, name: string): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) {
+    throw new InvalidRequestError(`${name} must be a non-negative integer (an event id or a byte count).`);
+  }
+  return Number(value);
+}

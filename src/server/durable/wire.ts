@@ -1,0 +1,77 @@
+import type { SluiceError } from '../../protocol/errors.ts';
+import type { StreamEvent } from '../../protocol/events.ts';
+import { openAIErrorBody } from '../../providers/openai/server/response.ts';
+import {
+  ChunkWriter,
+  encodeOpenAIChunk,
+  OPENAI_STREAM_DONE,
+  type OpenAIChunkOptions,
+} from '../../providers/openai/server/stream.ts';
+import type { LogEntry, WireFormat } from '../streams/types.ts';
+
+/**
+ * How a stream's events go out in the format its first client asked for. The same encoder
+ * serves the live answer and a resume (which replays the logged events through a fresh one),
+ * so a resumed stream's bytes are the original's.
+ */
+export interface SseWire {
+  readonly wire: Exclude<WireFormat, 'text'>;
+  /** What the encoder needs kept in the log's metadata to encode the same way on a resume. */
+  readonly openai?: OpenAIChunkOptions;
+  /** The client's text for a logged batch; `skipThrough`: events up to this id are applied but not written (a resume). */
+  encode(entry: LogEntry, events: readonly StreamEvent[] | undefined, skipThrough?: number): string;
+  /** Written after the last batch of a complete answer (OpenAI's `[DONE]`). */
+  readonly trailer?: string;
+  /** What ends a stream that failed after its first byte; `entry` is the logged error event. */
+  errorText(error: SluiceError, entry: LogEntry): string;
+  /** Whether encode needs the decoded events (false: the log's own bytes are the wire's). */
+  readonly needsEvents: boolean;
+}
+
+/** Anthropic's SSE is the log's own text: the bytes appended are the bytes written. */
+export function anthropicWire(): SseWire {
+  return {
+    wire: 'anthropic',
+    needsEvents: false,
+    encode: (entry) => entry.data,
+    errorText: (_error, entry) => entry.data,
+  };
+}
+
+/**
+ * Chat Completions chunks, each event's chunks written together with the event's log id on
+ * the last of them: a client's Last-Event-ID then says which events it has whole.
+ */
+export function openAIWire(options: OpenAIChunkOptions): SseWire {
+  const writer = new ChunkWriter(options);
+  return {
+    wire: 'openai',
+    openai: options,
+    needsEvents: true,
+    trailer: OPENAI_STREAM_DONE,
+    encode(entry, events, skipThrough = 0) {
+      let text = '';
+      let id = entry.first;
+      for (const event of events ?? []) {
+        // An error event throws its typed error: the relay ends the stream with errorText.
+        const chunks = writer.apply(event);
+        if (id > skipThrough) {
+          for (let i = 0; i < chunks.length; i++) {
+            if (i === chunks.length - 1) text += `id: ${id}\n`;
+            text += encodeOpenAIChunk(chunks[i]!);
+          }
+        }
+        id++;
+      }
+      return text;
+    },
+    errorText: (error) => `data: ${JSON.stringify(openAIErrorBody(error))}\n\n`,
+  };
+}
+
+/** The encoder a logged stream is resumed with. */
+export function wireFor(wire: WireFormat, openai: OpenAIChunkOptions | undefined): SseWire | undefined {
+  if (wire === 'anthropic') return anthropicWire();
+  if (wire === 'openai' && openai) return openAIWire(openai);
+  return undefined;
+}

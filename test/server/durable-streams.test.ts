@@ -1,0 +1,252 @@
+import fc from 'fast-check';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAnthropicProvider } from '../../src/providers/anthropic.ts';
+import { ProviderRegistry } from '../../src/providers/registry.ts';
+import { createServer } from '../../src/server/app.ts';
+import { Simulator } from '../../src/server/simulator/simulator.ts';
+import { MemoryStreamLog } from '../../src/server/streams/memory-store.ts';
+import { openRedisStreamLog } from '../../src/server/streams/redis-store.ts';
+import type { StreamLog } from '../../src/server/streams/types.ts';
+import { anthropicText, BodyReader, eventIds, openAIText, sseEvents } from '../helpers/sse-reader.ts';
+import { deleteKeys, REDIS_URL, redisForTests, uniquePrefix } from './streams/redis-service.ts';
+
+const KEY = 'sk-durable-test-key';
+const OTHER_KEY = 'sk-durable-other-key';
+const PROMPT = 'Write a long essay on rivers, in detail.';
+
+interface Instances {
+  a: string;
+  b: string;
+  sim: Simulator;
+}
+
+/**
+ * Two gateways in front of one paced simulator: on the Redis store they share one log (the
+ * two instances of a deployment); on the memory store "both" are the same gateway.
+ */
+function useInstances(
+  store: 'memory' | 'redis',
+  streams = { detachGraceMs: 30_000, onDisconnect: 'detach' as const },
+) {
+  const state = {} as Instances;
+  const apps: FastifyInstance[] = [];
+  const prefix = uniquePrefix('durable-routes');
+  let enabled = true;
+  beforeAll(async () => {
+    if (store === 'redis') enabled = await redisForTests();
+    state.sim = await Simulator.start({ pacing: { ttftMs: 0, tokensPerSecond: 400 } });
+    const start = async (log: StreamLog) => {
+      const app = createServer({
+        registry: new ProviderRegistry({
+          env: {},
+          providers: { upstream: createAnthropicProvider({ apiKey: 'sk-up', baseURL: state.sim.url }) },
+        }),
+        apiKeys: [KEY, OTHER_KEY],
+        defaultModel: undefined,
+        pingIntervalMs: 0,
+        streamLog: log,
+        streams,
+      } as never);
+      apps.push(app);
+      return app.listen({ host: '127.0.0.1', port: 0 });
+    };
+    if (store === 'memory' || !enabled) {
+      state.a = await start(new MemoryStreamLog());
+      state.b = state.a;
+    } else {
+      state.a = await start(await openRedisStreamLog(REDIS_URL, { keyPrefix: prefix }));
+      state.b = await start(await openRedisStreamLog(REDIS_URL, { keyPrefix: prefix }));
+    }
+  });
+  afterAll(async () => {
+    for (const app of apps) await app.close();
+    await state.sim?.close();
+    if (store === 'redis') await deleteKeys(prefix);
+  });
+  return state;
+}
+
+const auth = (key = KEY) => ({ authorization: `Bearer ${key}` });
+
+function post(url: string, path: string, body: object, key = KEY): Promise<Response> {
+  return fetch(`${url}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...auth(key) },
+    body: JSON.stringify(body),
+  });
+}
+
+const messages = (maxTokens = 300) => ({
+  model: 'upstream:default',
+  max_tokens: maxTokens,
+  stream: true,
+  messages: [{ role: 'user', content: PROMPT }],
+});
+const chat = (maxTokens = 300) => ({
+  model: 'upstream:default',
+  max_completion_tokens: maxTokens,
+  stream: true,
+  messages: [{ role: 'user', content: PROMPT }],
+});
+
+function resume(
+  url: string,
+  id: string,
+  init: { after?: number; headers?: Record<string, string>; query?: string } = {},
+) {
+  const query = init.query ?? (init.after === undefined ? '' : `?after=${init.after}`);
+  return fetch(`${url}/v1/streams/${id}${query}`, { headers: { ...auth(), ...init.headers } });
+}
+
+describe.each(['memory', 'redis'] as const)('durable streams on the %s store', (store) => {
+  const instances = useInstances(store);
+
+  it('gives every streamed answer a stream id, a resume token and contiguous event ids', async () => {
+    const response = await post(instances.a, '/v1/messages', messages(40));
+    expect(response.headers.get('sluice-stream-id')).toMatch(/^str_/);
+    expect(response.headers.get('sluice-resume-token')).toMatch(/^[\w-]{32}$/);
+    const text = await response.text();
+    const ids = eventIds(text);
+    expect(ids).toEqual(ids.map((_, i) => i + 1));
+    expect(sseEvents(text)).toHaveLength(ids.length);
+  });
+
+  it('property: cut anywhere, resumed on either instance, the text is the uninterrupted answer byte for byte', async () => {
+    const whole = anthropicText(await (await post(instances.a, '/v1/messages', messages())).text());
+    expect(whole.length).toBeGreaterThan(200);
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 60 }), fc.boolean(), async (cutAfter, other) => {
+        const live = await post(instances.a, '/v1/messages', messages());
+        const id = live.headers.get('sluice-stream-id')!;
+        const reader = new BodyReader(live);
+        await reader.until((text) => sseEvents(text).length >= cutAfter);
+        const kept = sseEvents(reader.text).slice(0, cutAfter).join('');
+        await reader.cancel();
+        const lastId = eventIds(kept).at(-1)!;
+        const rest = await (await resume(other ? instances.b : instances.a, id, { after: lastId })).text();
+        const ids = [...eventIds(kept), ...eventIds(rest)];
+        expect(ids).toEqual(ids.map((_, i) => i + 1));
+        expect(anthropicText(kept + rest)).toBe(whole);
+      }),
+      { numRuns: 6 },
+    );
+  });
+
+  it('resumes after the end until the TTL, answers 204 at the end, and Last-Event-ID wins over ?after', async () => {
+    const response = await post(instances.a, '/v1/messages', messages(30));
+    const id = response.headers.get('sluice-stream-id')!;
+    const original = await response.text();
+    const all = await resume(instances.b, id, { after: 0 });
+    expect(all.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    expect(await all.text()).toBe(original);
+    const last = eventIds(original).at(-1)!;
+    expect((await resume(instances.b, id, { after: last })).status).toBe(204);
+    const fromHeader = await resume(instances.b, id, {
+      after: 0,
+      headers: { 'last-event-id': String(last - 2) },
+    });
+    expect(eventIds(await fromHeader.text())).toEqual([last - 1, last]);
+  });
+
+  it("404s an unknown stream and another key's stream with one body; the token opens only its stream", async () => {
+    const first = await post(instances.a, '/v1/messages', messages(10));
+    const second = await post(instances.a, '/v1/messages', messages(10));
+    const [id, token] = [first.headers.get('sluice-stream-id')!, first.headers.get('sluice-resume-token')!];
+    const otherId = second.headers.get('sluice-stream-id')!;
+    await first.text();
+    await second.text();
+    const unknown = await resume(instances.b, 'str_00000000-0000-0000-0000-000000000000', { after: 0 });
+    const otherKey = await resume(instances.b, id, { after: 0, headers: auth(OTHER_KEY) });
+    expect(unknown.status).toBe(404);
+    expect(otherKey.status).toBe(404);
+    const bodies = [await unknown.json(), await otherKey.json()] as { error: { message: string } }[];
+    expect(bodies[1]!.error.message.replace(id, 'ID')).toBe(
+      bodies[0]!.error.message.replace('str_00000000-0000-0000-0000-000000000000', 'ID'),
+    );
+    // The token without any key opens its stream, and only it.
+    const byToken = await fetch(`${instances.b}/v1/streams/${id}?token=${token}&after=0`);
+    expect(byToken.status).toBe(200);
+    expect(anthropicText(await byToken.text()).length).toBeGreaterThan(0);
+    const wrongStream = await fetch(`${instances.b}/v1/streams/${otherId}?token=${token}`);
+    expect(wrongStream.status).toBe(404);
+    const noToken = await fetch(`${instances.b}/v1/streams/${id}`);
+    expect(noToken.status).toBe(401);
+  });
+
+  it('resumes /v1/chat/completions as OpenAI chunks identical to the original ones', async () => {
+    const response = await post(instances.a, '/v1/chat/completions', chat(40));
+    const id = response.headers.get('sluice-stream-id')!;
+    const original = await response.text();
+    expect(original.endsWith('data: [DONE]\n\n')).toBe(true);
+    const ids = eventIds(original);
+    expect(ids.length).toBeGreaterThan(3);
+    const cut = ids[2]!;
+    const rest = await (await resume(instances.b, id, { after: cut })).text();
+    const kept = sseEvents(original).filter((event) => {
+      const eventId = /^id: (\d+)$/m.exec(event)?.[1];
+      return eventId !== undefined && Number(eventId) <= cut;
+    });
+    expect(kept.join('') + rest).toBe(original);
+    expect(openAIText(rest).length).toBeGreaterThan(0);
+  });
+
+  it('resumes /streaming_chat from a byte offset', async () => {
+    const response = await post(instances.a, '/streaming_chat', { request: PROMPT });
+    const id = response.headers.get('sluice-stream-id')!;
+    const original = Buffer.from(await response.arrayBuffer());
+    expect(original.length).toBeGreaterThan(10);
+    const offset = Math.floor(original.length / 2);
+    const rest = await resume(instances.b, id, { query: `?offset=${offset}` });
+    expect(rest.headers.get('content-type')).toMatch(/^text\/plain/);
+    expect(Buffer.from(await rest.arrayBuffer())).toEqual(original.subarray(offset));
+    expect((await resume(instances.b, id, { query: `?offset=${original.length}` })).status).toBe(204);
+  });
+
+  it('gives the status as JSON: finished, with the message and usage', async () => {
+    const response = await post(instances.a, '/v1/messages', messages(20));
+    const id = response.headers.get('sluice-stream-id')!;
+    await response.text();
+    const status = await resume(instances.b, id, { headers: { accept: 'application/json' } });
+    const body = (await status.json()) as Record<string, unknown>;
+    expect(body).toMatchObject({ id, status: 'finished', wire: 'anthropic' });
+    expect(body.usage).toMatchObject({ output_tokens: expect.any(Number) });
+    expect((body.message as { content: unknown[] }).content.length).toBeGreaterThan(0);
+  });
+
+  it('DELETE aborts the upstream call within 100 ms, from either instance', async () => {
+    const live = await post(instances.a, '/v1/messages', messages(4000));
+    const id = live.headers.get('sluice-stream-id')!;
+    const reader = new BodyReader(live);
+    await reader.until((text) => sseEvents(text).length >= 5);
+    const closed = new Promise<number>((resolve) =>
+      instances.sim.once('close', (record: { closedAt?: number }) => resolve(record.closedAt!)),
+    );
+    const sentAt = performance.now();
+    const deleted = await fetch(`${instances.b}/v1/streams/${id}`, { method: 'DELETE', headers: auth() });
+    expect(deleted.status).toBe(202);
+    const closedAt = await closed;
+    const latency = closedAt - sentAt;
+    console.log(`DELETE → upstream closed (${store}): ${latency.toFixed(1)} ms`);
+    expect(latency).toBeLessThan(100);
+    await reader.all();
+    const status = (await (
+      await resume(instances.a, id, { headers: { accept: 'application/json' } })
+    ).json()) as { status: string };
+    expect(status.status).toBe('failed');
+  });
+
+  it('detaches: the answer runs on after its client leaves, and a reader reattaching gets all of it', async () => {
+    const live = await post(instances.a, '/v1/messages', messages(300));
+    const id = live.headers.get('sluice-stream-id')!;
+    const reader = new BodyReader(live);
+    await reader.until((text) => sseEvents(text).length >= 3);
+    await reader.cancel();
+    const rest = await (await resume(instances.b, id, { after: 0 })).text();
+    expect(rest).toMatch(/event: message_stop/);
+    const status = (await (
+      await resume(instances.a, id, { headers: { accept: 'application/json' } })
+    ).json()) as { status: string };
+    expect(status.status).toBe('finished');
+  });
+});
