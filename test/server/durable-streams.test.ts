@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Usage } from '../../src/protocol/message.ts';
 import { createAnthropicProvider } from '../../src/providers/anthropic.ts';
 import { ProviderRegistry } from '../../src/providers/registry.ts';
 import { createServer } from '../../src/server/app.ts';
@@ -8,6 +9,7 @@ import { Simulator } from '../../src/server/simulator/simulator.ts';
 import { MemoryStreamLog } from '../../src/server/streams/memory-store.ts';
 import { openRedisStreamLog } from '../../src/server/streams/redis-store.ts';
 import type { StreamLog } from '../../src/server/streams/types.ts';
+import type { RequestTelemetry, Telemetry } from '../../src/server/telemetry.ts';
 import { anthropicText, BodyReader, eventIds, openAIText, sseEvents } from '../helpers/sse-reader.ts';
 import { deleteKeys, REDIS_URL, redisForTests, uniquePrefix } from './streams/redis-service.ts';
 
@@ -27,8 +29,12 @@ interface Instances {
  */
 function useInstances(
   store: 'memory' | 'redis',
-  streams = { detachGraceMs: 30_000, onDisconnect: 'detach' as const },
+  options: {
+    streams?: { detachGraceMs: number; onDisconnect: 'detach' | 'abort' };
+    telemetry?: Telemetry;
+  } = {},
 ) {
+  const streams = options.streams ?? { detachGraceMs: 30_000, onDisconnect: 'detach' as const };
   const state = {} as Instances;
   const apps: FastifyInstance[] = [];
   const prefix = uniquePrefix('durable-routes');
@@ -43,11 +49,11 @@ function useInstances(
           providers: { upstream: createAnthropicProvider({ apiKey: 'sk-up', baseURL: state.sim.url }) },
         }),
         apiKeys: [KEY, OTHER_KEY],
-        defaultModel: undefined,
         pingIntervalMs: 0,
         streamLog: log,
         streams,
-      } as never);
+        telemetry: options.telemetry,
+      });
       apps.push(app);
       return app.listen({ host: '127.0.0.1', port: 0 });
     };
@@ -248,5 +254,101 @@ describe.each(['memory', 'redis'] as const)('durable streams on the %s store', (
       await resume(instances.a, id, { headers: { accept: 'application/json' } })
     ).json()) as { status: string };
     expect(status.status).toBe('finished');
+  });
+});
+
+/** Telemetry that keeps each request's last usage and status, and says when one finishes. */
+function recordingTelemetry() {
+  const finished: { status: number; usage: Usage | undefined }[] = [];
+  let onFinish: (() => void) | undefined;
+  const telemetry: Telemetry = {
+    start(): RequestTelemetry {
+      let usage: Usage | undefined;
+      return {
+        model() {},
+        firstToken() {},
+        retry() {},
+        usage(value) {
+          usage = value;
+        },
+        finish(status) {
+          finished.push({ status, usage });
+          onFinish?.();
+        },
+      };
+    },
+  };
+  const nextFinish = () => new Promise<void>((resolve) => (onFinish = resolve));
+  return { telemetry, finished, nextFinish };
+}
+
+describe('the detach grace', () => {
+  const GRACE = 300;
+  const recorded = recordingTelemetry();
+  const instances = useInstances('memory', {
+    streams: { detachGraceMs: GRACE, onDisconnect: 'detach' },
+    telemetry: recorded.telemetry,
+  });
+
+  it('aborts an answer nobody reads once the grace has passed, and records its usage', async () => {
+    const live = await post(instances.a, '/v1/messages', messages(4000));
+    const id = live.headers.get('sluice-stream-id')!;
+    const reader = new BodyReader(live);
+    await reader.until((text) => sseEvents(text).length >= 5);
+    const closed = new Promise<number>((resolve) =>
+      instances.sim.once('close', (record: { closedAt?: number }) => resolve(record.closedAt!)),
+    );
+    const finished = recorded.nextFinish();
+    const leftAt = performance.now();
+    await reader.cancel();
+    const closedAt = await closed;
+    // Not at once (that would be `abort`), and not much after the grace either.
+    expect(closedAt - leftAt).toBeGreaterThanOrEqual(GRACE - 5);
+    expect(closedAt - leftAt).toBeLessThan(GRACE + 2000);
+    expect(instances.sim.requests.at(-1)?.completed).toBe(false);
+    await finished;
+    const last = recorded.finished.at(-1)!;
+    expect(last.status).toBe(499);
+    expect(last.usage?.output_tokens).toBeGreaterThan(0);
+    const status = (await (
+      await resume(instances.a, id, { headers: { accept: 'application/json' } })
+    ).json()) as {
+      status: string;
+      usage: Usage;
+    };
+    expect(status.status).toBe('failed');
+    expect(status.usage.output_tokens).toBeGreaterThan(0);
+  });
+
+  it('keeps an answer alive past the grace while a reader that reattached reads it', async () => {
+    const live = await post(instances.a, '/v1/messages', messages(600));
+    const id = live.headers.get('sluice-stream-id')!;
+    const reader = new BodyReader(live);
+    await reader.until((text) => sseEvents(text).length >= 3);
+    const kept = sseEvents(reader.text).slice(0, 3).join('');
+    await reader.cancel();
+    const startedAt = performance.now();
+    const rest = await (await resume(instances.a, id, { after: 3 })).text();
+    // 600 tokens at 400 a second: the reader was there well past the grace.
+    expect(performance.now() - startedAt).toBeGreaterThan(GRACE);
+    expect(rest).toMatch(/event: message_stop/);
+    const ids = eventIds(kept + rest);
+    expect(ids).toEqual(ids.map((_, i) => i + 1));
+  });
+});
+
+describe('onDisconnect: "abort"', () => {
+  const instances = useInstances('memory', { streams: { detachGraceMs: 30_000, onDisconnect: 'abort' } });
+
+  it('aborts the upstream call within 100 ms of the client leaving, as before durable streams', async () => {
+    const live = await post(instances.a, '/v1/messages', messages(4000));
+    const reader = new BodyReader(live);
+    await reader.until((text) => sseEvents(text).length >= 3);
+    const closed = new Promise<number>((resolve) =>
+      instances.sim.once('close', (record: { closedAt?: number }) => resolve(record.closedAt!)),
+    );
+    const leftAt = performance.now();
+    await reader.cancel();
+    expect((await closed) - leftAt).toBeLessThan(100);
   });
 });
