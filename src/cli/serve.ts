@@ -62,6 +62,7 @@ async function serveAlone(config: GatewayConfig, options: ServeOptions, path: st
 async function serveAsPrimary(config: GatewayConfig, options: ServeOptions, path: string | undefined) {
   // Refused here, once, rather than by every worker.
   assertSafeBinding(config, { insecure: options.insecure });
+  assertSharedStreamStore(config);
   const { startCluster } = await loadGateway();
   const running = await startCluster({
     workers: config.server.workers,
@@ -73,6 +74,18 @@ async function serveAsPrimary(config: GatewayConfig, options: ServeOptions, path
     announceShutdown(signal, config);
     return running.close();
   });
+}
+
+/**
+ * Each worker is a process of its own: with the memory store a client resuming a stream would
+ * land on a worker that never saw it. A shared store is asked for, rather than resumes that
+ * work one time in N.
+ */
+function assertSharedStreamStore(config: GatewayConfig): void {
+  if (config.streams.store !== 'memory') return;
+  throw new Error(
+    `--workers ${config.server.workers} needs a stream store the workers share, so that a client can resume its answer on any of them: set streams.store, SLUICE_STREAM_STORE or --stream-store to a redis://host:port/db URL (or run one process).`,
+  );
 }
 
 async function serveAsWorker(config: GatewayConfig, options: ServeOptions) {

@@ -1,5 +1,8 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { describe, expect, it } from 'vitest';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runSluice } from '../helpers/cli.ts';
 import { isAlive } from '../helpers/processes.ts';
 import {
@@ -9,12 +12,28 @@ import {
   serveProcess,
   streamThroughShutdown,
 } from '../helpers/serve-process.ts';
+import { deleteKeys, REDIS_URL, redisForTests, uniquePrefix } from './streams/redis-service.ts';
 
 const MESSAGE = { model: 'sim:default', max_tokens: 5, messages: [{ role: 'user', content: 'Hi' }] };
 
+// Workers share their stream log through Redis (with the memory store they refuse to start).
+let sharedStore: Record<string, string> = {};
+const prefix = uniquePrefix('serve-workers');
+const configDir = mkdtempSync(join(tmpdir(), 'sluice-workers-'));
+beforeAll(async () => {
+  await redisForTests();
+  const config = join(configDir, 'sluice.json');
+  writeFileSync(config, JSON.stringify({ streams: { store: REDIS_URL, keyPrefix: prefix } }));
+  sharedStore = { SLUICE_CONFIG: config };
+});
+afterAll(async () => {
+  await deleteKeys(prefix);
+  rmSync(configDir, { recursive: true, force: true });
+});
+
 /** Runs `body` against `sluice serve --workers 2`, and always stops the whole cluster after. */
 async function withCluster(env: Record<string, string>, body: (served: ServeProcess) => Promise<void>) {
-  const served = await serveProcess(['--workers', '2'], { SLUICE_SIM_TPS: '0', ...env });
+  const served = await serveProcess(['--workers', '2'], { SLUICE_SIM_TPS: '0', ...sharedStore, ...env });
   try {
     await body(served);
   } finally {
@@ -114,7 +133,7 @@ describe('sluice serve --workers', () => {
     await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
     const { port } = taken.address() as { port: number };
     try {
-      const run = await runSluice(['serve', '--workers', '2', '--port', String(port)]);
+      const run = await runSluice(['serve', '--workers', '2', '--port', String(port)], { env: sharedStore });
       expect(run.code).toBe(1);
       expect(run.stderr).toMatch(new RegExp(`EADDRINUSE 127\\.0\\.0\\.1:${port}`));
       expect(run.stderr).toMatch(/sluice: worker \d+ exited \(code 1\) before it was listening/);
@@ -127,6 +146,14 @@ describe('sluice serve --workers', () => {
     const run = await runSluice(['serve', '--workers', '2', '--host', '0.0.0.0', '--port', '0']);
     expect(run.code).toBe(1);
     expect(run.stderr.match(/without API keys/g)).toHaveLength(1);
+    expect(run.stderr).not.toMatch(/worker \d+/);
+  });
+
+  it('refuses the memory stream store, asking for a shared one, before starting any worker', async () => {
+    const run = await runSluice(['serve', '--workers', '2', '--port', '0', '--stream-store', 'memory']);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/--workers 2 needs a stream store the workers share/);
+    expect(run.stderr).toMatch(/redis:\/\/host:port\/db/);
     expect(run.stderr).not.toMatch(/worker \d+/);
   });
 
