@@ -14,7 +14,10 @@ export class BodyReader {
   async until(done: (text: string) => boolean): Promise<boolean> {
     while (!done(this.text)) {
       if (this.ended) return false;
-      const { value, done: end } = await this.reader.read();
+      // A connection the server cut ends the body as far as the reader is concerned.
+      const { value, done: end } = await this.reader
+        .read()
+        .catch(() => ({ value: undefined, done: true as const }));
       if (end) {
         this.ended = true;
         this.text += this.decoder.decode();
