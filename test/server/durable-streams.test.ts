@@ -1,3 +1,6 @@
+import Anthropic from '@anthropic-ai/sdk';
+import type { RawMessageStreamEvent } from '@anthropic-ai/sdk/resources/messages';
+import type { Stream } from '@anthropic-ai/sdk/streaming';
 import fc from 'fast-check';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -178,6 +181,28 @@ describe.each(['memory', 'redis'] as const)('durable streams on the %s store', (
     expect(wrongStream.status).toBe(404);
     const noToken = await fetch(`${instances.b}/v1/streams/${id}`);
     expect(noToken.status).toBe(401);
+  });
+
+  it('is read by the official Anthropic SDK from a Last-Event-ID, as a stream of events', async () => {
+    const response = await post(instances.a, '/v1/messages', messages(40));
+    const id = response.headers.get('sluice-stream-id')!;
+    const original = await response.text();
+    const client = new Anthropic({ baseURL: instances.b, authToken: KEY, apiKey: null, maxRetries: 0 });
+    // The SDK's own SSE parser on an arbitrary path: `stream: true` on its generic GET. The SDK
+    // sends `accept: application/json` by default, which asks for the status instead.
+    const stream = await client.get<Stream<RawMessageStreamEvent>>(`/v1/streams/${id}`, {
+      stream: true,
+      headers: { accept: 'text/event-stream', 'last-event-id': '2' },
+    });
+    let text = '';
+    const types: string[] = [];
+    for await (const event of stream) {
+      types.push(event.type);
+      if (event.type === 'content_block_delta' && event.delta.type === 'text_delta') text += event.delta.text;
+    }
+    expect(types[0]).not.toBe('message_start');
+    expect(types.at(-1)).toBe('message_stop');
+    expect(text).toBe(anthropicText(sseEvents(original).slice(2).join('')));
   });
 
   it('resumes /v1/chat/completions as OpenAI chunks identical to the original ones', async () => {
