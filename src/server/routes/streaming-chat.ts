@@ -74,11 +74,20 @@ export function registerStreamingChatRoute(
       throw sluice;
     }
     // Logged like the model APIs' answers, so a client resumes it with ?offset=.
-    const { producer, token } = await gateway.streams.start({
-      wire: 'text',
-      ownerKeyHash: ownerOf(request),
-      params: { request: text },
-    });
+    let started: Awaited<ReturnType<typeof gateway.streams.start>>;
+    try {
+      started = await gateway.streams.start({
+        wire: 'text',
+        ownerKeyHash: ownerOf(request),
+        params: { request: text },
+      });
+    } catch (error) {
+      // The log's store is away: a retryable 503, counted like any failed request.
+      const sluice = errorForCaller(error);
+      call.telemetry.finish(sluice.status, sluice);
+      throw sluice;
+    }
+    const { producer, token } = started;
     call.signal = producer.generation.signal;
     bindGeneration(gateway, reply, producer);
     const durable = { producer, token, events: new TextEvents('streaming_chat') };
