@@ -86,6 +86,8 @@ export interface GatewayOptions {
   onInternalError?: (entry: InternalErrorEntry) => void;
   /** The stream log streamed answers are written to; absent: one in this process's memory, closed with the app. */
   streamLog?: StreamLog;
+  /** The streams this instance produces, over `streamLog` (startGateway builds it to wait on it at shutdown). */
+  durableStreams?: DurableStreams;
   /** How a client's leaving is handled (`detachGraceMs`, `onDisconnect`). */
   streams?: Pick<StreamsConfig, 'detachGraceMs' | 'onDisconnect'>;
   /** Where the gateway's warnings go (a stream log failing mid-stream). */
@@ -110,11 +112,13 @@ export function gatewayContext(options: GatewayOptions = {}): GatewayContext {
     inFlight: new InFlight(shutdown),
     errorShapes: new ErrorShapes(),
     scrubber: options.scrubber ?? new SecretScrubber([...(options.apiKeys ?? []), options.metricsKey ?? '']),
-    streams: new DurableStreams({
-      log: options.streamLog ?? new MemoryStreamLog(),
-      config: options.streams,
-      warn: options.warn,
-    }),
+    streams:
+      options.durableStreams ??
+      new DurableStreams({
+        log: options.streamLog ?? new MemoryStreamLog(),
+        config: options.streams,
+        warn: options.warn,
+      }),
   };
 }
 
@@ -150,7 +154,8 @@ export function createServer(options: GatewayOptions = {}): FastifyInstance {
     },
   });
   // A log given by the caller is the caller's to close (startGateway closes it after the app).
-  if (!options.streamLog) app.addHook('onClose', async () => gateway.streams.log.close());
+  if (!options.streamLog && !options.durableStreams)
+    app.addHook('onClose', async () => gateway.streams.log.close());
   limitConnectionsPerAddress(app.server, options.maxConnectionsPerAddress ?? 0);
   useDepthLimitedJson(app);
 

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { OverloadedError } from '../protocol/errors.ts';
 import { createServer } from './app.ts';
 import { assertSafeBinding, configuredModels, type GatewayConfig, isLoopback } from './config.ts';
+import { DurableStreams } from './durable/durable-streams.ts';
 import { createLogger, scrubSecrets } from './logger.ts';
 import { MetricLabels } from './metric-labels.ts';
 import { createTelemetry } from './observability.ts';
@@ -58,10 +59,14 @@ export async function startGateway(
     leaseMs: streams.leaseMs,
     keyPrefix: streams.keyPrefix,
   });
+  const durableStreams = new DurableStreams({
+    log: streamLog,
+    config: { detachGraceMs: streams.detachGraceMs, onDisconnect: streams.onDisconnect },
+    warn: (message) => logger?.warn(message),
+  });
   const app = createServer({
     streamLog,
-    streams: { detachGraceMs: streams.detachGraceMs, onDisconnect: streams.onDisconnect },
-    warn: (message) => logger?.warn(message),
+    durableStreams,
     registry: registryFromConfig(config, options.env),
     aliases: config.aliases,
     fallbacks: config.fallbacks,
@@ -130,6 +135,8 @@ export async function startGateway(
       const sweep = setInterval(() => app.server.closeIdleConnections(), 50);
       try {
         await closed;
+        // Detached generations hold no connection: they too run on until the grace period ends.
+        await durableStreams.whenIdle();
       } finally {
         clearTimeout(grace);
         clearInterval(sweep);

@@ -8,7 +8,9 @@ import type { Usage } from '../../src/protocol/message.ts';
 import { createAnthropicProvider } from '../../src/providers/anthropic.ts';
 import { ProviderRegistry } from '../../src/providers/registry.ts';
 import { createServer } from '../../src/server/app.ts';
+import { loadConfig } from '../../src/server/config.ts';
 import { Simulator } from '../../src/server/simulator/simulator.ts';
+import { startGateway } from '../../src/server/start.ts';
 import { MemoryStreamLog } from '../../src/server/streams/memory-store.ts';
 import { openRedisStreamLog } from '../../src/server/streams/redis-store.ts';
 import type { StreamLog } from '../../src/server/streams/types.ts';
@@ -375,5 +377,30 @@ describe('onDisconnect: "abort"', () => {
     const leftAt = performance.now();
     await reader.cancel();
     expect((await closed) - leftAt).toBeLessThan(100);
+  });
+});
+
+describe('shutdown with the memory store', () => {
+  it('lets a detached generation run until the grace period ends, then ends it with the retryable overloaded_error', async () => {
+    const env = { SLUICE_SIM_TTFT_MS: '0', SLUICE_SIM_TPS: '200' };
+    const { config } = loadConfig({ env, overrides: { port: 0 } });
+    const recorded = recordingTelemetry();
+    const gateway = await startGateway(config, { env, telemetry: recorded.telemetry });
+    const live = await fetch(`${gateway.url}/v1/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ ...messages(4000), model: 'sim:default' }),
+    });
+    const reader = new BodyReader(live);
+    await reader.until((text) => sseEvents(text).length >= 3);
+    await reader.cancel();
+    const GRACE = 300;
+    const finished = recorded.nextFinish();
+    const closingAt = performance.now();
+    await gateway.close(GRACE);
+    // Not closed as soon as the last connection went: the detached answer ran on for the grace.
+    expect(performance.now() - closingAt).toBeGreaterThanOrEqual(GRACE - 5);
+    await finished;
+    expect(recorded.finished.at(-1)?.status).toBe(529);
   });
 });

@@ -36,6 +36,7 @@ export class DurableStreams {
   readonly shared: boolean;
   private readonly producers = new Map<string, StreamProducer>();
   private readonly warn: (message: string) => void;
+  private idleWaiters: (() => void)[] = [];
 
   constructor(options: DurableStreamsOptions) {
     this.log = options.log;
@@ -60,10 +61,23 @@ export class DurableStreams {
     });
     const producer = new StreamProducer(this.log, lease, {
       warn: this.warn,
-      onDone: (done) => this.producers.delete(done.id),
+      onDone: (done) => {
+        this.producers.delete(done.id);
+        if (this.producers.size > 0) return;
+        for (const resolve of this.idleWaiters.splice(0)) resolve();
+      },
     });
     this.producers.set(id, producer);
     return { producer, token };
+  }
+
+  /**
+   * Resolves once no stream is generating here: a shutdown waits for detached generations
+   * (which hold no connection) as it waits for connections, until its grace period aborts them.
+   */
+  whenIdle(): Promise<void> {
+    if (this.producers.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   /** The producer of a stream generating on this instance. */
