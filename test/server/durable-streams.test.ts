@@ -262,11 +262,13 @@ describe.each(['memory', 'redis'] as const)('durable streams on the %s store', (
     const latency = closedAt - sentAt;
     console.log(`DELETE → upstream closed (${store}): ${latency.toFixed(1)} ms`);
     expect(latency).toBeLessThan(100);
-    await reader.all();
+    // The client still reading is told why its answer ended.
+    expect(await reader.all()).toMatch(/event: error\ndata: .*The answer was stopped: cancelled/);
     const status = (await (
       await resume(instances.a, id, { headers: { accept: 'application/json' } })
-    ).json()) as { status: string };
+    ).json()) as { status: string; error: { message: string } };
     expect(status.status).toBe('failed');
+    expect(status.error.message).toMatch(/cancelled/);
   });
 
   it('detaches: the answer runs on after its client leaves, and a reader reattaching gets all of it', async () => {

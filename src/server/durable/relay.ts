@@ -1,5 +1,5 @@
 import type { FastifyReply } from 'fastify';
-import { SluiceError } from '../../protocol/errors.ts';
+import { AbortError, SluiceError } from '../../protocol/errors.ts';
 import type { StreamEvent } from '../../protocol/events.ts';
 import type { GatewayContext } from '../context.ts';
 import { errorForCaller } from '../errors.ts';
@@ -77,11 +77,18 @@ export async function relayDurably(
       reply.raw.destroy();
       throw cut;
     }
-    const sluice = errorForCaller(cut instanceof SluiceError ? cut : error);
+    const sluice = errorForCaller(cut instanceof SluiceError ? cut : (stoppedError(producer) ?? error));
     const errorEntry = await producer.fail(sluice.type, sluice.message);
     if (!sse) throw error;
     sse.writeText(wire.errorText(sluice, errorEntry));
     sse.end();
     throw sluice;
   }
+}
+
+/** The error a stream stopped by its own generation's abort ends with: why, in the reader's words. */
+export function stoppedError(producer: StreamProducer): AbortError | undefined {
+  const reason = producer.generation.signal.reason;
+  if (!(reason instanceof GenerationStopped)) return undefined;
+  return new AbortError(`The answer was stopped: ${reason.message}. Start a new request for another.`);
 }

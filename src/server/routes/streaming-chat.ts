@@ -8,7 +8,7 @@ import { ownerOf } from '../admission.ts';
 import type { GatewayContext } from '../context.ts';
 import type { Dispatcher } from '../dispatcher.ts';
 import type { StreamProducer } from '../durable/producer.ts';
-import { bindGeneration, resumeHeaders } from '../durable/relay.ts';
+import { bindGeneration, resumeHeaders, stoppedError } from '../durable/relay.ts';
 import { TextEvents } from '../durable/text-events.ts';
 import { errorForCaller, isInternal, sendError } from '../errors.ts';
 import type { Router } from '../router.ts';
@@ -125,7 +125,8 @@ async function streamAnswer(reply: FastifyReply, text: string, deps: AnswerDeps)
     const cut = cutReason(call);
     if (cut === 'client') {
       // No failure of the gateway, and no one left to tell (a reader resuming sees it ended).
-      await producer.fail('api_error', 'The answer was stopped: cancelled, or nobody read it.');
+      const stopped = stoppedError(producer);
+      await producer.fail('api_error', stopped?.message ?? 'The answer was stopped.');
       call.telemetry.finish(499);
       return abandon(reply);
     }
