@@ -140,7 +140,7 @@ describe.each(['memory', 'redis'] as const)('durable streams on the %s store', (
         expect(ids).toEqual(ids.map((_, i) => i + 1));
         expect(anthropicText(kept + rest)).toBe(whole);
       }),
-      { numRuns: 6 },
+      { numRuns: 8 },
     );
   });
 

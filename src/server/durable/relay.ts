@@ -65,6 +65,8 @@ export async function relayDurably(
       const slowClient = sse.writeText(text);
       if (slowClient) await slowClient;
     }
+    // A cut answer ends with an error, never with the trailer that says it is complete.
+    wire.assertComplete?.();
     sse ??= open();
     if (wire.trailer !== undefined) sse.writeText(wire.trailer);
     sse.end();

@@ -1,4 +1,4 @@
-import type { SluiceError } from '../../protocol/errors.ts';
+import { IncompleteStreamError, type SluiceError } from '../../protocol/errors.ts';
 import type { StreamEvent } from '../../protocol/events.ts';
 import { openAIErrorBody } from '../../providers/openai/server/response.ts';
 import {
@@ -26,6 +26,8 @@ export interface SseWire {
   errorText(error: SluiceError, entry: LogEntry): string;
   /** Whether encode needs the decoded events (false: the log's own bytes are the wire's). */
   readonly needsEvents: boolean;
+  /** Throws IncompleteStreamError if the events ended before message_stop (no trailer for a cut answer). */
+  assertComplete?(): void;
 }
 
 /** Anthropic's SSE is the log's own text: the bytes appended are the bytes written. */
@@ -66,6 +68,13 @@ export function openAIWire(options: OpenAIChunkOptions): SseWire {
       return text;
     },
     errorText: (error) => `data: ${JSON.stringify(openAIErrorBody(error))}\n\n`,
+    assertComplete() {
+      if (!writer.isDone) {
+        throw new IncompleteStreamError(
+          'The upstream stream ended before message_stop; the answer is incomplete.',
+        );
+      }
+    },
   };
 }
 
