@@ -30,6 +30,7 @@ const COLOURS: Record<string, string> = {
   nginx: '#2f9e44',
   portkey: '#e03131',
   sluice: '#1971c2',
+  'sluice-redis': '#5f3dc4',
   'sluice-2w': '#0b7285',
 };
 const OTHER_COLOURS = ['#f08c00', '#7048e8', '#495057'];

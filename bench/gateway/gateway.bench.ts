@@ -48,7 +48,7 @@ const PHASES: Phase[] = [
 ].filter((phase) => phase.ns.length > 0);
 
 /** The Sluice gateway's paths, one process and a cluster: the goals are judged on each. */
-const SLUICE_PATHS = ['sluice', 'sluice-2w'];
+const SLUICE_PATHS = ['sluice', 'sluice-redis', 'sluice-2w'];
 
 /** BENCH_PATHS=sluice,node-pipe runs only those (and the direct floors they are compared with). */
 function selectedPaths(): PathDefinition[] {

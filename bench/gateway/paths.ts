@@ -44,15 +44,34 @@ const SLUICE_APP = new URL('../../src/server/app.ts', import.meta.url);
 const SLUICE_CLI = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 const NODE_PIPE = fileURLToPath(new URL('./node-pipe.ts', import.meta.url));
 
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/** The Redis server's process id, so a path on the Redis stream log counts its CPU and memory too. */
+async function redisPid(): Promise<number | undefined> {
+  const { execFileSync } = await import('node:child_process');
+  try {
+    const info = execFileSync('redis-cli', ['-u', REDIS_URL, 'info', 'server'], { encoding: 'utf8' });
+    const pid = /process_id:(\d+)/.exec(info)?.[1];
+    return pid === undefined ? undefined : Number(pid);
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * `sluice serve` in front of the simulator's Anthropic route, configured as a user would; with
- * more than one worker, its cost is the primary's and every worker's.
+ * more than one worker, its cost is the primary's and every worker's. Every streamed answer
+ * goes to the stream log (durable streams): in memory, or in Redis (`store: 'redis'`, which
+ * `--workers` needs), whose server's CPU and memory then count as the path's too.
  */
-function sluicePath(name: string, workers: number): PathDefinition {
+function sluicePath(name: string, workers: number, store: 'memory' | 'redis' = 'memory'): PathDefinition {
   return {
     name,
     async start({ upstream, note }) {
       if (!existsSync(SLUICE_APP)) return { skip: `${name}: the Sluice gateway is not built yet` };
+      const redis = store === 'redis' ? await redisPid() : undefined;
+      if (store === 'redis' && redis === undefined)
+        return { skip: `${name}: no Redis answers at ${REDIS_URL}` };
       const config = join(makeTempDir('sluice-bench-gateway-'), 'sluice.config.json');
       writeFileSync(
         config,
@@ -63,6 +82,10 @@ function sluicePath(name: string, workers: number): PathDefinition {
           },
           defaultModel: 'upstream:default',
           server: { workers },
+          streams:
+            store === 'redis'
+              ? { store: REDIS_URL, keyPrefix: `sluice-bench:${process.pid}:${name}:` }
+              : { store: 'memory' },
         }),
       );
       const server = await startServerProcess(
@@ -73,10 +96,19 @@ function sluicePath(name: string, workers: number): PathDefinition {
       );
       // The port accepts once one worker listens; the line comes when all of them do.
       await printed(server.process, /listening on/);
-      const pids = [server.process.pid, ...childPids(server.process.pid)];
+      const pids = [
+        server.process.pid,
+        ...childPids(server.process.pid),
+        ...(redis === undefined ? [] : [redis]),
+      ];
       if (workers > 1) {
         note(
           `${name}: sluice serve --workers ${workers}; CPU and memory are the primary's and its workers'.`,
+        );
+      }
+      if (redis !== undefined) {
+        note(
+          `${name}: the stream log in Redis (${REDIS_URL}); redis-server's CPU and memory count as the path's.`,
         );
       }
       return {
@@ -137,7 +169,8 @@ export const PATHS: PathDefinition[] = [
     },
   },
   sluicePath('sluice', 1),
-  sluicePath('sluice-2w', 2),
+  sluicePath('sluice-redis', 1, 'redis'),
+  sluicePath('sluice-2w', 2, 'redis'),
   {
     // Portkey speaks OpenAI to the simulator's OpenAI route, and OpenAI to the load generator.
     name: 'portkey',
