@@ -1,12 +1,11 @@
-import type { OutgoingHttpHeaders } from 'node:http';
 import type { FastifyReply } from 'fastify';
-import type { ErrorDetail } from '../../protocol/errors.ts';
-import { SluiceError } from '../../protocol/errors.ts';
-import { writableReady } from '../../stream/writable.ts';
+import { errorFromEvent } from '../../protocol/errors.ts';
+import { isEvent } from '../../protocol/events.ts';
 import type { GatewayContext } from '../context.ts';
 import { errorMarker } from '../routes/streaming-chat.ts';
 import { decodeEntries } from '../streams/entry.ts';
 import type { StreamInfo, StreamLog } from '../streams/types.ts';
+import { openTextResponse } from '../text-response.ts';
 import { textOf } from './text-events.ts';
 
 /**
@@ -30,20 +29,9 @@ export async function resumeText(
   }
   const producer = gateway.streams.producer(info.id);
   producer?.attachReader();
-  const hookHeaders = reply.getHeaders() as OutgoingHttpHeaders;
-  reply.hijack();
-  const res = reply.raw;
-  res.writeHead(200, {
-    ...hookHeaders,
-    'content-type': 'text/plain; charset=utf-8',
-    'cache-control': 'no-cache',
-    'x-accel-buffering': 'no',
-    'x-content-type-options': 'nosniff',
-    'sluice-stream-id': info.id,
-  });
-  res.flushHeaders();
+  const res = openTextResponse(reply, { 'sluice-stream-id': info.id });
   const gone = new AbortController();
-  res.once('close', () => gone.abort());
+  res.onClose(() => gone.abort());
   let skip = offset;
   try {
     for await (const entry of log.read(info.id, { signal: gone.signal })) {
@@ -54,15 +42,14 @@ export async function resumeText(
         bytes = bytes.subarray(skipped);
         skip -= skipped;
       }
-      if (bytes.length > 0 && !res.write(bytes)) await writableReady(res);
-      const error = events.find((event) => event.type === 'error') as { error?: ErrorDetail } | undefined;
-      if (error?.error)
-        res.write(errorMarker(new SluiceError(error.error.type as never, error.error.message)));
+      if (bytes.length > 0) await res.write(bytes);
+      const failure = events.find((event) => isEvent(event, 'error'));
+      if (failure) await res.write(errorMarker(errorFromEvent(failure)));
     }
   } catch {
     // The reader left, or the log went away mid-read: the client's offset lets it try again.
   } finally {
-    if (!res.destroyed) res.end();
+    res.end();
     producer?.detachReader(gateway.streams.detachGraceMs);
   }
   return reply;

@@ -1,9 +1,7 @@
-import type { OutgoingHttpHeaders } from 'node:http';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { InvalidRequestError, SluiceError } from '../../protocol/errors.ts';
 import { parseRequestBody } from '../../protocol/zod-errors.ts';
-import { writableReady } from '../../stream/writable.ts';
 import { ownerOf } from '../admission.ts';
 import type { GatewayContext } from '../context.ts';
 import type { Dispatcher } from '../dispatcher.ts';
@@ -12,6 +10,7 @@ import { bindGeneration, resumeHeaders, stoppedError } from '../durable/relay.ts
 import { TextEvents } from '../durable/text-events.ts';
 import { errorForCaller, isInternal, sendError } from '../errors.ts';
 import type { Router } from '../router.ts';
+import { openTextResponse, type TextResponse } from '../text-response.ts';
 import { publicUpstreamError } from '../upstream-errors.ts';
 import { beginModelCall, cutReason, type ModelCall } from './model-call.ts';
 
@@ -110,7 +109,10 @@ async function streamAnswer(reply: FastifyReply, text: string, deps: AnswerDeps)
       if (chunk === '') continue;
       producer.logBatch(durable.events.chunk(chunk));
       if (!response) {
-        response = openTextResponse(reply, route, resumeHeaders(producer, durable.token));
+        response = openTextResponse(reply, {
+          'sluice-route': route,
+          ...resumeHeaders(producer, durable.token),
+        });
         call.telemetry.firstToken();
       }
       await response.write(chunk);
@@ -118,7 +120,10 @@ async function streamAnswer(reply: FastifyReply, text: string, deps: AnswerDeps)
     // A handler may just stop when its signal aborts; the answer is cut short all the same.
     call.signal.throwIfAborted();
     producer.logBatch(durable.events.end());
-    (response ?? openTextResponse(reply, route, resumeHeaders(producer, durable.token))).end();
+    (
+      response ??
+      openTextResponse(reply, { 'sluice-route': route, ...resumeHeaders(producer, durable.token) })
+    ).end();
     await producer.finish();
     call.telemetry.finish(200);
   } catch (thrown) {
@@ -174,41 +179,4 @@ function abandon(reply: FastifyReply): FastifyReply {
   if (!reply.sent) reply.hijack();
   reply.raw.destroy();
   return reply;
-}
-
-interface TextResponse {
-  /** Resolves when the client can take more, so a slow reader slows the handler instead of filling memory. */
-  write(chunk: string): Promise<void>;
-  end(trailer?: string): void;
-}
-
-/** Takes the response over from Fastify: chunked text/plain, every write flushed at once. */
-function openTextResponse(reply: FastifyReply, route: string, headers: Record<string, string>): TextResponse {
-  // Headers set by hooks (CORS, request ids) would be lost by writing the head ourselves.
-  const hookHeaders = reply.getHeaders() as OutgoingHttpHeaders;
-  reply.hijack();
-  const res = reply.raw;
-  res.writeHead(200, {
-    ...hookHeaders,
-    'content-type': 'text/plain; charset=utf-8',
-    'cache-control': 'no-cache',
-    // nginx would otherwise buffer the whole answer; browsers would sniff the first KB before showing any.
-    'x-accel-buffering': 'no',
-    'x-content-type-options': 'nosniff',
-    'sluice-route': route,
-    ...headers,
-  });
-  res.flushHeaders();
-  res.socket?.setNoDelay(true);
-  return {
-    async write(chunk) {
-      if (res.destroyed) return;
-      if (!res.write(chunk)) await writableReady(res);
-    },
-    end(trailer) {
-      if (res.destroyed || res.writableEnded) return;
-      if (trailer === undefined) res.end();
-      else res.end(trailer);
-    },
-  };
 }
