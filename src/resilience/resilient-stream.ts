@@ -1,5 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AbortError, DeadlineExceededError, SluiceError } from '../protocol/errors.ts';
+import {
+  AbortError,
+  DeadlineExceededError,
+  SluiceError,
+  StreamInterruptedError,
+} from '../protocol/errors.ts';
 import type { StreamEvent } from '../protocol/events.ts';
 import { emptyUsage, type Usage } from '../protocol/message.ts';
 import type { MessageCreateParams } from '../protocol/request.ts';
@@ -31,6 +36,13 @@ export interface ResilientStreamOptions {
   onUsage?: (usage: Usage) => void;
   /** The jitter source; tests make it deterministic. */
   random?: () => number;
+  /**
+   * Events the consumer already has from an earlier producer of this answer (a gateway taking
+   * over a stream whose instance died): the call starts as if a first attempt had delivered
+   * them and broken, so the answer continues them (prefill or restart-and-skip) with no second
+   * `message_start`, block indices continuing and usage summed with theirs.
+   */
+  continueFrom?: readonly StreamEvent[];
 }
 
 /**
@@ -91,6 +103,13 @@ async function* resilientBatches(
   };
 
   try {
+    if (options.continueFrom) {
+      const seeded = seedDelivered(options.continueFrom, delivered, request, provider, policy.resume);
+      deliveredTokens = seeded.deliveredTokens;
+      usageBase = seeded.usage;
+      plan = seeded.next.plan;
+      attemptRequest = seeded.next.request ?? request;
+    }
     while (true) {
       if (call.signal.aborted) throw withPartial(call.signal.reason);
       if (plan.mode === 'finish') {
@@ -173,6 +192,40 @@ async function* resilientBatches(
     callerSignal?.removeEventListener('abort', onCallerAbort);
     reportUsage();
   }
+}
+
+/** Applies an earlier producer's events to `delivered` and plans the attempt that continues them. */
+function seedDelivered(
+  events: readonly StreamEvent[],
+  delivered: MessageAssembler,
+  request: MessageCreateParams,
+  provider: Provider,
+  resume: boolean,
+): { deliveredTokens: number; usage: Usage; next: NonNullable<ReturnType<typeof planNextAttempt>> } {
+  let deliveredTokens = 0;
+  for (const event of events) {
+    if (event.type === 'error') continue;
+    delivered.apply(event);
+    if (event.type === 'content_block_delta') deliveredTokens++;
+  }
+  const partial = delivered.partialMessage();
+  const content = partial?.content ?? [];
+  const last = content.length - 1;
+  if (last >= 0 && delivered.isOpen(last) && content[last]!.type !== 'text') {
+    throw new StreamInterruptedError(
+      `The answer broke off inside a ${content[last]!.type} block, which cannot be continued exactly. Send the request again.`,
+    );
+  }
+  const next = planNextAttempt(request, delivered, provider.capabilities, { resume, deliveredTokens });
+  if (!next) {
+    throw new StreamInterruptedError(
+      'The answer broke off and resume is off, so it cannot be continued. Send the request again.',
+    );
+  }
+  // The earlier attempt's own count, or one token per delta if it broke off before reporting.
+  const usage = partial ? { ...partial.usage } : emptyUsage();
+  usage.output_tokens = Math.max(usage.output_tokens, deliveredTokens);
+  return { deliveredTokens, usage, next };
 }
 
 /**

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import type { StreamEvent } from '../../protocol/events.ts';
 import type { OpenAIChunkOptions } from '../../providers/openai/server/stream.ts';
 import { DEFAULT_STREAMS_CONFIG, type StreamsConfig } from '../streams/config.ts';
 import { MemoryStreamLog } from '../streams/memory-store.ts';
-import type { StreamLog, WireFormat } from '../streams/types.ts';
+import type { Lease, StreamLog, WireFormat } from '../streams/types.ts';
 import { StreamProducer } from './producer.ts';
 import { digestToken, newResumeToken } from './resume-token.ts';
 import type { StreamRecord } from './stream-record.ts';
@@ -35,7 +36,8 @@ export class DurableStreams {
   /** A store other instances read: a stream cut by a shutdown is released for them, not failed. */
   readonly shared: boolean;
   private readonly producers = new Map<string, StreamProducer>();
-  private readonly warn: (message: string) => void;
+  /** Where a failing log or takeover is reported. */
+  readonly warn: (message: string) => void;
   private idleWaiters: (() => void)[] = [];
 
   constructor(options: DurableStreamsOptions) {
@@ -59,16 +61,37 @@ export class DurableStreams {
       ownerKeyHash: spec.ownerKeyHash,
       owner: this.owner,
     });
-    const producer = new StreamProducer(this.log, lease, {
-      warn: this.warn,
-      onDone: (done) => {
-        this.producers.delete(done.id);
-        if (this.producers.size > 0) return;
-        for (const resolve of this.idleWaiters.splice(0)) resolve();
+    return { producer: this.produce(lease), token };
+  }
+
+  /**
+   * Becomes the producer of a stream whose lease this instance just took over: appends
+   * continue after `lastId`, and the stream is known here (DELETE, readers, detach) as one it
+   * started.
+   */
+  adopt(lease: Lease, continuing: { lastId: number; events: readonly StreamEvent[] }): StreamProducer {
+    return this.produce(lease, continuing);
+  }
+
+  private produce(
+    lease: Lease,
+    continuing?: { lastId: number; events: readonly StreamEvent[] },
+  ): StreamProducer {
+    const producer = new StreamProducer(
+      this.log,
+      lease,
+      {
+        warn: this.warn,
+        onDone: (done) => {
+          this.producers.delete(done.id);
+          if (this.producers.size > 0) return;
+          for (const resolve of this.idleWaiters.splice(0)) resolve();
+        },
       },
-    });
-    this.producers.set(id, producer);
-    return { producer, token };
+      continuing,
+    );
+    this.producers.set(lease.streamId, producer);
+    return producer;
   }
 
   /**

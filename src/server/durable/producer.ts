@@ -44,8 +44,21 @@ export class StreamProducer {
   private readers = 0;
   private detachTimer: NodeJS.Timeout | undefined;
 
-  constructor(log: StreamLog, lease: Lease, handlers: ProducerHandlers) {
+  /**
+   * `continuing`: a takeover's producer starts after the log's last id, with the message its
+   * dead predecessor logged already assembled (the log's final message is the whole answer).
+   */
+  constructor(
+    log: StreamLog,
+    lease: Lease,
+    handlers: ProducerHandlers,
+    continuing?: { lastId: number; events: readonly StreamEvent[] },
+  ) {
     this.id = lease.streamId;
+    if (continuing) {
+      this.next = continuing.lastId + 1;
+      for (const event of continuing.events) if (event.type !== 'error') this.assembler.apply(event);
+    }
     this.log = log;
     this.lease = lease;
     this.handlers = handlers;

@@ -5,6 +5,7 @@ import { openEventStream } from '../sse-response.ts';
 import { decodeEntries } from '../streams/entry.ts';
 import type { StreamInfo } from '../streams/types.ts';
 import { recordOf } from './stream-record.ts';
+import { takeOver } from './takeover.ts';
 import { wireFor } from './wire.ts';
 
 /**
@@ -23,14 +24,27 @@ export async function resumeSse(
   const wire = wireFor(info.wire, recordOf(info.request)?.openai);
   if (!wire) throw new Error(`Stream ${info.id} has no encoder for its wire ${info.wire}.`);
   if (info.status !== 'running' && after >= info.lastSeq) return reply.code(204).send();
-  const producer = gateway.streams.producer(info.id);
+  let producer = gateway.streams.producer(info.id);
   // A reader here keeps a detached generation alive.
   producer?.attachReader();
+  // The producer died (its lease lapsed while this reader waited): this instance continues it.
+  const onLeaseLapsed = (lapsed: StreamInfo) => {
+    takeOver(gateway, lapsed).then(
+      (taken) => {
+        if (!taken || producer) return;
+        producer = taken;
+        if (sse.closed.aborted) return;
+        taken.attachReader();
+      },
+      (error: unknown) =>
+        gateway.streams.warn(`stream ${info.id}: takeover failed: ${(error as Error).message}`),
+    );
+  };
   const sse = openEventStream(reply, gateway.pingIntervalMs, { id: info.id });
   const log = gateway.streams.log;
   try {
     const from = wire.needsEvents ? 0 : after;
-    for await (const entry of log.read(info.id, { after: from, signal: sse.closed })) {
+    for await (const entry of log.read(info.id, { after: from, signal: sse.closed, onLeaseLapsed })) {
       const text = wire.needsEvents ? wire.encode(entry, decodeEntries([entry]), after) : entry.data;
       const slow = sse.writeText(text);
       if (slow) await slow;

@@ -66,6 +66,8 @@ export function callModel(
   call: ModelCall,
   params: MessageCreateParams,
   headers?: Record<string, string>,
+  /** Events another instance already delivered: the call continues them (a stream takeover). */
+  continueFrom?: readonly StreamEvent[],
 ): BatchedIterable<StreamEvent> {
   const { telemetry, signal } = call;
   const chain = gateway.models.resolveChain(params.model);
@@ -76,6 +78,7 @@ export function callModel(
     policy: gateway.policy,
     headers,
     signal,
+    continueFrom,
     publicError: (error) => publicUpstreamError(error, gateway.scrubber),
     onRetry: (info) => telemetry.retry(info),
     onUsage: (usage) => telemetry.usage(addSpent(call, before, usage)),
