@@ -83,7 +83,8 @@ export class DurableStreams {
       {
         warn: this.warn,
         onDone: (done) => {
-          this.producers.delete(done.id);
+          // A takeover of a stream this instance still thought it produced replaced the entry.
+          if (this.producers.get(done.id) === done) this.producers.delete(done.id);
           if (this.producers.size > 0) return;
           for (const resolve of this.idleWaiters.splice(0)) resolve();
         },
