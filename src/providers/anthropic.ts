@@ -1,10 +1,10 @@
-import { AuthenticationError, ProtocolError } from '../protocol/errors.ts';
+import { AuthenticationError, ConnectionError, ProtocolError } from '../protocol/errors.ts';
 import type { StreamEvent } from '../protocol/events.ts';
 import type { MessageCreateParams } from '../protocol/request.ts';
 import { type BatchedIterable, batched, batchesOf, openedOnFirstPull } from '../stream/batches.ts';
-import { sseStreamEvents } from '../stream/decode-events.ts';
+import { type SseCursor, sseStreamEvents } from '../stream/decode-events.ts';
 import type { ProviderDescriptor } from './descriptor.ts';
-import { discard, postJson, trimSlash } from './http.ts';
+import { discard, getStream, postJson, trimSlash, type UpstreamResponse } from './http.ts';
 import { PROVIDER_SPECIFICATION_VERSION, type Provider, type ProviderCallOptions } from './types.ts';
 
 /** Options of `createAnthropicProvider`; key and base URL default to `ANTHROPIC_API_KEY` and `ANTHROPIC_BASE_URL`. */
@@ -19,12 +19,20 @@ export interface AnthropicProviderOptions {
   headers?: Record<string, string>;
   /** Sends requests with this fetch instead of Node's own HTTP client. */
   fetch?: typeof fetch;
+  /**
+   * When the endpoint is a Sluice gateway (its answer names a `sluice-stream-id`), a dropped
+   * connection is picked up with `GET /v1/streams/{id}` from the last event received, instead
+   * of a new model call. On unless false.
+   */
+  reattach?: boolean;
 }
 
 /** The `anthropic-version` header sent unless `headers` sets another. */
 export const DEFAULT_ANTHROPIC_VERSION = '2023-06-01';
 const DEFAULT_BASE_URL = 'https://api.anthropic.com';
 const CAPABILITIES = { prefill: true, tools: true, images: true, documents: true, thinking: true };
+// Reattaches in a row that brought no event: past it, the drop goes to the resilience layer.
+const MAX_FRUITLESS_REATTACHES = 3;
 
 /** The `anthropic` kind: the built-in `anthropic:` provider and `"type": "anthropic"` in a configuration. */
 export const anthropicDescriptor: ProviderDescriptor = {
@@ -56,6 +64,10 @@ export function createAnthropicProvider(options: AnthropicProviderOptions = {}):
     },
   };
 
+  function authHeaders(call: ProviderCallOptions, key: string): Record<string, string> {
+    return { 'anthropic-version': version, ...options.headers, ...call.headers, 'x-api-key': key };
+  }
+
   async function openStream(
     request: MessageCreateParams,
     call: ProviderCallOptions,
@@ -69,13 +81,7 @@ export function createAnthropicProvider(options: AnthropicProviderOptions = {}):
       `${baseURL}/v1/messages`,
       { ...request, stream: true },
       {
-        headers: {
-          accept: 'text/event-stream',
-          'anthropic-version': version,
-          ...options.headers,
-          ...call.headers,
-          'x-api-key': apiKey,
-        },
+        headers: { accept: 'text/event-stream', ...authHeaders(call, apiKey) },
         signal: call.signal,
         fetch: options.fetch,
       },
@@ -87,8 +93,68 @@ export function createAnthropicProvider(options: AnthropicProviderOptions = {}):
         `The Anthropic endpoint at ${baseURL} answered a streaming request with '${contentType || 'no content type'}' instead of an event stream; check ANTHROPIC_BASE_URL.`,
       );
     }
+    const streamId = options.reattach === false ? null : response.headers.get('sluice-stream-id');
     // One stage from bytes to events: a gateway relays events one network chunk at a time,
     // and each stacked stage would cost every event an await of its own.
-    return batchesOf(sseStreamEvents(response.body, call.signal));
+    if (!streamId) return batchesOf(sseStreamEvents(response.body, call.signal));
+    return reattaching(response, streamId, call, apiKey);
+  }
+
+  /**
+   * A Sluice gateway's answer, read across dropped connections: the gateway logs every event
+   * under an `id:`, so after a drop `GET /v1/streams/{id}` with `Last-Event-ID` replays what
+   * was missed and follows the live answer to its end. The consumer sees one answer, and the
+   * model is not asked again. When the gateway cannot (404: expired or unknown; any other
+   * failure) the original drop is rethrown for the resilience layer to resume as usual.
+   */
+  async function* reattaching(
+    first: UpstreamResponse,
+    streamId: string,
+    call: ProviderCallOptions,
+    key: string,
+  ): AsyncGenerator<readonly StreamEvent[]> {
+    const cursor: SseCursor = {};
+    let body = first.body;
+    let fruitless = 0;
+    while (true) {
+      let ended = false;
+      let drop: unknown;
+      try {
+        for await (const batch of batchesOf(sseStreamEvents(body, call.signal, cursor))) {
+          fruitless = 0;
+          const type = batch[batch.length - 1]?.type;
+          ended = type === 'message_stop' || type === 'error';
+          yield batch;
+        }
+        // A body that ended before message_stop was cut as surely as one that failed.
+        if (ended) return;
+        drop = new ConnectionError('The connection to the gateway closed before the answer ended.');
+      } catch (error) {
+        if (call.signal?.aborted || !(error instanceof ConnectionError)) throw error;
+        // Cut after its last event (mid-trailer): nothing is missing.
+        if (ended) return;
+        drop = error;
+      }
+      if (++fruitless > MAX_FRUITLESS_REATTACHES) throw drop;
+      const lastEventId = cursor.lastEventId;
+      call.onReattach?.({ streamId, lastEventId, error: drop });
+      try {
+        body = (
+          await getStream(`${baseURL}/v1/streams/${encodeURIComponent(streamId)}`, {
+            headers: {
+              accept: 'text/event-stream',
+              ...authHeaders(call, key),
+              ...(lastEventId === undefined ? {} : { 'last-event-id': lastEventId }),
+            },
+            signal: call.signal,
+            fetch: options.fetch,
+          })
+        ).body;
+      } catch (error) {
+        if (call.signal?.aborted) throw error;
+        // 404 (expired, unknown) or a gateway that cannot replay: the resilience layer resumes.
+        throw drop;
+      }
+    }
   }
 }

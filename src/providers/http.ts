@@ -30,7 +30,26 @@ export async function postJson(url: string, body: unknown, options: PostOptions)
   const json = JSON.stringify(body);
   return options.fetch
     ? postWithFetch(options.fetch, url, json, headers, options.signal)
-    : postWithNodeHttp(url, json, headers, options.signal);
+    : sendWithNodeHttp('POST', url, json, headers, options.signal);
+}
+
+/**
+ * GETs a streamed body (a gateway's durable stream) and returns the response if it succeeded;
+ * failures as `postJson`'s.
+ */
+export async function getStream(url: string, options: PostOptions): Promise<UpstreamResponse> {
+  if (!options.fetch) return sendWithNodeHttp('GET', url, undefined, options.headers, options.signal);
+  let response: Response;
+  try {
+    response = await options.fetch(url, { method: 'GET', headers: options.headers, signal: options.signal });
+  } catch (error) {
+    throw errorFromTransport(error);
+  }
+  if (!response.ok) {
+    const text = await response.text().catch(() => '');
+    throw errorFromHttp(response.status, response.headers, text);
+  }
+  return { headers: response.headers, body: response.body ?? emptyBody() };
 }
 
 async function postWithFetch(
@@ -65,24 +84,25 @@ const agents = {
  * promise per chunk and a copy into its own queue; a gateway streaming thousands of small
  * events spent more CPU there than in everything else it does per event.
  */
-function postWithNodeHttp(
+function sendWithNodeHttp(
+  method: 'GET' | 'POST',
   url: string,
-  body: string,
+  body: string | undefined,
   headers: Record<string, string>,
   signal: AbortSignal | undefined,
 ): Promise<UpstreamResponse> {
   const target = new URL(url);
   const agent = target.protocol === 'https:' ? agents['https:'] : agents['http:'];
   const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
-  const payload = Buffer.from(body);
+  const payload = body === undefined ? undefined : Buffer.from(body);
   return new Promise((resolve, reject) => {
     if (signal?.aborted) {
       reject(errorFromTransport(signal.reason));
       return;
     }
     const request = send(target, {
-      method: 'POST',
-      headers: { ...headers, 'content-length': String(payload.length) },
+      method,
+      headers: payload === undefined ? headers : { ...headers, 'content-length': String(payload.length) },
       agent,
     });
     // Not the `signal` option: Node's own handling destroys the socket even after the response

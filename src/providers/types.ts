@@ -25,6 +25,19 @@ export interface ProviderCallOptions {
   signal?: AbortSignal;
   /** Extra request headers (e.g. `anthropic-beta`), passed through to the upstream. */
   headers?: Record<string, string>;
+  /**
+   * Called when the provider picked up a dropped answer where it broke off, without a new
+   * model call (a Sluice gateway's durable stream); the resilience layer reports it as an attempt.
+   */
+  onReattach?: (info: ReattachInfo) => void;
+}
+
+/** A dropped connection a provider is about to reattach to, and why it dropped. */
+export interface ReattachInfo {
+  streamId: string;
+  /** The `id:` of the last event received; `undefined` when none had arrived (replay from the start). */
+  lastEventId: string | undefined;
+  error: unknown;
 }
 
 /**

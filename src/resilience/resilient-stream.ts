@@ -9,7 +9,7 @@ import type { StreamEvent } from '../protocol/events.ts';
 import { emptyUsage, type Usage } from '../protocol/message.ts';
 import type { MessageCreateParams } from '../protocol/request.ts';
 import { addUsage } from '../protocol/usage.ts';
-import type { Provider } from '../providers/types.ts';
+import type { Provider, ReattachInfo } from '../providers/types.ts';
 import { MessageAssembler } from '../stream/assemble.ts';
 import { type BatchedIterable, batched, batchesOf } from '../stream/batches.ts';
 import type { RetryInfo } from '../stream/message-stream.ts';
@@ -90,7 +90,21 @@ async function* resilientBatches(
   let plan: AttemptPlan | { mode: 'finish' } = { mode: 'fresh' };
   let attemptRequest = request;
   let retries = 0;
+  // Every attempt reported to onRetry: the retries, and the reattaches a provider made itself.
+  let attempts = 0;
   let deliveredTokens = 0;
+  // A reattach is an attempt the consumer may want to see, but it asks the model nothing, so
+  // it does not count against maxRetries.
+  const onReattach = (info: ReattachInfo) => {
+    const error = errorFromTransport(info.error);
+    options.onRetry?.({
+      attempt: ++attempts,
+      reason: failureReason(error),
+      delayMs: 0,
+      mode: 'reattach',
+      error: error as SluiceError,
+    });
+  };
 
   // The error the consumer gets: what was delivered, with the usage of every attempt.
   const withPartial = (error: unknown): unknown => {
@@ -123,7 +137,11 @@ async function* resilientBatches(
       call.signal.addEventListener('abort', onCallAbort, { once: true });
       splicer = new AttemptSplicer(delivered, plan, { holdNonText: policy.resume, usageBase });
       try {
-        let events = provider.stream(attemptRequest, { signal: attempt.signal, headers: options.headers });
+        let events = provider.stream(attemptRequest, {
+          signal: attempt.signal,
+          headers: options.headers,
+          onReattach,
+        });
         if (policy.idleTimeoutMs > 0) {
           events = withIdleTimeout(events, policy.idleTimeoutMs, {
             onExpire: (error) => attempt.abort(error),
@@ -170,7 +188,7 @@ async function* resilientBatches(
         const mode =
           next.plan.mode === 'fresh' ? 'retry' : next.plan.mode === 'finish' ? 'resume' : next.plan.mode;
         options.onRetry?.({
-          attempt: retries,
+          attempt: ++attempts,
           reason: failureReason(error),
           delayMs: next.request === undefined ? 0 : delayMs,
           mode,

@@ -24,16 +24,30 @@ export function decodeStreamEvents(events: AsyncIterable<SSEEvent>): BatchedIter
  * waiting on thousands of streams holds one promise per stream here, not one per stage
  * (bytes, SSE, events). A network failure while reading is a `ConnectionError`.
  */
-export function sseStreamEvents(bytes: ByteSource, signal?: AbortSignal): BatchedIterable<StreamEvent> {
-  return batched(() => ({ [Symbol.asyncIterator]: () => new StreamEventBatches(bytes, signal) }));
+export function sseStreamEvents(
+  bytes: ByteSource,
+  signal?: AbortSignal,
+  cursor?: SseCursor,
+): BatchedIterable<StreamEvent> {
+  return batched(() => ({ [Symbol.asyncIterator]: () => new StreamEventBatches(bytes, signal, cursor) }));
+}
+
+/**
+ * Where a reader of an SSE body got to: the `id:` of the last event it was handed, so that a
+ * dropped connection can ask a server that numbers its events for the ones after it.
+ */
+export interface SseCursor {
+  lastEventId?: string | undefined;
 }
 
 class StreamEventBatches implements AsyncIterator<readonly StreamEvent[]> {
   private readonly chunks: AsyncIterator<readonly Uint8Array[]>;
   private readonly decoder = new SseDecoder();
   private ended = false;
+  private readonly cursor: SseCursor | undefined;
 
-  constructor(bytes: ByteSource, signal: AbortSignal | undefined) {
+  constructor(bytes: ByteSource, signal: AbortSignal | undefined, cursor: SseCursor | undefined) {
+    this.cursor = cursor;
     this.chunks = byteBatches(bytes, signal)[Symbol.asyncIterator]();
   }
 
@@ -53,12 +67,12 @@ class StreamEventBatches implements AsyncIterator<readonly StreamEvent[]> {
   ): IteratorResult<readonly StreamEvent[]> | Promise<IteratorResult<readonly StreamEvent[]>> => {
     if (result.done) {
       this.ended = true;
-      const last = streamEventsOf(this.decoder.finish());
+      const last = streamEventsOf(this.decoder.finish(), this.cursor);
       return last.length > 0 ? { done: false, value: last } : DONE;
     }
     let events: StreamEvent[];
     try {
-      events = streamEventsOf(decodeChunks(this.decoder, result.value));
+      events = streamEventsOf(decodeChunks(this.decoder, result.value), this.cursor);
     } catch (error) {
       // A consumer does not close an iterator whose next() failed: let go of the body here.
       this.ended = true;
@@ -79,12 +93,14 @@ class StreamEventBatches implements AsyncIterator<readonly StreamEvent[]> {
  * One batch of SSE events as stream events, for callers that fuse decoding into a loop of
  * their own (a provider's): an event cut off by the end of the body ends the batch.
  */
-export function streamEventsOf(batch: readonly SSEEvent[]): StreamEvent[] {
+export function streamEventsOf(batch: readonly SSEEvent[], cursor?: SseCursor): StreamEvent[] {
   const out: StreamEvent[] = [];
   for (const sse of batch) {
     const event = parseStreamEvent(sse);
     if (event === undefined) break;
     out.push(event);
+    // Only events that were parsed count as read: a cut-off one must be asked for again.
+    if (cursor !== undefined && sse.id !== undefined) cursor.lastEventId = sse.id;
   }
   return out;
 }

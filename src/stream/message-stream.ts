@@ -25,8 +25,12 @@ export interface RetryInfo {
   /** What went wrong: an error type, `connection`, `idle_timeout`, … */
   reason: string;
   delayMs: number;
-  /** `retry`: nothing had arrived yet; `resume`: continued by prefill; `restart`: asked again and skipped what was delivered. */
-  mode: 'retry' | 'resume' | 'restart';
+  /**
+   * `retry`: nothing had arrived yet; `resume`: continued by prefill; `restart`: asked again and
+   * skipped what was delivered; `reattach`: picked up a Sluice gateway's durable stream where it
+   * broke off (no new model call, no tokens).
+   */
+  mode: 'retry' | 'resume' | 'restart' | 'reattach';
   error?: SluiceError;
 }
 
