@@ -9,6 +9,7 @@ import { createTelemetry } from './observability.ts';
 import { registryFromConfig } from './providers.ts';
 import type { RequestLimiter } from './rate-limit.ts';
 import { scrubberFor } from './secrets.ts';
+import { sharedRateLimiter } from './shared-rate-limit.ts';
 import { createStreamLog } from './streams/create.ts';
 import type { Telemetry } from './telemetry.ts';
 
@@ -59,6 +60,13 @@ export async function startGateway(
     leaseMs: streams.leaseMs,
     keyPrefix: streams.keyPrefix,
   });
+  // With the log in Redis, the per-key rate limit is kept there too: one limit for N instances.
+  const shared = await sharedRateLimiter(streams.store, server.rateLimit, streams.keyPrefix).catch(
+    async (error: unknown) => {
+      await streamLog.close();
+      throw error;
+    },
+  );
   const durableStreams = new DurableStreams({
     log: streamLog,
     config: { detachGraceMs: streams.detachGraceMs, onDisconnect: streams.onDisconnect },
@@ -77,7 +85,7 @@ export async function startGateway(
     pingIntervalMs: server.pingIntervalMs,
     policy: config.resilience,
     rateLimit: server.rateLimit,
-    rateLimiter: options.cluster?.rateLimiter,
+    rateLimiter: shared?.limiter ?? options.cluster?.rateLimiter,
     failedKeyLimit: server.failedKeyLimit,
     timeouts: {
       headersMs: server.headersTimeoutMs,
@@ -115,6 +123,7 @@ export async function startGateway(
   try {
     url = await app.listen({ host: server.host, port: server.port, backlog: server.listenBacklog });
   } catch (error) {
+    shared?.close();
     await streamLog.close();
     throw error;
   }
@@ -141,6 +150,7 @@ export async function startGateway(
         clearTimeout(grace);
         clearInterval(sweep);
         // After the last stream ended (or released its lease): nothing writes to the log any more.
+        shared?.close();
         await streamLog.close();
       }
     })();
