@@ -1,5 +1,5 @@
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import type { Server } from 'node:http';
 import {
   type AddressInfo,
   connect,
@@ -8,14 +8,12 @@ import {
 } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/server/config.ts';
-import { type RunningGateway, startGateway } from '../../src/server/start.ts';
+import type { RunningGateway } from '../../src/server/start.ts';
+import { CHROMIUM, launchChromium, startGatewayForPage, startPagesServer } from '../helpers/browser.ts';
 import { anthropicText, eventIds } from '../helpers/sse-reader.ts';
 
-// Debian's chromium, which .ci/run installs; without it these tests are skipped.
-const CHROMIUM = '/usr/bin/chromium';
 const KEY = 'sk-browser-resume-test';
 
 /**
@@ -57,25 +55,11 @@ describe.skipIf(!existsSync(CHROMIUM))('EventSource in Chromium resuming a durab
   let proxy: TcpServer | undefined;
 
   beforeAll(async () => {
-    pages = createServer((_request, response) => {
-      response.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>app</title>');
-    });
-    await new Promise<void>((resolve) => pages.listen(0, '127.0.0.1', resolve));
-    pageOrigin = `http://127.0.0.1:${(pages.address() as AddressInfo).port}`;
-    const path = join(scratch, 'sluice.config.json');
-    writeFileSync(
-      path,
-      JSON.stringify({
-        providers: { sim: { type: 'sim', pacing: { ttftMs: 0, tokensPerSecond: 200 } } },
-        server: { apiKeys: [KEY], corsOrigins: [pageOrigin] },
-      }),
-    );
-    const { config } = loadConfig({ env: {}, path, overrides: { port: 0 } });
-    gateway = await startGateway(config, { env: {}, telemetry: undefined });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
+    const app = await startPagesServer();
+    pages = app.server;
+    pageOrigin = app.origin;
+    gateway = await startGatewayForPage(scratch, KEY, pageOrigin);
+    browser = await launchChromium();
   });
 
   afterAll(async () => {

@@ -1,15 +1,12 @@
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/server/config.ts';
-import { type RunningGateway, startGateway } from '../../src/server/start.ts';
+import type { RunningGateway } from '../../src/server/start.ts';
+import { CHROMIUM, launchChromium, startGatewayForPage, startPagesServer } from '../helpers/browser.ts';
 
-// Debian's chromium, which .ci/run installs; without it these tests are skipped.
-const CHROMIUM = '/usr/bin/chromium';
 const KEY = 'sk-browser-test';
 const REQUEST = {
   model: 'sim:default',
@@ -36,29 +33,12 @@ describe.skipIf(!existsSync(CHROMIUM))('the gateway from a web page in Chromium'
   beforeAll(async () => {
     // The app's own origin serves an empty page; the same server under another host name is
     // another origin, one the gateway does not allow.
-    pages = createServer((_request, response) => {
-      response.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>app</title>');
-    });
-    await new Promise<void>((resolve) => pages.listen(0, '127.0.0.1', resolve));
-    const { port } = pages.address() as AddressInfo;
-    pageOrigin = `http://127.0.0.1:${port}`;
-    foreignOrigin = `http://localhost:${port}`;
-
-    const path = join(scratch, 'sluice.config.json');
-    writeFileSync(
-      path,
-      JSON.stringify({
-        // Paced, so that the answer arrives over several reads, as from a real model.
-        providers: { sim: { type: 'sim', pacing: { ttftMs: 0, tokensPerSecond: 200 } } },
-        server: { apiKeys: [KEY], corsOrigins: [pageOrigin] },
-      }),
-    );
-    const { config } = loadConfig({ env: {}, path, overrides: { port: 0 } });
-    gateway = await startGateway(config, { env: {}, telemetry: undefined });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
+    const app = await startPagesServer();
+    pages = app.server;
+    pageOrigin = app.origin;
+    foreignOrigin = `http://localhost:${app.port}`;
+    gateway = await startGatewayForPage(scratch, KEY, pageOrigin);
+    browser = await launchChromium();
   });
 
   afterAll(async () => {
