@@ -1,5 +1,5 @@
 import type { ErrorType } from '../../protocol/errors.ts';
-import type { StreamEvent } from '../../protocol/events.ts';
+import type { ErrorEvent, StreamEvent } from '../../protocol/events.ts';
 import { MessageAssembler } from '../../stream/assemble.ts';
 import { encodeBatch } from '../streams/entry.ts';
 import { LeaseLostError } from '../streams/errors.ts';
@@ -93,7 +93,7 @@ export class StreamProducer {
 
   /** The answer failed: its error event is logged (readers replay it), then the stream fails. */
   async fail(type: ErrorType, message: string): Promise<LogEntry> {
-    const event = { type: 'error', error: { type, message } } as unknown as StreamEvent;
+    const event: ErrorEvent = { type: 'error', error: { type, message } };
     const entry = this.logBatch([event]);
     if (this.end()) await this.write(() => this.log.fail(this.lease, { type, message }));
     return entry;
