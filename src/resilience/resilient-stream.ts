@@ -6,7 +6,7 @@ import {
   StreamInterruptedError,
 } from '../protocol/errors.ts';
 import type { StreamEvent } from '../protocol/events.ts';
-import { emptyUsage, type Usage } from '../protocol/message.ts';
+import { emptyUsage, type Message, type Usage } from '../protocol/message.ts';
 import type { MessageCreateParams } from '../protocol/request.ts';
 import { addUsage } from '../protocol/usage.ts';
 import type { Provider, ReattachInfo } from '../providers/types.ts';
@@ -43,6 +43,12 @@ export interface ResilientStreamOptions {
    * `message_start`, block indices continuing and usage summed with theirs.
    */
   continueFrom?: readonly StreamEvent[];
+  /**
+   * Called once when the answer is complete, with the message as the consumer received it
+   * (every attempt spliced): a consumer that needs the whole message need not assemble the
+   * events a second time.
+   */
+  onMessage?: (message: Message) => void;
 }
 
 /**
@@ -167,6 +173,8 @@ async function* resilientBatches(
         }
         if (call.signal.aborted) throw call.signal.reason;
         splicer.finish();
+        const message = delivered.partialMessage();
+        if (message) options.onMessage?.(message);
         return;
       } catch (caught) {
         const error = call.signal.aborted ? call.signal.reason : errorFromTransport(caught);

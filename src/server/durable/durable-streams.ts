@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import type { StreamEvent } from '../../protocol/events.ts';
 import type { OpenAIChunkOptions } from '../../providers/openai/server/stream.ts';
 import { DEFAULT_STREAMS_CONFIG, type StreamsConfig } from '../streams/config.ts';
 import { MemoryStreamLog } from '../streams/memory-store.ts';
@@ -61,7 +60,7 @@ export class DurableStreams {
       ownerKeyHash: spec.ownerKeyHash,
       owner: this.owner,
     });
-    return { producer: this.produce(lease), token };
+    return { producer: this.produce(lease, { assemble: spec.wire === 'text' }), token };
   }
 
   /**
@@ -69,14 +68,11 @@ export class DurableStreams {
    * continue after `lastId`, and the stream is known here (DELETE, readers, detach) as one it
    * started.
    */
-  adopt(lease: Lease, continuing: { lastId: number; events: readonly StreamEvent[] }): StreamProducer {
-    return this.produce(lease, continuing);
+  adopt(lease: Lease, lastId: number): StreamProducer {
+    return this.produce(lease, { afterId: lastId });
   }
 
-  private produce(
-    lease: Lease,
-    continuing?: { lastId: number; events: readonly StreamEvent[] },
-  ): StreamProducer {
+  private produce(lease: Lease, options: { afterId?: number; assemble?: boolean }): StreamProducer {
     const producer = new StreamProducer(
       this.log,
       lease,
@@ -89,7 +85,7 @@ export class DurableStreams {
           for (const resolve of this.idleWaiters.splice(0)) resolve();
         },
       },
-      continuing,
+      options,
     );
     this.producers.set(lease.streamId, producer);
     return producer;

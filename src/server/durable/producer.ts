@@ -1,5 +1,6 @@
 import type { ErrorType } from '../../protocol/errors.ts';
 import type { ErrorEvent, StreamEvent } from '../../protocol/events.ts';
+import type { Message } from '../../protocol/message.ts';
 import { MessageAssembler } from '../../stream/assemble.ts';
 import { encodeBatch } from '../streams/entry.ts';
 import { LeaseLostError } from '../streams/errors.ts';
@@ -21,7 +22,9 @@ export interface ProducerHandlers {
 /**
  * Everything the instance producing a stream holds for it, in one object (a takeover or a
  * reattach builds the same): the lease and its keeper, the next event id, the generation's
- * abort controller, the message assembled so far, and the readers on this instance.
+ * abort controller, and the readers on this instance. The final message the log keeps comes
+ * from the model call, which has assembled it already (`ModelCall.answer`); only a producer
+ * whose events are its own (`/streaming_chat`'s text) assembles them here.
  *
  * Appends are not awaited: each batch's entry is handed to the log as the client's bytes are
  * written (the Redis store pipelines the appends of one tick), and finish/fail follow them in
@@ -36,7 +39,7 @@ export class StreamProducer {
   private readonly log: StreamLog;
   private readonly keeper: LeaseKeeper;
   private readonly handlers: ProducerHandlers;
-  private readonly assembler = new MessageAssembler();
+  private readonly assembler: MessageAssembler | undefined;
   private readonly unsubscribeCancel: () => void;
   private next = 1;
   private logBroken = false;
@@ -45,20 +48,18 @@ export class StreamProducer {
   private detachTimer: NodeJS.Timeout | undefined;
 
   /**
-   * `continuing`: a takeover's producer starts after the log's last id, with the message its
-   * dead predecessor logged already assembled (the log's final message is the whole answer).
+   * `afterId`: a takeover's producer appends after the log's last id. `assemble`: the events
+   * logged are the answer's only record (not a model call's), so the final message is built here.
    */
   constructor(
     log: StreamLog,
     lease: Lease,
     handlers: ProducerHandlers,
-    continuing?: { lastId: number; events: readonly StreamEvent[] },
+    options: { afterId?: number; assemble?: boolean } = {},
   ) {
     this.id = lease.streamId;
-    if (continuing) {
-      this.next = continuing.lastId + 1;
-      for (const event of continuing.events) if (event.type !== 'error') this.assembler.apply(event);
-    }
+    this.next = (options.afterId ?? 0) + 1;
+    this.assembler = options.assemble ? new MessageAssembler() : undefined;
     this.log = log;
     this.lease = lease;
     this.handlers = handlers;
@@ -79,15 +80,15 @@ export class StreamProducer {
   logBatch(events: readonly StreamEvent[]): LogEntry {
     const entry = encodeBatch(this.next, events);
     this.next = entry.last + 1;
-    for (const event of events) if (event.type !== 'error') this.assembler.apply(event);
+    if (this.assembler) for (const event of events) if (event.type !== 'error') this.assembler.apply(event);
     if (!this.logBroken) this.log.append(this.lease, entry).catch(this.onLogError);
     return entry;
   }
 
-  /** The answer is complete: the log gets its message and usage. */
-  async finish(): Promise<void> {
+  /** The answer is complete: the log gets its message (the model call's, or the one assembled here) and usage. */
+  async finish(answer?: Message): Promise<void> {
     if (!this.end()) return;
-    const message = this.assembler.partialMessage();
+    const message = answer ?? this.assembler?.partialMessage();
     await this.write(() => this.log.finish(this.lease, { message, usage: message?.usage ?? null }));
   }
 

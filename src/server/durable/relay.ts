@@ -70,7 +70,7 @@ export async function relayDurably(
     sse ??= open();
     if (wire.trailer !== undefined) sse.writeText(wire.trailer);
     sse.end();
-    await producer.finish();
+    await producer.finish(call.answer);
   } catch (error) {
     const cut = cutReason(call);
     if (cut instanceof SluiceError && gateway.streams.shared && sse) {

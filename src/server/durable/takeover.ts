@@ -35,7 +35,7 @@ export async function takeOver(
   const entries: LogEntry[] = [];
   for await (const entry of streams.log.read(info.id, { follow: false })) entries.push(entry);
   const events = decodeEntries(entries);
-  const producer = streams.adopt(lease, { lastId: entries.at(-1)?.last ?? 0, events });
+  const producer = streams.adopt(lease, entries.at(-1)?.last ?? 0);
   const release = gateway.inFlight.track(producer.generation);
   producer.generation.signal.addEventListener('abort', release, { once: true });
   void continueGeneration(gateway, producer, params, events).finally(release);
@@ -63,7 +63,7 @@ async function continueGeneration(
     const events = callModel(gateway, call, params, undefined, delivered);
     for await (const batch of batchesOf(events)) producer.logBatch(batch);
     if (call.signal.aborted) throw call.signal.reason;
-    await producer.finish();
+    await producer.finish(call.answer);
     call.telemetry.finish(200);
   } catch (error) {
     const reason = call.signal.reason;

@@ -2,7 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Client } from '../../client/client.ts';
 import { SluiceError } from '../../protocol/errors.ts';
 import type { StreamEvent } from '../../protocol/events.ts';
-import type { Usage } from '../../protocol/message.ts';
+import type { Message, Usage } from '../../protocol/message.ts';
 import type { MessageCreateParams } from '../../protocol/request.ts';
 import { PROVIDER_SPECIFICATION_VERSION, type Provider } from '../../providers/types.ts';
 import type { ResiliencePolicy } from '../../resilience/policy.ts';
@@ -25,6 +25,8 @@ export interface ModelCall {
    * call's usage to the ones before.
    */
   spent: { input: number; output: number };
+  /** The answer of the call's last model call that completed, as its caller received it. */
+  answer?: Message;
 }
 
 /** Starts the request's telemetry (with the caller's key label) and its signal. */
@@ -83,6 +85,9 @@ export function callModel(
     onRetry: (info) => telemetry.retry(info),
     onUsage: (usage) => telemetry.usage(addSpent(call, before, usage)),
     onModel: (model) => telemetry.model(model.ref),
+    onMessage: (message) => {
+      call.answer = message;
+    },
     onBatch: (batch) => {
       if (firstTokenSeen || !batch.some((event) => event.type === 'content_block_delta')) return;
       firstTokenSeen = true;
