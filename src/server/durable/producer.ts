@@ -118,15 +118,40 @@ export class StreamProducer {
     this.detachTimer = undefined;
   }
 
-  /** A reader left: with none left, the generation runs on for `graceMs`, then is aborted. */
+  /**
+   * A reader left: with none left here, the generation runs on for `graceMs` after the last
+   * read anywhere, then is aborted. Readers on other instances note their reading in the log
+   * (`noteReader`): when the grace runs out, a read noted since pushes the end back.
+   */
   detachReader(graceMs: number): void {
     this.readers = Math.max(0, this.readers - 1);
     if (this.readers > 0 || this.done || this.detachTimer) return;
-    this.detachTimer = setTimeout(
-      () => this.generation.abort(new GenerationStopped(`nobody read it for ${graceMs} ms`)),
-      graceMs,
-    );
-    this.detachTimer.unref();
+    this.armDetach(graceMs, graceMs);
+  }
+
+  private armDetach(graceMs: number, waitMs: number): void {
+    const timer = setTimeout(() => {
+      this.graceOver(graceMs, timer).catch(() => {
+        // The log is away: nobody can be seen reading, so the grace ends as it would alone.
+        this.stopUnread(graceMs, timer);
+      });
+    }, waitMs);
+    timer.unref();
+    this.detachTimer = timer;
+  }
+
+  private async graceOver(graceMs: number, timer: NodeJS.Timeout): Promise<void> {
+    const lastRead = await this.log.lastReadAt(this.id);
+    const left = lastRead === undefined ? 0 : lastRead + graceMs - Date.now();
+    if (left > 0 && this.detachTimer === timer) this.armDetach(graceMs, left);
+    else this.stopUnread(graceMs, timer);
+  }
+
+  /** Aborts the generation, unless a reader came back here (or the stream ended) since `timer` was set. */
+  private stopUnread(graceMs: number, timer: NodeJS.Timeout): void {
+    if (this.detachTimer !== timer || this.done) return;
+    this.detachTimer = undefined;
+    this.generation.abort(new GenerationStopped(`nobody read it for ${graceMs} ms`));
   }
 
   private end(): boolean {

@@ -4,6 +4,7 @@ import { errorForCaller } from '../errors.ts';
 import { openEventStream } from '../sse-response.ts';
 import { decodeEntries } from '../streams/entry.ts';
 import type { StreamInfo } from '../streams/types.ts';
+import { enterAsReader } from './reader-presence.ts';
 import { recordOf } from './stream-record.ts';
 import { takeOver } from './takeover.ts';
 import { wireFor } from './wire.ts';
@@ -24,17 +25,13 @@ export async function resumeSse(
   const wire = wireFor(info.wire, recordOf(info.request)?.openai);
   if (!wire) throw new Error(`Stream ${info.id} has no encoder for its wire ${info.wire}.`);
   if (info.status !== 'running' && after >= info.lastSeq) return reply.code(204).send();
-  let producer = gateway.streams.producer(info.id);
-  // A reader here keeps a detached generation alive.
-  producer?.attachReader();
+  // A reader, here or on another instance, keeps a detached generation alive.
+  const presence = enterAsReader(gateway.streams, info.id, info.status === 'running');
   // The producer died (its lease lapsed while this reader waited): this instance continues it.
   const onLeaseLapsed = (lapsed: StreamInfo) => {
     takeOver(gateway, lapsed).then(
       (taken) => {
-        if (!taken || producer) return;
-        producer = taken;
-        if (sse.closed.aborted) return;
-        taken.attachReader();
+        if (taken) presence.adopt(taken);
       },
       (error: unknown) =>
         gateway.streams.warn(`stream ${info.id}: takeover failed: ${(error as Error).message}`),
@@ -44,7 +41,9 @@ export async function resumeSse(
   const log = gateway.streams.log;
   try {
     const from = wire.needsEvents ? 0 : after;
-    for await (const entry of log.read(info.id, { after: from, signal: sse.closed, onLeaseLapsed })) {
+    // The stream as looked up by the route: the read starts without a round trip of its own.
+    const reading = log.read(info.id, { after: from, signal: sse.closed, onLeaseLapsed, info });
+    for await (const entry of reading) {
       const text = wire.needsEvents ? wire.encode(entry, decodeEntries([entry]), after) : entry.data;
       const slow = sse.writeText(text);
       if (slow) await slow;
@@ -58,7 +57,7 @@ export async function resumeSse(
       sse.writeText(wire.errorText(errorForCaller(error), { first: 0, last: 0, data: '' }));
   } finally {
     sse.end();
-    producer?.detachReader(gateway.streams.detachGraceMs);
+    presence.leave();
   }
   return reply;
 }

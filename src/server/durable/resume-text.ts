@@ -6,6 +6,7 @@ import { errorMarker } from '../routes/streaming-chat.ts';
 import { decodeEntries } from '../streams/entry.ts';
 import type { StreamInfo, StreamLog } from '../streams/types.ts';
 import { openTextResponse } from '../text-response.ts';
+import { enterAsReader } from './reader-presence.ts';
 import { textOf } from './text-events.ts';
 
 /**
@@ -27,8 +28,7 @@ export async function resumeText(
     }
     if (offset >= total && info.status === 'finished') return reply.code(204).send();
   }
-  const producer = gateway.streams.producer(info.id);
-  producer?.attachReader();
+  const presence = enterAsReader(gateway.streams, info.id, info.status === 'running');
   const res = openTextResponse(reply, { 'sluice-stream-id': info.id });
   const gone = new AbortController();
   res.onClose(() => gone.abort());
@@ -50,7 +50,7 @@ export async function resumeText(
     // The reader left, or the log went away mid-read: the client's offset lets it try again.
   } finally {
     res.end();
-    producer?.detachReader(gateway.streams.detachGraceMs);
+    presence.leave();
   }
   return reply;
 }

@@ -33,6 +33,8 @@ interface MemoryStream {
   expiresAt: number;
   /** Readers waiting for the next write; each is called once and removed. */
   waiters: Set<() => void>;
+  /** When a reader last noted reading (ms since the epoch). */
+  lastReadAt: number | undefined;
   cancelHandlers: Set<() => void>;
 }
 
@@ -76,6 +78,7 @@ export class MemoryStreamLog implements StreamLog {
       lease: { owner: stream.owner, token: 1, expiresAt: now + this.leaseMs },
       expiresAt: now + this.ttlSeconds * 1000,
       waiters: new Set(),
+      lastReadAt: undefined,
       cancelHandlers: new Set(),
     });
     return { streamId: stream.id, owner: stream.owner, token: 1 };
@@ -162,6 +165,17 @@ export class MemoryStreamLog implements StreamLog {
       for (const handler of handlers) handler();
     }
     return true;
+  }
+
+  async noteReader(id: string, at: number): Promise<void> {
+    this.checkOpen();
+    const stream = this.live(id);
+    if (stream) stream.lastReadAt = Math.max(stream.lastReadAt ?? 0, at);
+  }
+
+  async lastReadAt(id: string): Promise<number | undefined> {
+    this.checkOpen();
+    return this.live(id)?.lastReadAt;
   }
 
   onCancel(id: string, handler: () => void): () => void {

@@ -266,6 +266,15 @@ export class RedisStreamLog implements StreamLog {
     return (await this.call(() => this.redis.streamCancel(keys.meta, this.cancelChannel, id))) === 1;
   }
 
+  async noteReader(id: string, at: number): Promise<void> {
+    await this.call(() => this.redis.set(this.keys(id).read, String(at), 'PX', this.ttlMs));
+  }
+
+  async lastReadAt(id: string): Promise<number | undefined> {
+    const at = await this.call(() => this.redis.get(this.keys(id).read));
+    return at === null ? undefined : Number(at);
+  }
+
   onCancel(id: string, handler: () => void): () => void {
     let handlers = this.cancelHandlers.get(id);
     if (!handlers) {
@@ -317,7 +326,7 @@ export class RedisStreamLog implements StreamLog {
     let lapseReported = false;
     const aborted = () => new AbortError('The reader left the stream.');
     if (signal?.aborted) throw aborted();
-    const start = await this.lookup(id);
+    const start = options.info ?? (await this.lookup(id));
     if (!start) throw new StreamNotFoundError(id);
     // Past the end of an ended stream there is no end marker to wait for.
     if (start.status !== 'running' && after >= start.lastSeq) return;
@@ -492,10 +501,10 @@ export class RedisStreamLog implements StreamLog {
     }
   }
 
-  private keys(id: string): { meta: string; log: string; lease: string } {
-    // One hash tag for all three, so they share a slot (the scripts touch them together).
+  private keys(id: string): { meta: string; log: string; lease: string; read: string } {
+    // One hash tag for all, so they share a slot (the scripts touch them together).
     const base = `${this.prefix}{${id}}`;
-    return { meta: `${base}:meta`, log: `${base}:log`, lease: `${base}:lease` };
+    return { meta: `${base}:meta`, log: `${base}:log`, lease: `${base}:lease`, read: `${base}:read` };
   }
 }
 

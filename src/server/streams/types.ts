@@ -107,6 +107,8 @@ export interface ReadOptions {
   onLeaseLapsed?: (info: StreamInfo) => void;
   /** How long a follower waits before checking the lease (default: the log's `leaseMs`). */
   leaseCheckMs?: number;
+  /** The stream as the caller just looked it up: spares the read a lookup of its own (a reconnect's round trip). */
+  info?: StreamInfo;
 }
 
 export type AppendResult = 'appended' | 'duplicate';
@@ -143,6 +145,14 @@ export interface StreamLog {
   releaseLease(lease: Lease): Promise<void>;
   /** Asks the producer, wherever it runs, to abort. False if the stream is unknown or ended. */
   requestCancel(id: string): Promise<boolean>;
+  /**
+   * Notes that a reader (on any instance) read the stream at `at` (ms since the epoch): a
+   * producer whose own clients left asks `lastReadAt` before its detach grace aborts the
+   * generation, so a reader on another instance keeps it alive. Kept until the stream expires.
+   */
+  noteReader(id: string, at: number): Promise<void>;
+  /** When a reader last noted reading the stream (ms since the epoch); undefined if none did. */
+  lastReadAt(id: string): Promise<number | undefined>;
   /** Calls `handler` once when a cancel is requested (at once if it already was). Returns an unsubscribe. */
   onCancel(id: string, handler: () => void): () => void;
   close(): Promise<void>;

@@ -429,6 +429,17 @@ export function describeStreamLogContract(name: string, open: OpenPair): void {
       expect(await b.requestCancel(stream.id)).toBe(false);
     });
 
+    it('tells any instance when a reader last noted reading a stream, the latest note winning', async () => {
+      const { a, b } = await use();
+      const stream = newStream();
+      await a.create(stream);
+      expect(await a.lastReadAt(stream.id)).toBeUndefined();
+      await b.noteReader(stream.id, 1_000);
+      expect(await a.lastReadAt(stream.id)).toBe(1_000);
+      await b.noteReader(stream.id, 2_500);
+      expect(await a.lastReadAt(stream.id)).toBe(2_500);
+    });
+
     it('property: any batches, any start points, any reconnects: readers get the appended bytes exactly, ids contiguous', async () => {
       const { a, b } = await use({ leaseMs: 60_000 });
       await fc.assert(
