@@ -38,6 +38,9 @@ export async function resumeSse(
     );
   };
   const sse = openEventStream(reply, gateway.pingIntervalMs, { id: info.id });
+  // Nobody holds the lease of a running stream (its producer released it at shutdown, or died
+  // before this reader came): continue it now rather than after a lease period of waiting.
+  if (info.status === 'running' && !info.lease && !gateway.streams.producer(info.id)) onLeaseLapsed(info);
   const log = gateway.streams.log;
   try {
     const from = wire.needsEvents ? 0 : after;
