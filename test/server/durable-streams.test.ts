@@ -17,7 +17,7 @@ import { Simulator } from '../../src/server/simulator/simulator.ts';
 import { startGateway } from '../../src/server/start.ts';
 import { MemoryStreamLog } from '../../src/server/streams/memory-store.ts';
 import { openRedisStreamLog } from '../../src/server/streams/redis-store.ts';
-import type { StreamLog } from '../../src/server/streams/types.ts';
+import type { Lease, LogEntry, StreamLog } from '../../src/server/streams/types.ts';
 import type { RequestTelemetry, Telemetry } from '../../src/server/telemetry.ts';
 import { anthropicText, BodyReader, eventIds, openAIText, sseEvents } from '../helpers/sse-reader.ts';
 import { deleteKeys, REDIS_URL, redisForTests, uniquePrefix } from './streams/redis-service.ts';
@@ -350,6 +350,53 @@ describe('the log lines of /v1/streams', () => {
       [404, true, 'unknown'],
     ]);
     expect(raw.join('\n')).not.toContain(token);
+  });
+});
+
+/** A memory log whose appends take a while, as Redis's do: it says what is logged so far. */
+class SlowLog extends MemoryStreamLog {
+  loggedLast = 0;
+  override async append(lease: Lease, entry: LogEntry) {
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const result = await super.append(lease, entry);
+    this.loggedLast = Math.max(this.loggedLast, entry.last);
+    return result;
+  }
+}
+
+describe('a slow log', () => {
+  it('holds each batch back from the client until it is logged: a client never has an event a takeover lacks', async () => {
+    const sim = await Simulator.start({ pacing: { ttftMs: 0, tokensPerSecond: 400 } });
+    const log = new SlowLog();
+    const app = createServer({
+      registry: new ProviderRegistry({
+        env: {},
+        providers: { upstream: createAnthropicProvider({ apiKey: 'sk-up', baseURL: sim.url }) },
+      }),
+      apiKeys: [KEY],
+      pingIntervalMs: 0,
+      streamLog: log,
+    });
+    try {
+      const url = await app.listen({ host: '127.0.0.1', port: 0 });
+      const response = await post(url, '/v1/messages', messages(60));
+      const reader = response.body!.getReader();
+      const decoder = new TextDecoder();
+      let text = '';
+      const ahead: number[] = [];
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += decoder.decode(value, { stream: true });
+        const received = eventIds(text).at(-1) ?? 0;
+        if (received > log.loggedLast) ahead.push(received - log.loggedLast);
+      }
+      expect(text).toMatch(/event: message_stop/);
+      expect(ahead).toEqual([]);
+    } finally {
+      await app.close();
+      await sim.close();
+    }
   });
 });
 

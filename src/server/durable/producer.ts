@@ -26,10 +26,10 @@ export interface ProducerHandlers {
  * from the model call, which has assembled it already (`ModelCall.answer`); only a producer
  * whose events are its own (`/streaming_chat`'s text) assembles them here.
  *
- * Appends are not awaited: each batch's entry is handed to the log as the client's bytes are
- * written (the Redis store pipelines the appends of one tick), and finish/fail follow them in
- * order. A log that fails mid-stream is dropped for this stream with one warning: a live
- * answer never breaks because of its log.
+ * Appends are pipelined: each batch's entry is handed to the log at once (the Redis store
+ * sends the appends of one tick together), a relay waits for it (`logged`) before the client
+ * gets the batch, and finish/fail follow the appends in order. A log that fails mid-stream is
+ * dropped for this stream with one warning: a live answer never breaks because of its log.
  */
 export class StreamProducer {
   readonly id: string;
@@ -46,6 +46,7 @@ export class StreamProducer {
   private done = false;
   private readers = 0;
   private detachTimer: NodeJS.Timeout | undefined;
+  private appended: Promise<unknown> = Promise.resolve();
 
   /**
    * `afterId`: a takeover's producer appends after the log's last id. `assemble`: the events
@@ -81,8 +82,18 @@ export class StreamProducer {
     const entry = encodeBatch(this.next, events);
     this.next = entry.last + 1;
     if (this.assembler) for (const event of events) if (event.type !== 'error') this.assembler.apply(event);
-    if (!this.logBroken) this.log.append(this.lease, entry).catch(this.onLogError);
+    if (!this.logBroken) this.appended = this.log.append(this.lease, entry).catch(this.onLogError);
     return entry;
+  }
+
+  /**
+   * Resolves once every batch logged so far is in the log (or the log failed, and the answer
+   * goes on unlogged). A relay sends a batch to its client only then: whatever a client saw
+   * is what a resume replays and what a takeover continues from, even if this instance dies
+   * the next moment. (Appends are answered in order, so the last one stands for all.)
+   */
+  logged(): Promise<unknown> {
+    return this.appended;
   }
 
   /** The answer is complete: the log gets its message (the model call's, or the one assembled here) and usage. */
