@@ -6,7 +6,7 @@ import type { GatewayContext } from '../context.ts';
 import { anthropicErrorBody, errorForCaller } from '../errors.ts';
 import { decodeEntries } from '../streams/entry.ts';
 import { StreamNotFoundError } from '../streams/errors.ts';
-import type { LogEntry, StreamInfo } from '../streams/types.ts';
+import type { LogEntry, LookupOptions, StreamInfo } from '../streams/types.ts';
 import type { RequestTelemetry } from '../telemetry.ts';
 import { resumeSse } from './resume-sse.ts';
 import { resumeText } from './resume-text.ts';
@@ -29,20 +29,22 @@ export function registerStreamsRoutes(api: FastifyInstance, gateway: GatewayCont
   gateway.errorShapes.register('/v1/streams', anthropicErrorBody);
   api.get(STREAM_PATH, (request, reply) =>
     logged(gateway, request, reply, async (telemetry) => {
-      const info = await authorizedStream(gateway, request);
-      modelOf(info, telemetry);
-      if (wantsJson(request)) return reply.send(await statusOf(gateway, info));
       const query = request.query as StreamQuery;
-      const log = gateway.streams.log;
-      if (info.wire === 'text') {
-        return resumeText(reply, gateway, info, nonNegative(query.offset, 'offset') ?? 0, log);
-      }
+      const json = wantsJson(request);
       const lastEventId = request.headers['last-event-id'];
       // EventSource sends Last-Event-ID on its own reconnects: it wins over the URL's `after`.
       const after =
         nonNegative(typeof lastEventId === 'string' ? lastEventId : undefined, 'Last-Event-ID') ??
         nonNegative(query.after, 'after') ??
         0;
+      // An SSE resume has the entries after `after` read with the lookup: one round trip, not two.
+      const info = await authorizedStream(gateway, request, json ? {} : { readAfter: after });
+      modelOf(info, telemetry);
+      if (json) return reply.send(await statusOf(gateway, info));
+      const log = gateway.streams.log;
+      if (info.wire === 'text') {
+        return resumeText(reply, gateway, info, nonNegative(query.offset, 'offset') ?? 0, log);
+      }
       return resumeSse(reply, gateway, info, after);
     }),
   );
@@ -91,10 +93,14 @@ function modelOf(info: StreamInfo, telemetry: RequestTelemetry): void {
 }
 
 /** The stream, if the caller may see it; one StreamNotFoundError otherwise. */
-async function authorizedStream(gateway: GatewayContext, request: FastifyRequest): Promise<StreamInfo> {
+async function authorizedStream(
+  gateway: GatewayContext,
+  request: FastifyRequest,
+  lookup: LookupOptions = {},
+): Promise<StreamInfo> {
   const { id } = request.params as { id: string };
   const { token } = request.query as StreamQuery;
-  const info = await gateway.streams.log.lookup(id);
+  const info = await gateway.streams.log.lookup(id, lookup);
   const record = info && recordOf(info.request);
   const hasToken = typeof token === 'string';
   const byToken = hasToken && record !== undefined && tokenMatches(record.tokenDigest, token);

@@ -13,6 +13,7 @@ import type {
   LeaseRenewal,
   LeaseState,
   LogEntry,
+  LookupOptions,
   NewStream,
   ReadOptions,
   StreamAttempt,
@@ -123,7 +124,8 @@ export class MemoryStreamLog implements StreamLog {
     return { [Symbol.asyncIterator]: () => this.follow(id, options) };
   }
 
-  async lookup(id: string): Promise<StreamInfo | undefined> {
+  /** The memory store reads without round trips: `readAfter` has nothing to save. */
+  async lookup(id: string, _options?: LookupOptions): Promise<StreamInfo | undefined> {
     this.checkOpen();
     const stream = this.live(id);
     return stream && infoOf(stream);

@@ -16,6 +16,7 @@ import type {
   Lease,
   LeaseRenewal,
   LogEntry,
+  LookupOptions,
   NewStream,
   ReadOptions,
   StreamAttempt,
@@ -95,6 +96,8 @@ export class RedisStreamLog implements StreamLog {
   private readonly cancelHandlers = new Map<string, Set<() => void>>();
   private subscriber: Redis | undefined;
   private pendingAppends: PendingAppend[] = [];
+  /** What a lookup read ahead for the reader that will be given its info (`LookupOptions.readAfter`). */
+  private readonly readAhead = new WeakMap<StreamInfo, { after: number; reply: XReadReply }>();
   private closed = false;
 
   constructor(redis: Redis, where: string, options: RedisStreamLogOptions = {}) {
@@ -202,11 +205,14 @@ export class RedisStreamLog implements StreamLog {
     return { [Symbol.asyncIterator]: () => this.follow(id, options) };
   }
 
-  async lookup(id: string): Promise<StreamInfo | undefined> {
+  async lookup(id: string, options: LookupOptions = {}): Promise<StreamInfo | undefined> {
     const keys = this.keys(id);
-    const replies = await this.call(() =>
-      this.redis.pipeline().hgetall(keys.meta).get(keys.lease).pttl(keys.lease).exec(),
-    );
+    const { readAfter } = options;
+    const replies = await this.call(() => {
+      const pipeline = this.redis.pipeline().hgetall(keys.meta).get(keys.lease).pttl(keys.lease);
+      if (readAfter !== undefined) pipeline.xread('COUNT', READ_COUNT, 'STREAMS', keys.log, `${readAfter}-0`);
+      return pipeline.exec();
+    });
     for (const [error] of replies ?? [])
       if (error) throw new StreamStoreUnavailableError(this.where, { cause: error });
     const meta = replies?.[0]?.[1] as Record<string, string> | undefined;
@@ -235,6 +241,8 @@ export class RedisStreamLog implements StreamLog {
         expiresAt: Date.now() + pttl,
       };
     }
+    if (readAfter !== undefined)
+      this.readAhead.set(info, { after: readAfter, reply: replies?.[3]?.[1] as XReadReply });
     return info;
   }
 
@@ -331,13 +339,20 @@ export class RedisStreamLog implements StreamLog {
     // Past the end of an ended stream there is no end marker to wait for.
     if (start.status !== 'running' && after >= start.lastSeq) return;
     let block = false;
+    // The lookup that gave `info` may have read the first entries already.
+    const ahead = options.info && this.readAhead.get(options.info);
+    let readAlready = ahead?.after === after ? ahead.reply : undefined;
     for (;;) {
       if (signal?.aborted) throw aborted();
-      const reply = block
-        ? await this.blockingRead(keys.log, cursor, leaseCheckMs, signal)
-        : ((await this.call(() =>
-            this.redis.xread('COUNT', READ_COUNT, 'STREAMS', keys.log, cursor),
-          )) as XReadReply);
+      const reply =
+        readAlready !== undefined
+          ? readAlready
+          : block
+            ? await this.blockingRead(keys.log, cursor, leaseCheckMs, signal)
+            : ((await this.call(() =>
+                this.redis.xread('COUNT', READ_COUNT, 'STREAMS', keys.log, cursor),
+              )) as XReadReply);
+      readAlready = undefined;
       if (signal?.aborted) throw aborted();
       const entries = reply?.[0]?.[1] ?? [];
       for (const [entryId, fields] of entries) {

@@ -111,6 +111,17 @@ export interface ReadOptions {
   info?: StreamInfo;
 }
 
+/** What a lookup may do besides: a hint, which a store without round trips ignores. */
+export interface LookupOptions {
+  /**
+   * Read the entries after this event id along with the metadata: `read(id, { after, info })`
+   * given the returned info then starts without a round trip of its own (a reconnect's first
+   * replayed byte comes one round trip sooner). Nothing read is shown to anyone unless the
+   * caller reads, so a lookup for a caller not yet authorised may ask for it.
+   */
+  readAfter?: number;
+}
+
 export type AppendResult = 'appended' | 'duplicate';
 
 export interface StreamLogOptions {
@@ -136,7 +147,7 @@ export interface StreamLog {
   fail(lease: Lease, failure: StreamFailure): Promise<void>;
   /** Entries after `options.after`, live until the stream ends. StreamNotFoundError if unknown or expired. */
   read(id: string, options?: ReadOptions): AsyncIterable<LogEntry>;
-  lookup(id: string): Promise<StreamInfo | undefined>;
+  lookup(id: string, options?: LookupOptions): Promise<StreamInfo | undefined>;
   /** Takes a free lease of a running stream with a new, higher token; undefined if held, ended or unknown. */
   acquireLease(id: string, owner: string): Promise<Lease | undefined>;
   /** Extends the lease by `leaseMs`; LeaseLostError if another owner took it. */
