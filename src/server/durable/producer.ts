@@ -3,9 +3,13 @@ import type { ErrorEvent, StreamEvent } from '../../protocol/events.ts';
 import type { Message } from '../../protocol/message.ts';
 import { MessageAssembler } from '../../stream/assemble.ts';
 import { encodeBatch } from '../streams/entry.ts';
-import { LeaseLostError } from '../streams/errors.ts';
+import { LeaseLostError, StreamNotFoundError } from '../streams/errors.ts';
 import { LeaseKeeper } from '../streams/lease-keeper.ts';
 import type { Lease, LogEntry, StreamLog } from '../streams/types.ts';
+
+/** The error of a stream whose log failed mid-answer, for its readers. */
+const PARTLY_LOGGED =
+  'The stream log missed part of this answer (it was unreachable for a while), so it cannot be resumed: start a new request.';
 
 /** Why a generation was aborted by its stream rather than by the shutdown. */
 export class GenerationStopped extends Error {
@@ -169,15 +173,45 @@ export class StreamProducer {
     if (this.done) return false;
     this.done = true;
     clearTimeout(this.detachTimer);
-    this.keeper.stop();
+    // A broken log's failure is still to be written: the lease is kept until it is (`failOnceLogged`).
+    if (!this.logBroken) this.keeper.stop();
     this.unsubscribeCancel();
     this.handlers.onDone(this);
     return true;
   }
 
+  /**
+   * Writes the stream's end. With a log that failed mid-stream, the end written is a failure
+   * whatever the answer did (best effort: the log may still be away), so that a reader never
+   * takes the logged part for the whole, nor an instance continues it as if its producer died.
+   */
   private async write(operation: () => Promise<void>): Promise<void> {
-    if (this.logBroken) return;
+    if (this.logBroken) {
+      void this.failOnceLogged();
+      return;
+    }
     await operation().catch(this.onLogError);
+  }
+
+  /**
+   * Writes the failure of a stream whose log broke, retrying while the log is away (backing
+   * off to 5 s, until the stream's TTL). The lease is renewed meanwhile, so nobody takes the
+   * stream over and continues it from its incomplete log; it stops once the failure is
+   * written, the stream is gone (a Redis that lost its data), or the lease was lost anyway.
+   */
+  private async failOnceLogged(): Promise<void> {
+    const giveUpAt = Date.now() + this.log.ttlSeconds * 1000;
+    for (let waitMs = 250; ; waitMs = Math.min(waitMs * 2, 5000)) {
+      try {
+        await this.log.fail(this.lease, { type: 'api_error', message: PARTLY_LOGGED });
+        break;
+      } catch (error) {
+        if (error instanceof LeaseLostError || error instanceof StreamNotFoundError) break;
+        if (Date.now() + waitMs > giveUpAt) break;
+      }
+      await new Promise((resolve) => setTimeout(resolve, waitMs).unref());
+    }
+    this.keeper.stop();
   }
 
   private readonly onLogError = (error: unknown): void => {

@@ -33,6 +33,7 @@ export async function resumeText(
   const gone = new AbortController();
   res.onClose(() => gone.abort());
   let skip = offset;
+  let errorWritten = false;
   try {
     for await (const entry of log.read(info.id, { signal: gone.signal })) {
       const events = decodeEntries([entry]);
@@ -45,6 +46,12 @@ export async function resumeText(
       if (bytes.length > 0) await res.write(bytes);
       const failure = events.find((event) => isEvent(event, 'error'));
       if (failure) await res.write(errorMarker(errorFromEvent(failure)));
+      errorWritten ||= failure !== undefined;
+    }
+    const ended = await log.lookup(info.id);
+    if (ended?.status === 'failed' && ended.error && !errorWritten) {
+      // Failed with no error event logged (its log was away for part of it): say so all the same.
+      await res.write(errorMarker(errorFromEvent({ type: 'error', error: ended.error })));
     }
   } catch {
     // The reader left, or the log went away mid-read: the client's offset lets it try again.

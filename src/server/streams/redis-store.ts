@@ -9,7 +9,7 @@ import {
   StreamStoreUnavailableError,
 } from './errors.ts';
 import { DEFAULT_LEASE_MS, DEFAULT_TTL_SECONDS } from './memory-store.ts';
-import { connectRedis, redactRedisUrl } from './redis-connection.ts';
+import { connectRedis, DEFAULT_COMMAND_TIMEOUT_MS, redactRedisUrl } from './redis-connection.ts';
 import * as scripts from './redis-scripts.ts';
 import type {
   AppendResult,
@@ -34,6 +34,8 @@ export interface RedisStreamLogOptions extends StreamLogOptions {
   keyPrefix?: string;
   /** Blocking connections kept for followers between reads (default 8); more are opened on demand. */
   idleFollowers?: number;
+  /** How long a command waits for Redis's answer before it fails as if Redis were away (default 1000). */
+  commandTimeoutMs?: number;
 }
 
 type Args = (string | number)[];
@@ -73,7 +75,10 @@ export async function openRedisStreamLog(
   url: string,
   options: RedisStreamLogOptions = {},
 ): Promise<RedisStreamLog> {
-  const redis = await connectRedis(url, { enableAutoPipelining: true });
+  const redis = await connectRedis(url, {
+    enableAutoPipelining: true,
+    commandTimeout: options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
+  });
   return new RedisStreamLog(redis, redactRedisUrl(url), options);
 }
 
@@ -427,6 +432,8 @@ export class RedisStreamLog implements StreamLog {
       // Named, so `CLIENT LIST` tells a gateway's followers apart from its other connections.
       const redis = this.redis.duplicate({
         enableAutoPipelining: false,
+        // XREAD BLOCK waits on purpose; an abort unblocks it (CLIENT UNBLOCK) instead.
+        commandTimeout: undefined,
         connectionName: `${this.prefix}follower`,
       });
       redis.on('error', () => {});
@@ -455,6 +462,7 @@ export class RedisStreamLog implements StreamLog {
     if (!this.subscriber) {
       const subscriber = this.redis.duplicate({
         enableAutoPipelining: false,
+        commandTimeout: undefined,
         connectionName: `${this.prefix}cancel`,
       });
       subscriber.on('error', () => {});
