@@ -400,6 +400,76 @@ describe('a slow log', () => {
   });
 });
 
+describe("a stream's attempts", () => {
+  it('records where the gateway resumed the upstream within the stream, and why, in its status', async () => {
+    // The first upstream request drops after 8 events; the resume is clean.
+    const sim = await Simulator.start({
+      pacing: { ttftMs: 0, tokensPerSecond: 2000 },
+      faults: [{ dropAfterEvents: 8 }, {}],
+    });
+    const app = createServer({
+      registry: new ProviderRegistry({
+        env: {},
+        providers: { upstream: createAnthropicProvider({ apiKey: 'sk-up', baseURL: sim.url }) },
+      }),
+      apiKeys: [KEY],
+      pingIntervalMs: 0,
+      streamLog: new MemoryStreamLog(),
+    });
+    try {
+      const url = await app.listen({ host: '127.0.0.1', port: 0 });
+      const live = await post(url, '/v1/messages', messages(40));
+      const id = live.headers.get('sluice-stream-id')!;
+      expect(await live.text()).toMatch(/event: message_stop/);
+      const status = (await (await resume(url, id, { headers: { accept: 'application/json' } })).json()) as {
+        attempts: { kind: string; model: string; reason: string; owner: string }[];
+      };
+      expect(status.attempts).toHaveLength(1);
+      expect(status.attempts[0]).toMatchObject({ model: 'upstream:default', reason: 'connection' });
+      expect(['resume', 'restart']).toContain(status.attempts[0]!.kind);
+      expect(status.attempts[0]!.owner).toMatch(/^gw_/);
+    } finally {
+      await app.close();
+      await sim.close();
+    }
+  });
+});
+
+describe("a stream's fallbacks", () => {
+  it("records a fallback to the next model in the status, with the first one's error", async () => {
+    const sim = await Simulator.start({ pacing: { ttftMs: 0, tokensPerSecond: 2000 } });
+    const app = createServer({
+      registry: new ProviderRegistry({
+        env: {},
+        providers: {
+          upstream: createAnthropicProvider({ apiKey: 'sk-up', baseURL: sim.url }),
+          // No such path on the simulator: an error status before any byte, so the next model is tried.
+          refusing: createAnthropicProvider({ apiKey: 'sk-wrong', baseURL: `${sim.url}/nothing-here` }),
+        },
+      }),
+      fallbacks: { 'refusing:default': ['upstream:default'] },
+      apiKeys: [KEY],
+      pingIntervalMs: 0,
+      streamLog: new MemoryStreamLog(),
+    });
+    try {
+      const url = await app.listen({ host: '127.0.0.1', port: 0 });
+      const live = await post(url, '/v1/messages', { ...messages(20), model: 'refusing:default' });
+      const id = live.headers.get('sluice-stream-id')!;
+      expect(await live.text()).toMatch(/event: message_stop/);
+      const status = (await (await resume(url, id, { headers: { accept: 'application/json' } })).json()) as {
+        attempts: { kind: string; model: string; reason: string }[];
+      };
+      expect(status.attempts).toEqual([
+        expect.objectContaining({ kind: 'fallback', model: 'upstream:default', reason: expect.any(String) }),
+      ]);
+    } finally {
+      await app.close();
+      await sim.close();
+    }
+  });
+});
+
 describe('a keyless gateway', () => {
   const instances = useInstances('memory', { apiKeys: [] });
 

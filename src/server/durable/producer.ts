@@ -5,7 +5,7 @@ import { MessageAssembler } from '../../stream/assemble.ts';
 import { encodeBatch } from '../streams/entry.ts';
 import { LeaseLostError, StreamNotFoundError } from '../streams/errors.ts';
 import { LeaseKeeper } from '../streams/lease-keeper.ts';
-import type { Lease, LogEntry, StreamLog } from '../streams/types.ts';
+import type { Lease, LogEntry, StreamAttempt, StreamLog } from '../streams/types.ts';
 
 /** The error of a stream whose log failed mid-answer, for its readers. */
 const PARTLY_LOGGED =
@@ -98,6 +98,11 @@ export class StreamProducer {
    */
   logged(): Promise<unknown> {
     return this.appended;
+  }
+
+  /** Records an upstream call after the first (a retry, a resume, a fallback) in the stream's status. */
+  recordAttempt(attempt: StreamAttempt): void {
+    if (!this.logBroken) this.log.recordAttempt(this.lease, attempt).catch(this.onLogError);
   }
 
   /** The answer is complete: the log gets its message (the model call's, or the one assembled here) and usage. */

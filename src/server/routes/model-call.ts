@@ -7,6 +7,7 @@ import type { MessageCreateParams } from '../../protocol/request.ts';
 import { PROVIDER_SPECIFICATION_VERSION, type Provider } from '../../providers/types.ts';
 import type { ResiliencePolicy } from '../../resilience/policy.ts';
 import type { BatchedIterable } from '../../stream/batches.ts';
+import type { RetryInfo } from '../../stream/message-stream.ts';
 import { callerOf } from '../admission.ts';
 import type { GatewayContext } from '../context.ts';
 import { fallbackStream } from '../fallbacks.ts';
@@ -27,6 +28,17 @@ export interface ModelCall {
   spent: { input: number; output: number };
   /** The answer of the call's last model call that completed, as its caller received it. */
   answer?: Message;
+  /** Told of every upstream call after the first: a retry, a resume, a fallback (a durable stream records them). */
+  onAttempt?: (attempt: UpstreamAttempt) => void;
+}
+
+/** An upstream call after a call's first, and why it was made. */
+export interface UpstreamAttempt {
+  kind: RetryInfo['mode'] | 'fallback';
+  /** The model asked (`provider:model`). */
+  model: string;
+  /** What went wrong with the call before: an error type, `connection`, `idle_timeout`, … */
+  reason: string;
 }
 
 /** Starts the request's telemetry (with the caller's key label) and its signal. */
@@ -76,13 +88,22 @@ export function callModel(
   telemetry.model(chain[0]!.ref);
   const before = { ...call.spent };
   let firstTokenSeen = false;
+  let current = chain[0]!.ref;
   return fallbackStream(chain, params, {
     policy: gateway.policy,
     headers,
     signal,
     continueFrom,
     publicError: (error) => publicUpstreamError(error, gateway.scrubber),
-    onRetry: (info) => telemetry.retry(info),
+    onRetry: (info) => {
+      telemetry.retry(info);
+      call.onAttempt?.({ kind: info.mode, model: current, reason: info.reason });
+    },
+    onFallback: (_failed, next, error) => {
+      current = next.ref;
+      const reason = error instanceof SluiceError ? error.type : 'connection';
+      call.onAttempt?.({ kind: 'fallback', model: next.ref, reason });
+    },
     onUsage: (usage) => telemetry.usage(addSpent(call, before, usage)),
     onModel: (model) => telemetry.model(model.ref),
     onMessage: (message) => {

@@ -18,7 +18,7 @@ export interface LogEntry {
 
 /** Where the gateway asked the upstream again, and why (shown by `Accept: application/json`). */
 export interface StreamAttempt {
-  kind: 'initial' | 'retry' | 'resume' | 'restart' | 'takeover' | 'fallback';
+  kind: 'initial' | 'retry' | 'resume' | 'restart' | 'reattach' | 'takeover' | 'fallback';
   /** Milliseconds since the epoch. */
   at: number;
   model?: string;
