@@ -68,7 +68,8 @@ describe.skipIf(!existsSync(CHROMIUM))('the chat page', () => {
     const seen = await page.evaluate(() => (window as unknown as { seen: string[] }).seen);
     const growing = seen.filter((text) => text !== '…');
     expect(growing.length).toBeGreaterThanOrEqual(3);
-    for (let i = 1; i < growing.length; i++) expect(growing[i]!.length).toBeGreaterThan(growing[i - 1]!.length);
+    for (let i = 1; i < growing.length; i++)
+      expect(growing[i]!.length).toBeGreaterThan(growing[i - 1]!.length);
     expect(words(growing.at(-1)!)).toBe(words(reference));
     await expect.poll(() => page.locator('[data-role="user"]').innerText()).toBe(prompt);
     // Its figures: time to first token, speed, tokens in and out, cost at the model's price.
@@ -79,4 +80,73 @@ describe.skipIf(!existsSync(CHROMIUM))('the chat page', () => {
     expect(figures).toContain(`${answer.usage.input_tokens} in · ${answer.usage.output_tokens} out`);
     expect(figures).toContain('$0.0000');
   }, 30_000);
+  it('stops mid-answer (Stop): the gateway aborts the upstream, and the partial answer stays', async () => {
+    const page = await open();
+    await setMaxTokens(page, 2000);
+    const before = await metric(gateway.url, 'sluice_tokens_total', { direction: 'output' });
+    const cutBefore = await metric(gateway.url, 'sluice_requests_total', {
+      route: '/v1/messages',
+      status: '499',
+    });
+    await page.getByRole('textbox', { name: 'Message' }).fill('Write a long essay on rivers, in detail.');
+    await page.getByRole('button', { name: 'Send' }).click();
+    await expect
+      .poll(async () => (await lastAnswer(page)).text.length, { timeout: 10_000 })
+      .toBeGreaterThan(100);
+    await page.getByRole('button', { name: 'Stop' }).click();
+    await expect.poll(async () => (await lastAnswer(page)).state).toBe('stopped');
+    // The generation ended at the gateway: no stream left active, and its request counted as ended.
+    await expect.poll(() => metric(gateway.url, 'sluice_active_streams', { route: '/v1/messages' })).toBe(0);
+    const partial = await lastAnswer(page);
+    const generated = (await metric(gateway.url, 'sluice_tokens_total', { direction: 'output' })) - before;
+    // At 150 tokens a second, 2000 would take 13 s: what was generated is a fraction of it.
+    expect(generated).toBeGreaterThan(0);
+    expect(generated).toBeLessThan(1000);
+    expect(await page.locator('[data-role="assistant"]').getAttribute('data-state')).toBe('stopped');
+    expect(words(await page.locator('[data-role="assistant"] .body').innerText())).toBe(words(partial.text));
+    await expect.poll(() => page.getByRole('status').innerText()).toBe('Stopped.');
+    // …and its request ended as cut short (499), not as an answer delivered.
+    await expect
+      .poll(() => metric(gateway.url, 'sluice_requests_total', { route: '/v1/messages', status: '499' }))
+      .toBe(cutBefore + 1);
+  }, 30_000);
+
+  it('is usable with the keyboard alone: Enter sends, Shift+Enter adds a line, Esc stops', async () => {
+    const page = await open();
+    await setMaxTokens(page, 2000);
+    // The page opens with the message field focused.
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('message');
+    await page.keyboard.type('First line');
+    await page.keyboard.press('Shift+Enter');
+    await page.keyboard.type('second line of a long essay on rivers');
+    await page.keyboard.press('Enter');
+    await expect
+      .poll(() => page.locator('[data-role="user"]').innerText())
+      .toBe('First line\nsecond line of a long essay on rivers');
+    await expect
+      .poll(async () => (await lastAnswer(page)).text.length, { timeout: 10_000 })
+      .toBeGreaterThan(50);
+    await page.keyboard.press('Escape');
+    await expect.poll(async () => (await lastAnswer(page)).state).toBe('stopped');
+    // Tab reaches Regenerate; Enter on it asks again, and the new answer streams in place.
+    const focused: string[] = [];
+    for (let i = 0; i < 12 && !focused.includes('Regenerate'); i++) {
+      await page.keyboard.press('Tab');
+      focused.push(await page.evaluate(() => document.activeElement?.textContent ?? ''));
+    }
+    expect(focused).toContain('Regenerate');
+    await page.keyboard.press('Enter');
+    await expect.poll(async () => (await lastAnswer(page)).state).toBe('streaming');
+    expect(await page.locator('[data-role="assistant"]').count()).toBe(1);
+    await page.keyboard.press('Escape');
+    await expect.poll(async () => (await lastAnswer(page)).state).toBe('stopped');
+  }, 30_000);
 });
+
+/** Opens the settings and sets the answer's max tokens (long enough to stop in the middle). */
+async function setMaxTokens(page: Page, tokens: number): Promise<void> {
+  await page.getByRole('button', { name: 'Settings' }).click();
+  await page.getByLabel('Max tokens').fill(String(tokens));
+  await page.getByLabel('Max tokens').dispatchEvent('change');
+  await page.getByRole('textbox', { name: 'Message' }).focus();
+}
