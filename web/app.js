@@ -450,8 +450,11 @@ await loadModels();
 // An answer that was in flight when the page went away: take it up where it was read to.
 const last = conversation.turns.at(-1);
 if (last?.role === 'assistant' && (last.state === 'streaming' || last.state === 'sending')) {
-  if (last.stream) run(last);
-  else {
+  if (last.stream) {
+    // What had arrived before the reload, as of now: a resume marker after it goes after this text.
+    arrivals.set(last, [{ at: Date.now(), length: answerText(last.answer).length }]);
+    run(last);
+  } else {
     last.state = 'error';
     last.error = 'The page was closed before the gateway answered: regenerate to ask again.';
     saveConversation(conversation);

@@ -8,22 +8,30 @@ import { type RunningGateway, startGateway } from '../../src/server/start.ts';
 
 /** A `sluice serve` gateway on port 0, on the simulated model paced like a real one. */
 export async function startChatGateway(
-  options: { apiKeys?: string[]; tokensPerSecond?: number; providers?: Record<string, unknown> } = {},
+  options: {
+    apiKeys?: string[];
+    tokensPerSecond?: number;
+    /** Other parts of the configuration file (providers, defaultModel, routes). */
+    config?: Record<string, unknown>;
+    /** The environment the gateway reads provider keys from. */
+    env?: Record<string, string>;
+  } = {},
 ): Promise<RunningGateway> {
   const scratch = mkdtempSync(join(tmpdir(), 'sluice-web-'));
   const path = join(scratch, 'sluice.config.json');
   writeFileSync(
     path,
     JSON.stringify({
-      providers: options.providers ?? {
+      providers: {
         sim: { type: 'sim', pacing: { ttftMs: 20, tokensPerSecond: options.tokensPerSecond ?? 150 } },
       },
       server: { apiKeys: options.apiKeys ?? [], logLevel: 'silent' },
+      ...options.config,
     }),
   );
   try {
-    const { config } = loadConfig({ env: {}, path, overrides: { port: 0 } });
-    return await startGateway(config, { env: {} });
+    const { config } = loadConfig({ env: options.env ?? {}, path, overrides: { port: 0 } });
+    return await startGateway(config, { env: options.env ?? {} });
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
