@@ -111,6 +111,29 @@ describe.skipIf(!existsSync(CHROMIUM))('the chat page', () => {
       .toBe(cutBefore + 1);
   }, 30_000);
 
+  it('fits a 390 px wide screen: nothing scrolls sideways, the controls stay in view', async () => {
+    context = await browser.newContext({ viewport: { width: 390, height: 780 }, colorScheme: 'dark' });
+    const page = await context.newPage();
+    page.on('pageerror', (error) => pageErrors.push(error.message));
+    await page.goto(gateway.url);
+    await expect.poll(() => page.locator('#model option').count()).toBeGreaterThan(1);
+    await page
+      .getByRole('textbox', { name: 'Message' })
+      .fill('A question on a phone, about rivers and sluices.');
+    await page.keyboard.press('Enter');
+    await expect.poll(async () => (await lastAnswer(page)).state, { timeout: 15_000 }).toBe('done');
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    for (const name of ['Send', 'Stop', 'Settings', 'New chat']) {
+      const box = (await page.getByRole('button', { name, exact: true }).boundingBox())!;
+      expect(box.x + box.width, name).toBeLessThanOrEqual(390);
+    }
+    const answer = (await page.locator('[data-role="assistant"]').boundingBox())!;
+    expect(answer.x + answer.width).toBeLessThanOrEqual(390);
+    // The dark scheme followed prefers-color-scheme: a dark background.
+    const background = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    expect(background).toBe('rgb(22, 23, 26)');
+  }, 30_000);
+
   it('is usable with the keyboard alone: Enter sends, Shift+Enter adds a line, Esc stops', async () => {
     const page = await open();
     await setMaxTokens(page, 2000);
