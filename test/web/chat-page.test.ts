@@ -3,7 +3,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningGateway } from '../../src/server/start.ts';
 import { CHROMIUM, launchChromium } from '../helpers/browser.ts';
-import { lastAnswer, metric, referenceAnswer, startChatGateway, words } from './harness.ts';
+import { lastAnswer, metric, referenceAnswer, shownText, startChatGateway, words } from './harness.ts';
 
 // The chat page at `/`, driven in Chromium against a real gateway on the simulated model.
 
@@ -63,7 +63,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the chat page', () => {
     const reference = await referenceAnswer(gateway.url, prompt);
     const answer = await lastAnswer(page);
     expect(answer.text).toBe(reference);
-    const shown = await page.locator('[data-role="assistant"] .body').innerText();
+    const shown = await shownText(page.locator('[data-role="assistant"] .body'));
     expect(words(shown)).toBe(words(reference));
     const seen = await page.evaluate(() => (window as unknown as { seen: string[] }).seen);
     const growing = seen.filter((text) => text !== '…');
@@ -71,11 +71,11 @@ describe.skipIf(!existsSync(CHROMIUM))('the chat page', () => {
     for (let i = 1; i < growing.length; i++)
       expect(growing[i]!.length).toBeGreaterThan(growing[i - 1]!.length);
     expect(words(growing.at(-1)!)).toBe(words(reference));
-    await expect.poll(() => page.locator('[data-role="user"]').innerText()).toBe(prompt);
+    await expect.poll(() => shownText(page.locator('[data-role="user"]'))).toBe(prompt);
     // Its figures: time to first token, speed, tokens in and out, cost at the model's price.
     const meta = page.locator('[data-role="assistant"] .meta');
-    await expect.poll(() => meta.innerText()).toMatch(/TTFT \d+ ms/);
-    const figures = await meta.innerText();
+    await expect.poll(() => shownText(meta)).toMatch(/TTFT \d+ ms/);
+    const figures = await shownText(meta);
     expect(figures).toMatch(/\d+(\.\d)? tok\/s/);
     expect(figures).toContain(`${answer.usage.input_tokens} in · ${answer.usage.output_tokens} out`);
     expect(figures).toContain('$0.0000');
@@ -103,8 +103,8 @@ describe.skipIf(!existsSync(CHROMIUM))('the chat page', () => {
     expect(generated).toBeGreaterThan(0);
     expect(generated).toBeLessThan(1000);
     expect(await page.locator('[data-role="assistant"]').getAttribute('data-state')).toBe('stopped');
-    expect(words(await page.locator('[data-role="assistant"] .body').innerText())).toBe(words(partial.text));
-    await expect.poll(() => page.getByRole('status').innerText()).toBe('Stopped.');
+    expect(words(await shownText(page.locator('[data-role="assistant"] .body')))).toBe(words(partial.text));
+    await expect.poll(() => shownText(page.getByRole('status'))).toBe('Stopped.');
     // …and its request ended as cut short (499), not as an answer delivered.
     await expect
       .poll(() => metric(gateway.url, 'sluice_requests_total', { route: '/v1/messages', status: '499' }))
@@ -144,7 +144,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the chat page', () => {
     await page.keyboard.type('second line of a long essay on rivers');
     await page.keyboard.press('Enter');
     await expect
-      .poll(() => page.locator('[data-role="user"]').innerText())
+      .poll(() => shownText(page.locator('[data-role="user"]')))
       .toBe('First line\nsecond line of a long essay on rivers');
     await expect
       .poll(async () => (await lastAnswer(page)).text.length, { timeout: 10_000 })

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { type AddressInfo, connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Page } from 'playwright-core';
+import type { Locator, Page } from 'playwright-core';
 import { loadConfig } from '../../src/server/config.ts';
 import { type RunningGateway, startGateway } from '../../src/server/start.ts';
 
@@ -150,4 +150,10 @@ export async function startProxy(targetPort: number): Promise<{
         server.close(() => resolve());
       }),
   };
+}
+
+/** What an element shows, as a reader sees it (rendered line breaks included, markup not). */
+export function shownText(locator: Locator): Promise<string> {
+  // biome-ignore lint/performance/useDomNodeTextContent: the rendered text is what is compared, not the nodes' text.
+  return locator.evaluate((element) => (element as HTMLElement).innerText);
 }

@@ -3,7 +3,15 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningGateway } from '../../src/server/start.ts';
 import { CHROMIUM, launchChromium } from '../helpers/browser.ts';
-import { lastAnswer, metric, referenceAnswer, startChatGateway, startProxy, words } from './harness.ts';
+import {
+  lastAnswer,
+  metric,
+  referenceAnswer,
+  shownText,
+  startChatGateway,
+  startProxy,
+  words,
+} from './harness.ts';
 
 // The answer in flight survives a reload and a dropped connection: the page takes the stream
 // up where it was read to (GET /v1/streams/{id}, resume token, after the last event id), and
@@ -98,7 +106,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the chat page resuming an answer', () =>
     expect(resumedAfter.every((after) => after > 0)).toBe(true);
     const reference = await referenceAnswer(gateway.url, PROMPT, MAX_TOKENS);
     expect(answer.text).toBe(reference);
-    expect(words(await page.locator('[data-role="assistant"] .body').innerText())).toBe(words(reference));
+    expect(words(await shownText(page.locator('[data-role="assistant"] .body')))).toBe(words(reference));
   }
 
   it('continues the answer after a reload, with no word repeated or missing and no second generation', async () => {
@@ -107,7 +115,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the chat page resuming an answer', () =>
     const part = await sendAndWaitForPart(page);
     await page.reload();
     // The conversation is back at once, the answer where it was, and it goes on.
-    await expect.poll(() => page.locator('[data-role="user"]').innerText()).toBe(PROMPT);
+    await expect.poll(() => shownText(page.locator('[data-role="user"]'))).toBe(PROMPT);
     const shownAfterReload = await lastAnswer(page);
     expect(shownAfterReload.text.startsWith(part)).toBe(true);
     await expectWholeAnswerFromOneGeneration(page, before);
@@ -124,12 +132,12 @@ describe.skipIf(!existsSync(CHROMIUM))('the chat page resuming an answer', () =>
       proxy.setOffline(true);
       proxy.cut();
       const meta = page.locator('[data-role="assistant"] .meta');
-      await expect.poll(() => meta.innerText()).toContain('Connection lost: reconnecting…');
+      await expect.poll(() => shownText(meta)).toContain('Connection lost: reconnecting…');
       await expect.poll(() => proxy.refused()).toBeGreaterThanOrEqual(1);
       expect((await lastAnswer(page)).state).toBe('streaming');
       proxy.setOffline(false);
       await expectWholeAnswerFromOneGeneration(page, before);
-      expect(await meta.innerText()).not.toContain('reconnecting');
+      expect(await shownText(meta)).not.toContain('reconnecting');
     } finally {
       await proxy.close();
     }

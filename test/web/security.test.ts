@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningGateway } from '../../src/server/start.ts';
 import { PAGE_CSP, WEB_ROOT } from '../../src/server/web-page.ts';
 import { CHROMIUM, launchChromium } from '../helpers/browser.ts';
-import { lastAnswer, referenceAnswer, startChatGateway } from './harness.ts';
+import { lastAnswer, referenceAnswer, shownText, startChatGateway } from './harness.ts';
 
 const KEY = 'sk-web-page-test';
 
@@ -143,7 +143,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the chat page in Chromium: model output,
     expect(reference).toContain('<img src=x onerror=');
     expect(reference).toContain('<script>');
     const answer = page.locator('[data-role="assistant"] .body');
-    const shown = await answer.innerText();
+    const shown = await shownText(answer);
     expect(shown).toContain('<img src=x onerror="window.pwned=1">');
     expect(shown).toContain('<script>window.pwned=2</script>');
     expect(await answer.locator('img, script, iframe, [onerror]').count()).toBe(0);
@@ -183,11 +183,11 @@ describe.skipIf(!existsSync(CHROMIUM))('the chat page in Chromium: model output,
     await page.goto(keyed.url);
     const keyMessage = page.locator('#key-message');
     await expect
-      .poll(() => keyMessage.innerText())
+      .poll(() => shownText(keyMessage))
       .toBe('This gateway requires an API key (401): enter one to chat.');
     await page.getByLabel('API key').fill('sk-wrong');
     await page.getByRole('button', { name: 'Save key' }).click();
-    await expect.poll(() => keyMessage.innerText()).toMatch(/^The gateway refused this API key \(401\)/);
+    await expect.poll(() => shownText(keyMessage)).toMatch(/^The gateway refused this API key \(401\)/);
     await page.getByLabel('API key').fill(KEY);
     await page.getByRole('button', { name: 'Save key' }).click();
     await expect.poll(() => page.locator('#model option').count()).toBeGreaterThan(1);

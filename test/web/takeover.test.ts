@@ -9,7 +9,7 @@ import { openRedisStreamLog, type RedisStreamLog } from '../../src/server/stream
 import { CHROMIUM, launchChromium } from '../helpers/browser.ts';
 import { anthropicText, sseEvents } from '../helpers/sse-reader.ts';
 import { deleteKeys, REDIS_URL, redisForTests, uniquePrefix } from '../server/streams/redis-service.ts';
-import { lastAnswer, startChatGateway } from './harness.ts';
+import { lastAnswer, shownText, startChatGateway } from './harness.ts';
 
 const LEASE_MS = 200;
 const PARAMS = {
@@ -120,7 +120,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the chat page after the producing instan
     expect(await marker.getAttribute('aria-label')).toMatch(
       /^The gateway resumed the upstream here \(takeover/,
     );
-    expect(await answer.locator('.meta').innerText()).toMatch(/gateway resumed the upstream ×1 \(takeover/);
+    expect(await shownText(answer.locator('.meta'))).toMatch(/gateway resumed the upstream ×1 \(takeover/);
     // The marker sits exactly where the dead producer's text ended.
     const before = await marker.evaluate((element) => {
       const range = document.createRange();
