@@ -122,7 +122,8 @@ function copyButton(pre) {
   button.textContent = 'Copy';
   button.setAttribute('aria-label', 'Copy code');
   button.addEventListener('click', async () => {
-    const code = pre.querySelector('code')?.textContent ?? '';
+    // marked ends a block's code with a line break the fence did not hold.
+    const code = (pre.querySelector('code')?.textContent ?? '').replace(/\n$/, '');
     try {
       await navigator.clipboard.writeText(code);
       button.textContent = 'Copied';
