@@ -18,8 +18,10 @@ export function emptyAnswer() {
  * @param {Answer} answer
  * @param {string} type
  * @param {any} data
+ * @param {number} base where this message's blocks start in the answer (after a tool call's
+ *   result, the next message's blocks follow the earlier ones)
  */
-export function applyEvent(answer, type, data) {
+export function applyEvent(answer, type, data, base = 0) {
   switch (type) {
     case 'message_start':
       Object.assign(answer.usage, numbers(data.message?.usage));
@@ -27,11 +29,11 @@ export function applyEvent(answer, type, data) {
     case 'content_block_start': {
       const block = { ...data.content_block };
       if (block.type === 'tool_use' || block.type === 'server_tool_use') block.json = '';
-      answer.blocks[data.index] = block;
+      answer.blocks[base + data.index] = block;
       break;
     }
     case 'content_block_delta': {
-      const block = answer.blocks[data.index];
+      const block = answer.blocks[base + data.index];
       const delta = data.delta ?? {};
       if (!block) break;
       if (delta.type === 'text_delta') block.text = (block.text ?? '') + delta.text;
@@ -40,7 +42,7 @@ export function applyEvent(answer, type, data) {
       break;
     }
     case 'content_block_stop': {
-      const block = answer.blocks[data.index];
+      const block = answer.blocks[base + data.index];
       if (block?.json !== undefined) {
         try {
           block.input = block.json === '' ? {} : JSON.parse(block.json);
@@ -76,4 +78,11 @@ function numbers(usage) {
   const out = {};
   for (const [key, value] of Object.entries(usage ?? {})) if (typeof value === 'number') out[key] = value;
   return out;
+}
+
+/** Usage summed: `a` plus `b`, field by field. */
+export function addUsage(a = {}, b = {}) {
+  const sum = { ...a };
+  for (const [key, value] of Object.entries(b)) sum[key] = (sum[key] ?? 0) + value;
+  return sum;
 }

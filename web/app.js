@@ -1,7 +1,8 @@
-import { answerText, applyEvent, emptyAnswer } from './answer.js';
+import { addUsage, answerText, applyEvent, emptyAnswer } from './answer.js';
 import { Gateway, GatewayError } from './api.js';
 import { readSse } from './sse.js';
 import { loadConversation, loadKey, saveConversation, saveKey } from './store.js';
+import { PAGE_TOOLS, runTool } from './tools.js';
 import { assistantElement, updateAssistant, userElement } from './view.js';
 
 /** The model picker's entry for `/streaming_chat`, whose router picks the route and model. */
@@ -14,6 +15,7 @@ const ui = {
   model: $('model'),
   system: $('system'),
   maxTokens: $('max-tokens'),
+  tools: $('tools'),
   settings: $('settings'),
   settingsToggle: $('settings-toggle'),
   newChat: $('new-chat'),
@@ -147,12 +149,14 @@ function ask() {
     answer: emptyAnswer(),
     model,
     mode: routed ? 'routed' : 'messages',
+    tools: !routed && conversation.tools === true,
     state: 'sending',
+    base: 0,
     position: 0,
     pricing: models.get(model)?.pricing ?? null,
     sentAt: Date.now(),
   };
-  const request = routed ? previous.text : messagesRequest(model);
+  const request = routed ? previous.text : messagesRequest(turn);
   conversation.turns.push(turn);
   saveConversation(conversation);
   ui.conversation.append(elementOf(turn));
@@ -163,17 +167,77 @@ function ask() {
   );
 }
 
-function messagesRequest(model) {
+/**
+ * The Messages request for `current`: the conversation before it (earlier answers by their
+ * text), then `current`'s own model calls so far (tool calls and their results), and the
+ * page's tools if it may use them.
+ */
+function messagesRequest(current) {
   const messages = [];
   for (const turn of conversation.turns) {
+    if (turn === current) break;
     if (turn.role === 'user') messages.push({ role: 'user', content: turn.text });
     else if (turn.mode === 'messages') {
       const text = answerText(turn.answer).trimEnd();
       if (text) messages.push({ role: 'assistant', content: text });
     }
   }
-  const request = { model, max_tokens: conversation.maxTokens || 1024, messages };
+  for (const block of current.answer.blocks) {
+    const content = apiBlock(block);
+    if (!content) continue;
+    const role = block.type === 'tool_result' ? 'user' : 'assistant';
+    if (messages.at(-1)?.role === role && Array.isArray(messages.at(-1).content))
+      messages.at(-1).content.push(content);
+    else messages.push({ role, content: [content] });
+  }
+  const request = { model: current.model, max_tokens: conversation.maxTokens || 1024, messages };
   if (conversation.system.trim()) request.system = conversation.system;
+  if (current.tools) request.tools = PAGE_TOOLS;
+  return request;
+}
+
+/** A block of the answer as the Messages API takes it back; undefined for what it does not. */
+function apiBlock(block) {
+  switch (block?.type) {
+    case 'text':
+      return block.text ? { type: 'text', text: block.text } : undefined;
+    case 'tool_use':
+      return { type: 'tool_use', id: block.id, name: block.name, input: block.input ?? {} };
+    case 'tool_result':
+      return {
+        type: 'tool_result',
+        tool_use_id: block.tool_use_id,
+        content: block.content,
+        is_error: block.is_error,
+      };
+    default:
+      return undefined;
+  }
+}
+
+/** The tool calls the last model call ended with, when the page is to answer them. */
+function pendingToolCalls(turn) {
+  if (!turn.tools || turn.answer.stopReason !== 'tool_use' || turn.answer.error) return [];
+  return turn.answer.blocks.slice(turn.base ?? 0).filter((block) => block?.type === 'tool_use');
+}
+
+/** Runs the tools called, adds their results to the answer, and readies it for the next model call. */
+function answerToolCalls(turn, calls) {
+  for (const call of calls) {
+    const result = runTool(call.name, call.input);
+    turn.answer.blocks.push({ type: 'tool_result', tool_use_id: call.id, ...result });
+  }
+  const request = messagesRequest(turn);
+  turn.usageDone = addUsage(turn.usageDone, turn.answer.usage);
+  turn.answer.usage = {};
+  turn.answer.done = false;
+  turn.answer.stopReason = undefined;
+  turn.base = turn.answer.blocks.length;
+  turn.position = 0;
+  turn.stream = undefined;
+  turn.state = 'sending';
+  saveConversation(conversation);
+  scheduleRefresh(turn);
   return request;
 }
 
@@ -188,20 +252,28 @@ async function run(turn, start) {
   setBusy(true);
   announce('Answering…');
   try {
-    let response;
-    if (start) {
-      response = await start(controller.signal);
-      turn.stream = {
-        id: response.headers.get('sluice-stream-id'),
-        token: response.headers.get('sluice-resume-token'),
-        wire: turn.mode === 'routed' ? 'text' : 'sse',
-      };
-      turn.route = response.headers.get('sluice-route') ?? undefined;
-      turn.state = 'streaming';
-      saveConversation(conversation);
+    let starter = start;
+    for (;;) {
+      let response;
+      if (starter) {
+        response = await starter(controller.signal);
+        turn.stream = {
+          id: response.headers.get('sluice-stream-id'),
+          token: response.headers.get('sluice-resume-token'),
+          wire: turn.mode === 'routed' ? 'text' : 'sse',
+        };
+        turn.route = response.headers.get('sluice-route') ?? undefined;
+        turn.state = 'streaming';
+        saveConversation(conversation);
+      }
+      await follow(turn, response, controller.signal);
+      if (controller.signal.aborted) return;
+      const calls = pendingToolCalls(turn);
+      if (calls.length === 0) break;
+      // The model asked for the page's tools: answer them, and ask the model again.
+      const request = answerToolCalls(turn, calls);
+      starter = (signal) => gateway.startMessages(request, signal);
     }
-    await follow(turn, response, controller.signal);
-    if (controller.signal.aborted) return;
     turn.state = turn.answer.error ? 'error' : 'done';
     turn.endAt = Date.now();
     announce(turn.answer.error ? `The answer failed: ${turn.answer.error}` : 'Answer complete.');
@@ -268,7 +340,7 @@ async function consume(turn, response, signal) {
     // The stream's ids are contiguous from 1: one already applied is never applied twice.
     if (Number.isInteger(id) && id > 0 && id <= turn.position) continue;
     if (event.event !== 'ping') {
-      applyEvent(turn.answer, event.event, JSON.parse(event.data));
+      applyEvent(turn.answer, event.event, JSON.parse(event.data), turn.base ?? 0);
       if (event.event === 'content_block_delta') arrived(turn);
     }
     if (Number.isInteger(id) && id > 0) turn.position = id;
@@ -418,6 +490,10 @@ ui.maxTokens.addEventListener('change', () => {
   conversation.maxTokens = Math.max(1, Number(ui.maxTokens.value) || 1024);
   saveConversation(conversation);
 });
+ui.tools.addEventListener('change', () => {
+  conversation.tools = ui.tools.checked;
+  saveConversation(conversation);
+});
 ui.model.addEventListener('change', () => {
   conversation.model = ui.model.value;
   saveConversation(conversation);
@@ -444,6 +520,7 @@ ui.keyForm.addEventListener('submit', async (event) => {
 
 ui.system.value = conversation.system;
 ui.maxTokens.value = String(conversation.maxTokens || 1024);
+ui.tools.checked = conversation.tools === true;
 if (ui.settings.hidden && conversation.system) ui.settings.hidden = false;
 renderAll();
 await loadModels();

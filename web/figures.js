@@ -1,3 +1,5 @@
+import { addUsage } from './answer.js';
+
 /**
  * The figures shown under an answer: time to first token, tokens per second, tokens in and
  * out, and the cost at the model's prices (USD per million tokens, from `GET /v1/models`).
@@ -7,7 +9,8 @@
  */
 export function figuresOf(turn) {
   const figures = [];
-  const usage = turn.answer.usage ?? {};
+  // Over every model call of the answer: one more after each tool result.
+  const usage = addUsage(turn.usageDone, turn.answer.usage);
   if (turn.firstTokenAt !== undefined) {
     figures.push({ name: 'ttft', text: `TTFT ${Math.round(turn.firstTokenAt - turn.sentAt)} ms` });
     const end = turn.endAt ?? Date.now();

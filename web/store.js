@@ -14,6 +14,9 @@ const KEY = 'sluice.chat.key';
  *   answer: import('./answer.js').Answer,
  *   model: string,
  *   mode: 'messages' | 'routed',
+ *   tools?: boolean,
+ *   base?: number,
+ *   usageDone?: Record<string, number>,
  *   state: 'sending' | 'streaming' | 'done' | 'stopped' | 'error',
  *   stream?: import('./api.js').StreamRef,
  *   position: number,
@@ -26,7 +29,7 @@ const KEY = 'sluice.chat.key';
  *   markers?: number[],
  *   error?: string,
  * }} AssistantTurn
- * @typedef {{ system: string, model: string, maxTokens: number, turns: (UserTurn | AssistantTurn)[] }} Conversation
+ * @typedef {{ system: string, model: string, maxTokens: number, tools?: boolean, turns: (UserTurn | AssistantTurn)[] }} Conversation
  */
 
 /** @returns {Conversation} */

@@ -97,7 +97,9 @@ function renderBlocks(body, turn) {
     } else if (block.type === 'thinking') {
       children.push(folded('Thinking', block.thinking ?? ''));
     } else if (block.type.endsWith('tool_result')) {
-      children.push(folded('Tool result', JSON.stringify(block.content ?? '', null, 2)));
+      const content =
+        typeof block.content === 'string' ? block.content : JSON.stringify(block.content, null, 2);
+      children.push(folded(block.is_error ? 'Tool error' : 'Tool result', content));
     }
   }
   if (children.length === 0 && (turn.state === 'sending' || turn.state === 'streaming')) {

@@ -42,7 +42,7 @@ describe.skipIf(!existsSync(CHROMIUM))('markdown as the page renders it', () => 
   }
 
   it('renders a code block with a Copy button that copies the code', async () => {
-    const code = 'const answer = 42;\nconsole.log(`<b>${answer}</b>`);';
+    const code = 'const answer = 42;\nconsole.log("<b>" + answer + "</b>");';
     const html = await render(`Here:\n\n\`\`\`js\n${code}\n\`\`\`\n\nDone.`);
     expect(html).toContain('<code class="language-js">');
     await page.locator('#rendered').getByRole('button', { name: 'Copy code' }).click();
