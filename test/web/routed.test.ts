@@ -41,7 +41,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the chat page in routed mode', () => {
     page.on('pageerror', (error) => pageErrors.push(error.message));
     await page.goto(gateway.url);
     await expect.poll(() => page.locator('#model option').count()).toBeGreaterThan(1);
-    await page.getByLabel('Model').selectOption('/streaming_chat');
+    await page.getByRole('combobox', { name: 'Model', exact: true }).selectOption('/streaming_chat');
     await page.getByRole('textbox', { name: 'Message' }).fill(QUESTION);
     await page.keyboard.press('Enter');
     await expect.poll(async () => (await lastAnswer(page)).state, { timeout: 15_000 }).toBe('done');
