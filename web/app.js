@@ -1,7 +1,14 @@
 import { addUsage, answerText, applyEvent, emptyAnswer } from './answer.js';
 import { Gateway, GatewayError } from './api.js';
 import { readSse } from './sse.js';
-import { loadConversation, loadKey, saveConversation, saveKey } from './store.js';
+import {
+  keyRequired,
+  loadConversation,
+  loadKey,
+  rememberKeyRequired,
+  saveConversation,
+  saveKey,
+} from './store.js';
 import { PAGE_TOOLS, runTool } from './tools.js';
 import { assistantElement, updateAssistant, userElement } from './view.js';
 
@@ -88,6 +95,10 @@ function announce(text) {
 // --- Models and key --------------------------------------------------------------------
 
 async function loadModels() {
+  if (!key && keyRequired()) {
+    askForKey('This gateway requires an API key (401): enter one to chat.');
+    return;
+  }
   try {
     const list = await gateway.models();
     models.clear();
@@ -96,6 +107,7 @@ async function loadModels() {
     ui.keyMessage.textContent = '';
   } catch (error) {
     if (error instanceof GatewayError && error.status === 401) {
+      rememberKeyRequired();
       askForKey(
         key
           ? `The gateway refused this API key (401): ${error.message}`
@@ -284,7 +296,10 @@ async function run(turn, start) {
     turn.endAt = Date.now();
     turn.error = errorText(error);
     announce(turn.error);
-    if (error instanceof GatewayError && error.status === 401) askForKey(turn.error);
+    if (error instanceof GatewayError && error.status === 401) {
+      rememberKeyRequired();
+      askForKey(turn.error);
+    }
   } finally {
     turn.note = undefined;
     if (active?.turn === turn) {

@@ -56,3 +56,17 @@ export function saveKey(key) {
   if (key) sessionStorage.setItem(KEY, key);
   else sessionStorage.removeItem(KEY);
 }
+
+const KEY_REQUIRED = 'sluice.chat.key-required';
+
+/**
+ * Whether this tab has seen the gateway ask for a key: then the page asks for one without
+ * first calling the gateway without it (each such call counts as a failed key attempt).
+ */
+export function keyRequired() {
+  return sessionStorage.getItem(KEY_REQUIRED) === 'yes';
+}
+
+export function rememberKeyRequired() {
+  sessionStorage.setItem(KEY_REQUIRED, 'yes');
+}

@@ -185,6 +185,13 @@ describe.skipIf(!existsSync(CHROMIUM))('the chat page in Chromium: model output,
     await expect
       .poll(() => shownText(keyMessage))
       .toBe('This gateway requires an API key (401): enter one to chat.');
+    // A reload in the same tab asks for the key at once: no second call without one (each
+    // counts toward the gateway's failed-key limit).
+    await page.reload();
+    await expect
+      .poll(() => shownText(keyMessage))
+      .toBe('This gateway requires an API key (401): enter one to chat.');
+    expect(keyHeaders.filter((header) => header === undefined)).toHaveLength(1);
     await page.getByLabel('API key').fill('sk-wrong');
     await page.getByRole('button', { name: 'Save key' }).click();
     await expect.poll(() => shownText(keyMessage)).toMatch(/^The gateway refused this API key \(401\)/);
