@@ -12,7 +12,8 @@ import { loadConfig } from '../src/server/config.ts';
 import { startGateway } from '../src/server/start.ts';
 
 const OUT = new URL('../docs/screenshots/', import.meta.url);
-const TURNS = ["I'm Jeremy", 'Concisely, what does Sluice do when a connection drops mid-answer?'];
+// The second turn names the page's calculator: its call and result show folded in the answer.
+const TURNS = ["I'm Jeremy", 'Use the calculator on "604542+6458932", please.'];
 
 const scratch = mkdtempSync(join(tmpdir(), 'sluice-screenshots-'));
 const configPath = join(scratch, 'sluice.config.json');
@@ -37,6 +38,9 @@ try {
     const page = await context.newPage();
     await page.goto(gateway.url);
     await page.locator('#model option').first().waitFor({ state: 'attached' });
+    await page.getByRole('button', { name: 'Settings' }).click();
+    await page.getByRole('checkbox', { name: /Tools/ }).check();
+    await page.getByRole('button', { name: 'Settings' }).click();
     for (const text of TURNS) await ask(page, text);
     await page.screenshot({ path: new URL(`chat-${scheme}.png`, OUT).pathname });
     await context.close();
