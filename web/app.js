@@ -1,6 +1,7 @@
-import { addUsage, answerText, applyEvent, emptyAnswer } from './answer.js';
+import { answerText, emptyAnswer } from './answer.js';
 import { Gateway, GatewayError } from './api.js';
-import { readSse } from './sse.js';
+import { readAnswer } from './reader.js';
+import { answerToolCalls, messagesRequest, pendingToolCalls } from './request.js';
 import {
   keyRequired,
   loadConversation,
@@ -9,13 +10,10 @@ import {
   saveConversation,
   saveKey,
 } from './store.js';
-import { PAGE_TOOLS, runTool } from './tools.js';
 import { assistantElement, updateAssistant, userElement } from './view.js';
 
 /** The model picker's entry for `/streaming_chat`, whose router picks the route and model. */
 const ROUTED = '/streaming_chat';
-/** Waits between reconnection attempts while the gateway cannot be reached. */
-const RETRY_DELAYS_MS = [250, 500, 1000, 2000, 4000];
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -168,7 +166,7 @@ function ask() {
     pricing: models.get(model)?.pricing ?? null,
     sentAt: Date.now(),
   };
-  const request = routed ? previous.text : messagesRequest(turn);
+  const request = routed ? previous.text : messagesRequest(conversation, turn);
   conversation.turns.push(turn);
   saveConversation(conversation);
   ui.conversation.append(elementOf(turn));
@@ -179,84 +177,18 @@ function ask() {
   );
 }
 
-/**
- * The Messages request for `current`: the conversation before it (earlier answers by their
- * text), then `current`'s own model calls so far (tool calls and their results), and the
- * page's tools if it may use them.
- */
-function messagesRequest(current) {
-  const messages = [];
-  for (const turn of conversation.turns) {
-    if (turn === current) break;
-    if (turn.role === 'user') messages.push({ role: 'user', content: turn.text });
-    else if (turn.mode === 'messages') {
-      const text = answerText(turn.answer).trimEnd();
-      if (text) messages.push({ role: 'assistant', content: text });
-    }
-  }
-  for (const block of current.answer.blocks) {
-    const content = apiBlock(block);
-    if (!content) continue;
-    const role = block.type === 'tool_result' ? 'user' : 'assistant';
-    if (messages.at(-1)?.role === role && Array.isArray(messages.at(-1).content))
-      messages.at(-1).content.push(content);
-    else messages.push({ role, content: [content] });
-  }
-  const request = { model: current.model, max_tokens: conversation.maxTokens || 1024, messages };
-  if (conversation.system.trim()) request.system = conversation.system;
-  if (current.tools) request.tools = PAGE_TOOLS;
-  return request;
-}
-
-/** A block of the answer as the Messages API takes it back; undefined for what it does not. */
-function apiBlock(block) {
-  switch (block?.type) {
-    case 'text':
-      return block.text ? { type: 'text', text: block.text } : undefined;
-    case 'tool_use':
-      return { type: 'tool_use', id: block.id, name: block.name, input: block.input ?? {} };
-    case 'tool_result':
-      return {
-        type: 'tool_result',
-        tool_use_id: block.tool_use_id,
-        content: block.content,
-        is_error: block.is_error,
-      };
-    default:
-      return undefined;
-  }
-}
-
-/** The tool calls the last model call ended with, when the page is to answer them. */
-function pendingToolCalls(turn) {
-  if (!turn.tools || turn.answer.stopReason !== 'tool_use' || turn.answer.error) return [];
-  return turn.answer.blocks.slice(turn.base ?? 0).filter((block) => block?.type === 'tool_use');
-}
-
-/** Runs the tools called, adds their results to the answer, and readies it for the next model call. */
-function answerToolCalls(turn, calls) {
-  for (const call of calls) {
-    const result = runTool(call.name, call.input);
-    turn.answer.blocks.push({ type: 'tool_result', tool_use_id: call.id, ...result });
-  }
-  const request = messagesRequest(turn);
-  turn.usageDone = addUsage(turn.usageDone, turn.answer.usage);
-  turn.answer.usage = {};
-  turn.answer.done = false;
-  turn.answer.stopReason = undefined;
-  turn.base = turn.answer.blocks.length;
-  turn.position = 0;
-  turn.stream = undefined;
-  turn.state = 'sending';
-  saveConversation(conversation);
-  scheduleRefresh(turn);
-  return request;
+/** Text arrived: the first time is the time to first token; each time is kept for resume markers. */
+function arrived(turn) {
+  const now = Date.now();
+  turn.firstTokenAt ??= now;
+  const list = arrivals.get(turn) ?? [];
+  arrivals.set(turn, list);
+  list.push({ at: now, length: answerText(turn.answer).length });
 }
 
 /**
- * Reads an answer to its end: from `start` (a new request) or from where it was left (a
- * reload), reconnecting through `GET /v1/streams/{id}` after the stream's last event (or byte
- * of text) received whenever the connection drops, until the answer is complete.
+ * Generates an answer to its end: from `start` (a new request) or from where it was left (a
+ * reload), through each model call it takes (one more after each round of the page's tools).
  */
 async function run(turn, start) {
   const controller = new AbortController();
@@ -278,12 +210,24 @@ async function run(turn, start) {
         turn.state = 'streaming';
         saveConversation(conversation);
       }
-      await follow(turn, response, controller.signal);
+      await readAnswer({
+        gateway,
+        turn,
+        first: response,
+        signal: controller.signal,
+        onProgress: () => {
+          saveConversation(conversation);
+          scheduleRefresh(turn);
+        },
+        onText: () => arrived(turn),
+      });
       if (controller.signal.aborted) return;
       const calls = pendingToolCalls(turn);
       if (calls.length === 0) break;
       // The model asked for the page's tools: answer them, and ask the model again.
-      const request = answerToolCalls(turn, calls);
+      const request = answerToolCalls(conversation, turn, calls);
+      saveConversation(conversation);
+      scheduleRefresh(turn);
       starter = (signal) => gateway.startMessages(request, signal);
     }
     turn.state = turn.answer.error ? 'error' : 'done';
@@ -309,111 +253,6 @@ async function run(turn, start) {
     saveConversation(conversation);
     refresh(turn);
   }
-}
-
-async function follow(turn, first, signal) {
-  let response = first;
-  let failures = 0;
-  for (;;) {
-    if (response) {
-      try {
-        await consume(turn, response, signal);
-      } catch (error) {
-        if (signal.aborted) return;
-        if (!(error instanceof TypeError)) throw error;
-        // A read that failed: the connection dropped. Take the stream up where it was.
-      }
-      if (turn.answer.done || signal.aborted) return;
-      response = undefined;
-    }
-    turn.note = failures > 0 ? 'Connection lost: reconnecting…' : undefined;
-    scheduleRefresh(turn);
-    try {
-      response = await gateway.resume(turn.stream, turn.position, signal);
-      if (response === null) {
-        // 204: nothing after what was read, and the stream is over.
-        turn.answer.done = true;
-        return;
-      }
-      failures = 0;
-      turn.note = undefined;
-    } catch (error) {
-      if (signal.aborted) return;
-      if (error instanceof GatewayError) throw error;
-      turn.note = 'Connection lost: reconnecting…';
-      scheduleRefresh(turn);
-      await waitForNetwork(RETRY_DELAYS_MS[Math.min(failures, RETRY_DELAYS_MS.length - 1)], signal);
-      failures++;
-    }
-  }
-}
-
-async function consume(turn, response, signal) {
-  if (turn.stream.wire === 'text') return consumeText(turn, response, signal);
-  for await (const event of readSse(response.body)) {
-    const id = Number(event.id);
-    // The stream's ids are contiguous from 1: one already applied is never applied twice.
-    if (Number.isInteger(id) && id > 0 && id <= turn.position) continue;
-    if (event.event !== 'ping') {
-      applyEvent(turn.answer, event.event, JSON.parse(event.data), turn.base ?? 0);
-      if (event.event === 'content_block_delta') arrived(turn);
-    }
-    if (Number.isInteger(id) && id > 0) turn.position = id;
-    saveConversation(conversation);
-    scheduleRefresh(turn);
-  }
-}
-
-async function consumeText(turn, response) {
-  const decoder = new TextDecoder();
-  const encoder = new TextEncoder();
-  if (turn.answer.blocks.length === 0) turn.answer.blocks.push({ type: 'text', text: '' });
-  const block = turn.answer.blocks[0];
-  const reader = response.body.getReader();
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      const text = decoder.decode(value, { stream: true });
-      if (!text) continue;
-      block.text += text;
-      // Bytes of whole characters only: a resume asks for what follows them.
-      turn.position += encoder.encode(text).length;
-      arrived(turn);
-      saveConversation(conversation);
-      scheduleRefresh(turn);
-    }
-  } finally {
-    reader.releaseLock();
-  }
-  turn.answer.done = true;
-}
-
-function arrived(turn) {
-  const now = Date.now();
-  turn.firstTokenAt ??= now;
-  const list = arrivals.get(turn) ?? [];
-  arrivals.set(turn, list);
-  list.push({ at: now, length: answerText(turn.answer).length });
-}
-
-/** Waits `ms`, or less if the browser says it is back online; rejects when aborted. */
-function waitForNetwork(ms, signal) {
-  return new Promise((resolve, reject) => {
-    const done = () => {
-      clearTimeout(timer);
-      window.removeEventListener('online', done);
-      signal.removeEventListener('abort', abort);
-      resolve();
-    };
-    const abort = () => {
-      done();
-      reject(signal.reason);
-    };
-    const timer = setTimeout(done, ms);
-    window.addEventListener('online', done);
-    signal.addEventListener('abort', abort);
-  });
 }
 
 /**
