@@ -81,6 +81,20 @@ function scheduleRefresh(turn) {
   });
 }
 
+let saveTimer;
+/**
+ * Saves the conversation within 100 ms, once for however many events came meanwhile. Any
+ * save holds an answer with the id of the last event applied to it, so an older one still
+ * resumes exactly: it only reads a little more again.
+ */
+function saveSoon() {
+  if (saveTimer !== undefined) return;
+  saveTimer = setTimeout(() => {
+    saveTimer = undefined;
+    saveConversation(conversation);
+  }, 100);
+}
+
 function setBusy(busy) {
   ui.send.disabled = busy;
   ui.stop.disabled = !busy;
@@ -216,7 +230,7 @@ async function run(turn, start) {
         first: response,
         signal: controller.signal,
         onProgress: () => {
-          saveConversation(conversation);
+          saveSoon();
           scheduleRefresh(turn);
         },
         onText: () => arrived(turn),
@@ -371,6 +385,9 @@ ui.keyForm.addEventListener('submit', async (event) => {
     ui.keyMessage.textContent = 'Key saved for this tab.';
   ui.message.focus();
 });
+
+// Leaving (a reload, a closed tab): what has arrived is saved, not just what the last save held.
+window.addEventListener('pagehide', () => saveConversation(conversation));
 
 ui.system.value = conversation.system;
 ui.maxTokens.value = String(conversation.maxTokens || 1024);

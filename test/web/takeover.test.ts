@@ -83,9 +83,6 @@ describe.skipIf(!existsSync(CHROMIUM))('the chat page after the producing instan
     expect(partial.length).toBeLessThan(reference.length);
 
     // The page as it was saved before the reload: the answer read up to the last logged event.
-    const context = await browser.newContext();
-    const page = await context.newPage();
-    await page.goto(gateway.url);
     const conversation = {
       system: '',
       model: 'sim:default',
@@ -106,11 +103,15 @@ describe.skipIf(!existsSync(CHROMIUM))('the chat page after the producing instan
         },
       ],
     };
-    await page.evaluate(
-      (saved) => localStorage.setItem('sluice.chat.conversation', saved),
-      JSON.stringify(conversation),
-    );
-    await page.reload();
+    const context = await browser.newContext();
+    // Saved before the page first runs: as a reload finds it.
+    await context.addInitScript((saved) => {
+      if (sessionStorage.getItem('seeded')) return;
+      sessionStorage.setItem('seeded', 'yes');
+      localStorage.setItem('sluice.chat.conversation', saved);
+    }, JSON.stringify(conversation));
+    const page = await context.newPage();
+    await page.goto(gateway.url);
 
     await expect.poll(async () => (await lastAnswer(page)).state, { timeout: 15_000 }).toBe('done');
     expect((await lastAnswer(page)).text).toBe(reference);
