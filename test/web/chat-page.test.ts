@@ -79,6 +79,10 @@ describe.skipIf(!existsSync(CHROMIUM))('the chat page', () => {
     expect(figures).toMatch(/\d+(\.\d)? tok\/s/);
     expect(figures).toContain(`${answer.usage.input_tokens} in · ${answer.usage.output_tokens} out`);
     expect(figures).toContain('$0.0000');
+    // Announced politely: the conversation is a polite live log, the end said in a status.
+    expect(await page.locator('#conversation').getAttribute('aria-live')).toBe('polite');
+    expect(await page.locator('[data-role="assistant"]').getAttribute('aria-busy')).toBe('false');
+    await expect.poll(() => page.getByRole('status').textContent()).toBe('Answer complete.');
   }, 30_000);
   it('stops mid-answer (Stop): the gateway aborts the upstream, and the partial answer stays', async () => {
     const page = await open();
