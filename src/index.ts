@@ -108,7 +108,7 @@ export {
   type UnknownEvent,
   unreachable,
 } from './protocol/events.ts';
-export type { Message, StopReason, Usage } from './protocol/message.ts';
+export type { Container, Message, StopDetails, StopReason, Usage } from './protocol/message.ts';
 export type {
   CustomTool,
   MessageCreateParams,
@@ -131,7 +131,12 @@ export {
 } from './resilience/resilient-stream.ts';
 
 // The stream
-export { type ToolInputError, toolInputErrorOf } from './stream/assemble.ts';
+export {
+  type ToolInputError,
+  toolInputErrorOf,
+  unknownDeltasOf,
+  unknownEventsOf,
+} from './stream/assemble.ts';
 export { measureStream, type StreamMeasurement } from './stream/measure.ts';
 export {
   MessageStream,

@@ -10,8 +10,8 @@ const COUNTS = [
 ] as const;
 
 /**
- * A cumulative usage report folded over the usage so far: every count it carries replaces the
- * one before (the latest wins), counts it leaves out stay. This is how the Messages API
+ * A cumulative usage report folded over the usage so far: every count (or object of counts,
+ * such as `server_tool_use`) it carries replaces the one before (the latest wins), counts it leaves out stay. This is how the Messages API
  * reports usage within one message (`message_start`, then each `message_delta` with the
  * running totals), so the assembler, the resilient stream's splicer and anything else reading
  * a stream's usage fold reports with this, never by adding them.
@@ -19,7 +19,10 @@ const COUNTS = [
 export function foldUsage(current: Usage, report: object | null | undefined): Usage {
   if (!report) return current;
   const next: Record<string, unknown> = { ...current };
-  for (const [field, count] of Object.entries(report)) if (typeof count === 'number') next[field] = count;
+  // Objects (server_tool_use, output_tokens_details, cache_creation) are running totals too.
+  for (const [field, count] of Object.entries(report)) {
+    if (typeof count === 'number' || (typeof count === 'object' && count !== null)) next[field] = count;
+  }
   return next as Usage;
 }
 
