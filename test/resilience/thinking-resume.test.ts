@@ -114,8 +114,8 @@ const TOOL_STOPPED = endOfEventWith('"type":"content_block_stop","index":2');
 
 async function dropAt(
   dropAfter: number,
-  first = TRANSCRIPT,
-  again = REGENERATED,
+  first: Uint8Array = TRANSCRIPT,
+  again: Uint8Array = REGENERATED,
 ): Promise<{ message: Message; run: Run; retries: RetryInfo[] }> {
   const id = `run${nextRun++}`;
   const run: Run = { dropAfter, requests: [], first, again };
