@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { InvalidRequestError } from '../protocol/errors.ts';
 import { emptyUsage, type Message, type Usage } from '../protocol/message.ts';
 import type { CustomTool, MessageCreateParams, ThinkingConfig, ToolChoice } from '../protocol/request.ts';
 import { ProviderRegistry } from '../providers/registry.ts';
@@ -169,6 +170,24 @@ export class Client {
   ): Promise<z.infer<Schema>> {
     const { callOptions, parse } = structuredCall(schema, options);
     return parse(await this.create(prompt, callOptions));
+  }
+
+  /**
+   * The input tokens a call with these messages and options would cost, counted by the
+   * provider without running the model (the Messages API's `count_tokens`; free of charge).
+   */
+  async countTokens(messages: MessagesInput, options: CallOptions = {}): Promise<number> {
+    if (!this.provider.countTokens) {
+      throw new InvalidRequestError(
+        `The ${this.provider.name} provider cannot count tokens; count with an anthropic: or sim: model.`,
+      );
+    }
+    const { max_tokens: _max, ...request } = this.buildRequest(messages, options);
+    const count = await this.provider.countTokens(request, {
+      signal: options.signal,
+      headers: { ...this.options.headers, ...options.headers },
+    });
+    return count.input_tokens;
   }
 
   /** The complete response. */

@@ -104,3 +104,18 @@ export const MessageCreateParamsSchema = z.looseObject({
 });
 /** A Messages API request body (`POST /v1/messages`). */
 export type MessageCreateParams = z.infer<typeof MessageCreateParamsSchema>;
+
+/**
+ * A `POST /v1/messages/count_tokens` body: what a Messages request would send, without
+ * `max_tokens` and `stream`, which do not change the input.
+ */
+export const MessageCountTokensParamsSchema = MessageCreateParamsSchema.omit({
+  max_tokens: true,
+  stream: true,
+});
+/** What to count the input tokens of: a Messages request without `max_tokens` and `stream`. */
+export type MessageCountTokensParams = z.infer<typeof MessageCountTokensParamsSchema>;
+
+export const MessageTokensCountSchema = z.looseObject({ input_tokens: z.number().int().nonnegative() });
+/** The answer of `count_tokens`: the input tokens the request would cost. */
+export type MessageTokensCount = z.infer<typeof MessageTokensCountSchema>;
