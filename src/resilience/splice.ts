@@ -13,7 +13,7 @@ import {
 } from '../protocol/events.ts';
 import { emptyUsage, type Usage } from '../protocol/message.ts';
 import { addUsage, foldUsage } from '../protocol/usage.ts';
-import type { MessageAssembler } from '../stream/assemble.ts';
+import { type MessageAssembler, unknownEventsOf } from '../stream/assemble.ts';
 
 /**
  * How an attempt relates to what the consumer already has:
@@ -74,6 +74,9 @@ export class AttemptSplicer {
   private attemptUsage: Usage = emptyUsage();
   private contentDeltas = 0;
   private stopped = false;
+  /** Events of unknown kinds the consumer has, which an answer from the start repeats; and how many it did. */
+  private readonly deliveredUnknown: readonly StreamEvent[];
+  private unknownRepeated = 0;
 
   constructor(
     delivered: MessageAssembler,
@@ -95,6 +98,8 @@ export class AttemptSplicer {
         : undefined;
     this.nextIndex = content.length;
     this.skip = plan.mode === 'resume' ? plan.skip : '';
+    this.deliveredUnknown =
+      plan.mode !== 'resume' && delivered.message ? [...unknownEventsOf(delivered.message)] : [];
   }
 
   /** This attempt's usage: the upstream's latest counts, or an estimate if it broke off before reporting. */
@@ -117,8 +122,9 @@ export class AttemptSplicer {
       this.contentDeltas++;
       return this.onBlockDelta(event);
     }
-    // An event type this version does not know passes on unchanged.
-    if (!isKnownEvent(event)) return [event];
+    // An event type this version does not know passes on unchanged, unless an answer asked for
+    // again repeats one the consumer already has.
+    if (!isKnownEvent(event)) return this.repeatsDeliveredUnknown(event) ? [] : [event];
     switch (event.type) {
       case 'message_start':
         return this.onMessageStart(event);
@@ -318,6 +324,17 @@ export class AttemptSplicer {
       ...this.closeOpenBlock(),
       { ...event, usage: { ...event.usage, ...addUsage(this.usageBase, this.attemptUsage) } },
     ];
+  }
+
+  /**
+   * Whether an unknown event is the next of those the consumer already has, repeated by an
+   * answer asked for again from the start (a prefill's continuation repeats none).
+   */
+  private repeatsDeliveredUnknown(event: StreamEvent): boolean {
+    const next = this.deliveredUnknown[this.unknownRepeated];
+    if (next === undefined || !deepEqual(event, next)) return false;
+    this.unknownRepeated++;
+    return true;
   }
 
   /** A delta of a block that passes, less the white space the consumer already has. */
