@@ -2,7 +2,7 @@ import type { Usage } from './message.ts';
 
 // The token counts of a usage report; other fields (service_tier, cache_creation, …) are
 // carried as reported but never summed.
-const COUNTS = [
+export const USAGE_COUNTS = [
   'input_tokens',
   'output_tokens',
   'cache_creation_input_tokens',
@@ -32,6 +32,6 @@ export function foldUsage(current: Usage, report: object | null | undefined): Us
  */
 export function addUsage(a: Usage, b: Partial<Usage>): Usage {
   const sum: Record<string, unknown> = { ...a };
-  for (const field of COUNTS) sum[field] = (a[field] ?? 0) + (b[field] ?? 0);
+  for (const field of USAGE_COUNTS) sum[field] = (a[field] ?? 0) + (b[field] ?? 0);
   return sum as Usage;
 }

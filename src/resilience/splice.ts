@@ -12,7 +12,7 @@ import {
   unreachable,
 } from '../protocol/events.ts';
 import { emptyUsage, type Usage } from '../protocol/message.ts';
-import { addUsage, foldUsage } from '../protocol/usage.ts';
+import { addUsage, foldUsage, USAGE_COUNTS } from '../protocol/usage.ts';
 import { type MessageAssembler, unknownEventsOf } from '../stream/assemble.ts';
 
 /**
@@ -61,6 +61,8 @@ export class AttemptSplicer {
   private readonly plan: AttemptPlan;
   private readonly holdNonText: boolean;
   private readonly usageBase: Usage;
+  /** No earlier attempt used a token: this attempt's usage reports pass on as the upstream sent them. */
+  private readonly noEarlierUsage: boolean;
   private readonly consumerStarted: boolean;
   /** Restart: the delivered blocks as they were when this attempt began. */
   private readonly expected: ContentBlock[];
@@ -86,6 +88,7 @@ export class AttemptSplicer {
     this.plan = plan;
     this.holdNonText = options.holdNonText;
     this.usageBase = options.usageBase;
+    this.noEarlierUsage = USAGE_COUNTS.every((count) => !options.usageBase[count]);
     const content = delivered.message?.content ?? [];
     this.consumerStarted = delivered.message !== undefined;
     this.expected = plan.mode === 'restart' ? structuredClone(content) : [];
@@ -159,6 +162,8 @@ export class AttemptSplicer {
   private onMessageStart(event: MessageStartEvent): StreamEvent[] {
     this.attemptUsage = foldUsage(emptyUsage(), event.message?.usage);
     if (this.consumerStarted) return [];
+    // The only attempt so far: its usage is the upstream's, passed on as reported.
+    if (this.noEarlierUsage) return [event];
     return [{ ...event, message: { ...event.message, usage: addUsage(this.usageBase, this.attemptUsage) } }];
   }
 
@@ -322,7 +327,9 @@ export class AttemptSplicer {
     this.attemptUsage = foldUsage(this.attemptUsage, event.usage);
     return [
       ...this.closeOpenBlock(),
-      { ...event, usage: { ...event.usage, ...addUsage(this.usageBase, this.attemptUsage) } },
+      this.noEarlierUsage
+        ? event
+        : { ...event, usage: { ...event.usage, ...addUsage(this.usageBase, this.attemptUsage) } },
     ];
   }
 

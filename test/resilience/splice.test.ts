@@ -222,8 +222,13 @@ function joinedText(content: Message['content']): unknown[] {
 
 /** The token counts of a usage, which attempts add up (objects such as server_tool_use are the latest report). */
 function countsOf(usage: Usage) {
-  const { input_tokens, output_tokens, cache_creation_input_tokens, cache_read_input_tokens } = usage;
-  return { input_tokens, output_tokens, cache_creation_input_tokens, cache_read_input_tokens };
+  // An absent count is none: one attempt passes its counts on as the upstream reported them.
+  return {
+    input_tokens: usage.input_tokens,
+    output_tokens: usage.output_tokens,
+    cache_creation_input_tokens: usage.cache_creation_input_tokens ?? 0,
+    cache_read_input_tokens: usage.cache_read_input_tokens ?? 0,
+  };
 }
 
 function textOf(message: Message): string {
