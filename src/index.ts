@@ -6,12 +6,14 @@
  * may change in any release. test/api/surface.json records it; a change here is a visible diff.
  */
 
+export type { CacheOption, CacheTtl } from './client/cache.ts';
 export type { CallOptions, ToolLike } from './client/call-options.ts';
 // Client and Chat
 export {
   Chat,
   type ChatCallOptions,
   type ChatOptions,
+  DEFAULT_MAX_PAUSE_CONTINUATIONS,
   type Prompt,
   type ToolLoopOptions,
   type ToolLoopStep,
@@ -108,7 +110,15 @@ export {
   type UnknownEvent,
   unreachable,
 } from './protocol/events.ts';
-export type { Container, Message, StopDetails, StopReason, Usage } from './protocol/message.ts';
+export type {
+  Container,
+  Message,
+  RefusedMessage,
+  StopDetails,
+  StopReason,
+  Usage,
+} from './protocol/message.ts';
+export { isRefusal } from './protocol/message.ts';
 export type {
   CustomTool,
   MessageCreateParams,

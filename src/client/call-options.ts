@@ -1,6 +1,7 @@
 import type { TextBlock } from '../protocol/content.ts';
 import type { CustomTool, ThinkingConfig, ToolChoice } from '../protocol/request.ts';
 import type { ResiliencePolicy } from '../resilience/policy.ts';
+import type { CacheOption } from './cache.ts';
 
 // The options of one call, apart from the Client that takes them, so that the modules the
 // Client is built from (structured output) can name them without importing the Client.
@@ -19,8 +20,17 @@ export interface CallOptions {
   tools?: ToolLike[];
   /** A tool name forces that tool; or `auto`, `any`, `none`, or an API tool_choice. */
   toolChoice?: string | ToolChoice;
-  /** `{ budgetTokens }` turns extended thinking on. */
-  thinking?: { budgetTokens: number } | ThinkingConfig;
+  /**
+   * Extended thinking: a number (or `{ budgetTokens }`) turns it on with that token budget;
+   * or the API's own object (`{ type: 'adaptive' }`, `{ type: 'enabled', budget_tokens }`, …).
+   */
+  thinking?: number | { budgetTokens: number } | ThinkingConfig;
+  /**
+   * Prompt caching: `true` puts `cache_control` breakpoints on the system prompt, the tools
+   * and the latest turns (at most four in all, the caller's own included); `{ ttl: '1h' }`
+   * caches for an hour instead of five minutes. Cache reads and writes show in usage and cost.
+   */
+  cache?: CacheOption;
   topP?: number;
   topK?: number;
   metadata?: { user_id?: string };

@@ -7,6 +7,7 @@ import type { Provider } from '../providers/types.ts';
 import type { ResiliencePolicy } from '../resilience/policy.ts';
 import { resilientStream } from '../resilience/resilient-stream.ts';
 import { MessageStream, type RetryInfo, type SourceContext } from '../stream/message-stream.ts';
+import { withCacheBreakpoints } from './cache.ts';
 import type { CallOptions, ToolLike } from './call-options.ts';
 
 import { type MessagesInput, toMessageParams } from './messages.ts';
@@ -103,8 +104,8 @@ export class Client {
     if (options.metadata) request.metadata = options.metadata;
     if (options.tools?.length) request.tools = options.tools.map(toolDefinitionOf);
     if (options.toolChoice !== undefined) request.tool_choice = toolChoiceOf(options.toolChoice);
-    if (options.thinking) request.thinking = thinkingOf(options.thinking);
-    return request;
+    if (options.thinking !== undefined) request.thinking = thinkingOf(options.thinking);
+    return options.cache ? withCacheBreakpoints(request, options.cache) : request;
   }
 
   /**
@@ -209,7 +210,8 @@ function toolChoiceOf(choice: string | ToolChoice): ToolChoice {
   return { type: 'tool', name: choice };
 }
 
-function thinkingOf(thinking: { budgetTokens: number } | ThinkingConfig): ThinkingConfig {
+function thinkingOf(thinking: number | { budgetTokens: number } | ThinkingConfig): ThinkingConfig {
+  if (typeof thinking === 'number') return { type: 'enabled', budget_tokens: thinking };
   if ('budgetTokens' in thinking)
     return { type: 'enabled', budget_tokens: (thinking as { budgetTokens: number }).budgetTokens };
   return thinking as ThinkingConfig;

@@ -79,6 +79,17 @@ export const MessageSchema = z.looseObject({
 /** A response of the Messages API: its content blocks, stop reason and usage. */
 export type Message = z.infer<typeof MessageSchema>;
 
+/** A message the model refused to write, with why (`stop_details`, when the API gives them). */
+export type RefusedMessage = Message & { stop_reason: 'refusal' };
+
+/**
+ * Whether the model refused (`stop_reason: 'refusal'`): the answer is final, so it is neither
+ * retried nor resumed, and `stop_details` says why (`category`, `explanation`) when given.
+ */
+export function isRefusal(message: Message): message is RefusedMessage {
+  return message.stop_reason === 'refusal';
+}
+
 export function emptyUsage(): Usage {
   return { input_tokens: 0, output_tokens: 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 };
 }
