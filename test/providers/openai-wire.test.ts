@@ -1240,6 +1240,8 @@ describe('messageToOpenAIResponse', () => {
                 function: { name: 'weather', arguments: '{"city":"Paris"}' },
               },
             ],
+            // Thinking as the field vLLM, DeepSeek and llama.cpp answer with.
+            reasoning_content: 'hmm',
           },
           logprobs: null,
           finish_reason: 'tool_calls',
