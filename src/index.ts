@@ -121,8 +121,10 @@ export type {
 export { isRefusal } from './protocol/message.ts';
 export type {
   CustomTool,
+  MessageCountTokensParams,
   MessageCreateParams,
   MessageParam,
+  MessageTokensCount,
   Role,
   ThinkingConfig,
   ToolChoice,
