@@ -126,6 +126,7 @@ export type {
   MessageParam,
   MessageTokensCount,
   Role,
+  ServerTool,
   ThinkingConfig,
   ToolChoice,
   ToolParam,

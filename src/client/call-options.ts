@@ -1,13 +1,16 @@
 import type { TextBlock } from '../protocol/content.ts';
-import type { CustomTool, ThinkingConfig, ToolChoice } from '../protocol/request.ts';
+import type { CustomTool, ServerTool, ThinkingConfig, ToolChoice } from '../protocol/request.ts';
 import type { ResiliencePolicy } from '../resilience/policy.ts';
 import type { CacheOption } from './cache.ts';
 
 // The options of one call, apart from the Client that takes them, so that the modules the
 // Client is built from (structured output) can name them without importing the Client.
 
-/** Anything with a tool definition: a Sluice `tool()` or a raw API tool. */
-export type ToolLike = CustomTool | { readonly definition: CustomTool };
+/**
+ * Anything with a tool definition: a Sluice `tool()`, a raw API tool, or a server tool the
+ * provider runs itself (`{ type: 'web_search_20250305', name: 'web_search' }`), passed on as given.
+ */
+export type ToolLike = CustomTool | ServerTool | { readonly definition: CustomTool };
 
 /** Per-call options of `Client.create` and `Client.stream` (system, maxTokens, prefill, tools, signal, …). */
 export interface CallOptions {

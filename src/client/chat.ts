@@ -1,7 +1,7 @@
 import type { ContentBlockParam, ToolResultBlock } from '../protocol/content.ts';
 import { AbortError, InvalidRequestError } from '../protocol/errors.ts';
 import type { Message } from '../protocol/message.ts';
-import type { MessageParam } from '../protocol/request.ts';
+import type { MessageParam, ServerTool } from '../protocol/request.ts';
 import type { MessageStream } from '../stream/message-stream.ts';
 import type { CacheOption } from './cache.ts';
 import { type CallOptions, Client, type ClientOptions } from './client.ts';
@@ -21,6 +21,11 @@ export interface ChatOptions extends ClientOptions {
   history?: MessageParam[];
   /** Tool calls of one response run in parallel, this many at a time. */
   toolConcurrency?: number;
+  /**
+   * Tools the provider runs itself (web search, code execution), sent with every call beside
+   * `tools`: `[{ type: 'web_search_20250305', name: 'web_search' }]`.
+   */
+  serverTools?: ServerTool[];
   /** Prompt caching for every call (see `CallOptions.cache`): `true`, or `{ ttl: '1h' }`. */
   cache?: CacheOption;
   /**
@@ -114,6 +119,7 @@ export class Chat {
   declare temperature: number | undefined;
   declare maxTokens: number | undefined;
   declare toolConcurrency: number | undefined;
+  declare serverTools: ServerTool[];
   declare cache: CacheOption | undefined;
   declare maxPauseContinuations: number;
   /** Tool calls of the last reply, running after its stream ended; their results. */
@@ -131,6 +137,7 @@ export class Chat {
       temperature: options.temperature,
       maxTokens: options.maxTokens,
       toolConcurrency: options.toolConcurrency,
+      serverTools: options.serverTools ?? [],
       cache: options.cache,
       maxPauseContinuations: options.maxPauseContinuations ?? DEFAULT_MAX_PAUSE_CONTINUATIONS,
       pendingTools: Promise.resolve([]),
@@ -316,7 +323,8 @@ export class Chat {
       cache: this.cache,
       ...options,
       system: this.system,
-      tools: this.tools.length > 0 ? this.tools : undefined,
+      tools:
+        this.tools.length + this.serverTools.length > 0 ? [...this.tools, ...this.serverTools] : undefined,
     };
   }
 

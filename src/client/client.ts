@@ -1,7 +1,13 @@
 import type { z } from 'zod';
 import { InvalidRequestError } from '../protocol/errors.ts';
 import { emptyUsage, type Message, type Usage } from '../protocol/message.ts';
-import type { CustomTool, MessageCreateParams, ThinkingConfig, ToolChoice } from '../protocol/request.ts';
+import type {
+  CustomTool,
+  MessageCreateParams,
+  ThinkingConfig,
+  ToolChoice,
+  ToolParam,
+} from '../protocol/request.ts';
 import { ProviderRegistry } from '../providers/registry.ts';
 import type { Provider } from '../providers/types.ts';
 import type { ResiliencePolicy } from '../resilience/policy.ts';
@@ -200,8 +206,8 @@ export class Client {
   }
 }
 
-function toolDefinitionOf(tool: ToolLike): CustomTool {
-  return 'definition' in tool ? (tool as { definition: CustomTool }).definition : (tool as CustomTool);
+function toolDefinitionOf(tool: ToolLike): ToolParam {
+  return 'definition' in tool ? (tool as { definition: CustomTool }).definition : (tool as ToolParam);
 }
 
 function toolChoiceOf(choice: string | ToolChoice): ToolChoice {

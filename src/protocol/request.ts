@@ -33,7 +33,7 @@ export const ServerToolSchema = z.looseObject({
   type: z.string().refine((type) => type !== 'custom'),
   name: z.string(),
 });
-
+/** A tool the provider runs itself (web search, code execution), named by its versioned `type`. */
 export type ServerTool = z.infer<typeof ServerToolSchema>;
 
 export const ToolParamSchema = z.union([CustomToolSchema, ServerToolSchema]);

@@ -20,7 +20,7 @@ export const SIMULATED_CAPABILITIES = {
   tools: true,
   images: true,
   documents: false,
-  thinking: false,
+  thinking: true,
 } as const;
 
 /** Feels like a fast hosted model in the interactive demo; tests pass `NO_PACING`. */
