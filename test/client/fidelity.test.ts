@@ -4,6 +4,7 @@ import { MAX_CACHE_BREAKPOINTS, withCacheBreakpoints } from '../../src/client/ca
 import { Chat } from '../../src/client/chat.ts';
 import { Client } from '../../src/client/client.ts';
 import { tool } from '../../src/client/tools.ts';
+import { costOf, DEFAULT_PRICES } from '../../src/client/usage.ts';
 import type { StreamEvent } from '../../src/protocol/events.ts';
 import { isRefusal, type Message } from '../../src/protocol/message.ts';
 import type { MessageCreateParams } from '../../src/protocol/request.ts';
@@ -221,5 +222,20 @@ describe('prompt caching', () => {
     expect(chat.usage.toJSON()).toMatchObject({ cacheWrite: 1024, cacheRead: 0 });
     // $3 input, $3.75 cache writes, $15 output per million tokens.
     expect(chat.usage.cost).toBeCloseTo((412 * 3 + 1024 * 3.75 + 88 * 15) / 1e6, 10);
+  });
+
+  it('cache writes that live an hour are priced at twice the input, as the API bills them', () => {
+    const usage = {
+      input_tokens: 100,
+      output_tokens: 10,
+      cache_creation_input_tokens: 3000,
+      cache_read_input_tokens: 500,
+      cache_creation: { ephemeral_5m_input_tokens: 1000, ephemeral_1h_input_tokens: 2000 },
+    };
+    const price = DEFAULT_PRICES['anthropic:claude-sonnet-4-5']!;
+    expect(costOf(usage, price)).toBeCloseTo(
+      (100 * 3 + 10 * 15 + 1000 * 3.75 + 2000 * 6 + 500 * 0.3) / 1e6,
+      12,
+    );
   });
 });
