@@ -6,12 +6,14 @@
  * may change in any release. test/api/surface.json records it; a change here is a visible diff.
  */
 
+export type { CacheOption, CacheTtl } from './client/cache.ts';
 export type { CallOptions, ToolLike } from './client/call-options.ts';
 // Client and Chat
 export {
   Chat,
   type ChatCallOptions,
   type ChatOptions,
+  DEFAULT_MAX_PAUSE_CONTINUATIONS,
   type Prompt,
   type ToolLoopOptions,
   type ToolLoopStep,
@@ -108,12 +110,23 @@ export {
   type UnknownEvent,
   unreachable,
 } from './protocol/events.ts';
-export type { Message, StopReason, Usage } from './protocol/message.ts';
+export type {
+  Container,
+  Message,
+  RefusedMessage,
+  StopDetails,
+  StopReason,
+  Usage,
+} from './protocol/message.ts';
+export { isRefusal } from './protocol/message.ts';
 export type {
   CustomTool,
+  MessageCountTokensParams,
   MessageCreateParams,
   MessageParam,
+  MessageTokensCount,
   Role,
+  ServerTool,
   ThinkingConfig,
   ToolChoice,
   ToolParam,
@@ -131,7 +144,12 @@ export {
 } from './resilience/resilient-stream.ts';
 
 // The stream
-export { type ToolInputError, toolInputErrorOf } from './stream/assemble.ts';
+export {
+  type ToolInputError,
+  toolInputErrorOf,
+  unknownDeltasOf,
+  unknownEventsOf,
+} from './stream/assemble.ts';
 export { measureStream, type StreamMeasurement } from './stream/measure.ts';
 export {
   MessageStream,

@@ -1,8 +1,9 @@
 import type { ContentBlockParam, ToolResultBlock } from '../protocol/content.ts';
 import { AbortError, InvalidRequestError } from '../protocol/errors.ts';
 import type { Message } from '../protocol/message.ts';
-import type { MessageParam } from '../protocol/request.ts';
+import type { MessageParam, ServerTool } from '../protocol/request.ts';
 import type { MessageStream } from '../stream/message-stream.ts';
+import type { CacheOption } from './cache.ts';
 import { type CallOptions, Client, type ClientOptions } from './client.ts';
 import { runToolCalls, type Tool, toolResultMessage } from './tools.ts';
 import type { Totals } from './usage.ts';
@@ -20,10 +21,31 @@ export interface ChatOptions extends ClientOptions {
   history?: MessageParam[];
   /** Tool calls of one response run in parallel, this many at a time. */
   toolConcurrency?: number;
+  /**
+   * Tools the provider runs itself (web search, code execution), sent with every call beside
+   * `tools`: `[{ type: 'web_search_20250305', name: 'web_search' }]`.
+   */
+  serverTools?: ServerTool[];
+  /** Prompt caching for every call (see `CallOptions.cache`): `true`, or `{ ttl: '1h' }`. */
+  cache?: CacheOption;
+  /**
+   * How many times a turn the server paused (`stop_reason: 'pause_turn'`, a long server tool
+   * run) is sent back for the model to continue; default {@link DEFAULT_MAX_PAUSE_CONTINUATIONS}.
+   */
+  maxPauseContinuations?: number;
 }
 
+/** The default of `ChatOptions.maxPauseContinuations`. */
+export const DEFAULT_MAX_PAUSE_CONTINUATIONS = 5;
+
 /** Per-call options; the chat supplies system, tools and the conversation. */
-export type ChatCallOptions = Omit<CallOptions, 'system' | 'tools'>;
+export type ChatCallOptions = Omit<CallOptions, 'system' | 'tools'> & {
+  /**
+   * Called when a reply paused (`pause_turn`) and is about to be sent back to be continued,
+   * with the paused reply and which continuation this is (1 for the first).
+   */
+  onPauseTurn?: (paused: Message, continuation: number) => void;
+};
 
 /** A new user turn: text, blocks, or nothing to let the model continue. */
 export type Prompt = string | ContentBlockParam | ContentBlockParam[] | undefined;
@@ -97,6 +119,9 @@ export class Chat {
   declare temperature: number | undefined;
   declare maxTokens: number | undefined;
   declare toolConcurrency: number | undefined;
+  declare serverTools: ServerTool[];
+  declare cache: CacheOption | undefined;
+  declare maxPauseContinuations: number;
   /** Tool calls of the last reply, running after its stream ended; their results. */
   declare private pendingTools: Promise<ToolResultBlock[]>;
 
@@ -112,6 +137,9 @@ export class Chat {
       temperature: options.temperature,
       maxTokens: options.maxTokens,
       toolConcurrency: options.toolConcurrency,
+      serverTools: options.serverTools ?? [],
+      cache: options.cache,
+      maxPauseContinuations: options.maxPauseContinuations ?? DEFAULT_MAX_PAUSE_CONTINUATIONS,
       pendingTools: Promise.resolve([]),
     });
     // biome-ignore lint/correctness/noConstructorReturn: returning the callable is what makes `chat(...)` work.
@@ -141,7 +169,21 @@ export class Chat {
       throw error;
     }
     await this.afterReply(message, options);
-    return message;
+    // A paused turn is sent back as it is, so the model continues it, up to the limit.
+    const turnStart = message.content;
+    const continued: Message[] = [];
+    while (message.stop_reason === 'pause_turn' && continued.length < this.maxPauseContinuations) {
+      options.onPauseTurn?.(message, continued.length + 1);
+      message = await this.client.create(
+        () => this.prepare(undefined, options, {}),
+        this.callOptions(options),
+      );
+      await this.afterReply(message, options);
+      continued.push(message);
+    }
+    if (continued.length === 0) return message;
+    // The whole turn, as the history holds it: a caller reading the reply sees every part.
+    return { ...message, content: [...turnStart, ...continued.flatMap((each) => each.content)] };
   }
 
   /** Streams the reply; the history is updated when it ends, and requested tools run then. */
@@ -154,7 +196,7 @@ export class Chat {
     stream.observe('message', (message) => {
       // Registered before any caller can await the stream: the reply is in the history, and
       // its tools are under way, by the time `finalMessage()` resolves.
-      this.history.push({ role: 'assistant', content: message.content });
+      this.recordReply(message);
       this.pendingTools = this.runTools(message, options);
       this.pendingTools.catch(() => {});
     });
@@ -206,11 +248,13 @@ export class Chat {
     else signal?.addEventListener('abort', forwardAbort, { once: true });
     let current: ToolLoopStepStream | undefined;
     let completed = false;
+    // Steps that continued a paused turn do not count against maxSteps: they asked for no tools.
+    let pauses = 0;
     try {
       for (let step = 1; ; step++) {
         // Not a step whose stream is over before anyone could read it.
         if (loop.signal.aborted) throw abortErrorOf(loop.signal.reason);
-        const toolsWithheld = step > maxSteps;
+        const toolsWithheld = step - pauses > maxSteps;
         current = this.loopStep(step, toolsWithheld, step === 1 ? prompt : undefined, {
           ...callOptions,
           prefill: step === 1 ? prefill : undefined,
@@ -220,6 +264,15 @@ export class Chat {
         yield current;
         const outcome = await current.result();
         await onStep?.(outcome);
+        if (outcome.message.stop_reason === 'pause_turn' && pauses < this.maxPauseContinuations) {
+          pauses++;
+          callOptions.onPauseTurn?.(outcome.message, pauses);
+          if (await stopWhen?.(outcome)) {
+            completed = true;
+            return outcome.message;
+          }
+          continue;
+        }
         const asksForTools = outcome.message.stop_reason === 'tool_use' && outcome.toolResults.length > 0;
         if (toolsWithheld || !asksForTools || (await stopWhen?.(outcome))) {
           completed = true;
@@ -267,9 +320,11 @@ export class Chat {
     return {
       maxTokens: this.maxTokens,
       temperature: this.temperature,
+      cache: this.cache,
       ...options,
       system: this.system,
-      tools: this.tools.length > 0 ? this.tools : undefined,
+      tools:
+        this.tools.length + this.serverTools.length > 0 ? [...this.tools, ...this.serverTools] : undefined,
     };
   }
 
@@ -305,9 +360,24 @@ export class Chat {
   }
 
   private async afterReply(message: Message, options: ChatCallOptions): Promise<void> {
-    this.history.push({ role: 'assistant', content: message.content });
+    this.recordReply(message);
     this.pendingTools = this.runTools(message, options);
     await this.pendingTools;
+  }
+
+  /**
+   * The reply joins the history as it came, thinking blocks and their signatures included.
+   * The continuation of a paused turn joins that turn: one assistant turn, as the API sees it.
+   */
+  private recordReply(message: Message): void {
+    const last = this.history.at(-1);
+    if (last?.role === 'assistant') {
+      const before =
+        typeof last.content === 'string' ? [{ type: 'text' as const, text: last.content }] : last.content;
+      last.content = [...before, ...message.content];
+    } else {
+      this.history.push({ role: 'assistant', content: message.content });
+    }
   }
 
   /** Runs the tools `message` asks for and appends their results; resolves with them. */

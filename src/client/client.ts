@@ -1,11 +1,19 @@
 import type { z } from 'zod';
+import { InvalidRequestError } from '../protocol/errors.ts';
 import { emptyUsage, type Message, type Usage } from '../protocol/message.ts';
-import type { CustomTool, MessageCreateParams, ThinkingConfig, ToolChoice } from '../protocol/request.ts';
+import type {
+  CustomTool,
+  MessageCreateParams,
+  ThinkingConfig,
+  ToolChoice,
+  ToolParam,
+} from '../protocol/request.ts';
 import { ProviderRegistry } from '../providers/registry.ts';
 import type { Provider } from '../providers/types.ts';
 import type { ResiliencePolicy } from '../resilience/policy.ts';
 import { resilientStream } from '../resilience/resilient-stream.ts';
 import { MessageStream, type RetryInfo, type SourceContext } from '../stream/message-stream.ts';
+import { withCacheBreakpoints } from './cache.ts';
 import type { CallOptions, ToolLike } from './call-options.ts';
 
 import { type MessagesInput, toMessageParams } from './messages.ts';
@@ -102,8 +110,8 @@ export class Client {
     if (options.metadata) request.metadata = options.metadata;
     if (options.tools?.length) request.tools = options.tools.map(toolDefinitionOf);
     if (options.toolChoice !== undefined) request.tool_choice = toolChoiceOf(options.toolChoice);
-    if (options.thinking) request.thinking = thinkingOf(options.thinking);
-    return request;
+    if (options.thinking !== undefined) request.thinking = thinkingOf(options.thinking);
+    return options.cache ? withCacheBreakpoints(request, options.cache) : request;
   }
 
   /**
@@ -171,6 +179,24 @@ export class Client {
     return parse(await this.create(prompt, callOptions));
   }
 
+  /**
+   * The input tokens a call with these messages and options would cost, counted by the
+   * provider without running the model (the Messages API's `count_tokens`; free of charge).
+   */
+  async countTokens(messages: MessagesInput, options: CallOptions = {}): Promise<number> {
+    if (!this.provider.countTokens) {
+      throw new InvalidRequestError(
+        `The ${this.provider.name} provider cannot count tokens; count with an anthropic: or sim: model.`,
+      );
+    }
+    const { max_tokens: _max, ...request } = this.buildRequest(messages, options);
+    const count = await this.provider.countTokens(request, {
+      signal: options.signal,
+      headers: { ...this.options.headers, ...options.headers },
+    });
+    return count.input_tokens;
+  }
+
   /** The complete response. */
   create(
     messages: MessagesInput | (() => Promise<MessagesInput>),
@@ -180,8 +206,8 @@ export class Client {
   }
 }
 
-function toolDefinitionOf(tool: ToolLike): CustomTool {
-  return 'definition' in tool ? (tool as { definition: CustomTool }).definition : (tool as CustomTool);
+function toolDefinitionOf(tool: ToolLike): ToolParam {
+  return 'definition' in tool ? (tool as { definition: CustomTool }).definition : (tool as ToolParam);
 }
 
 function toolChoiceOf(choice: string | ToolChoice): ToolChoice {
@@ -190,7 +216,8 @@ function toolChoiceOf(choice: string | ToolChoice): ToolChoice {
   return { type: 'tool', name: choice };
 }
 
-function thinkingOf(thinking: { budgetTokens: number } | ThinkingConfig): ThinkingConfig {
+function thinkingOf(thinking: number | { budgetTokens: number } | ThinkingConfig): ThinkingConfig {
+  if (typeof thinking === 'number') return { type: 'enabled', budget_tokens: thinking };
   if ('budgetTokens' in thinking)
     return { type: 'enabled', budget_tokens: (thinking as { budgetTokens: number }).budgetTokens };
   return thinking as ThinkingConfig;

@@ -5,7 +5,10 @@ import { addUsage } from '../protocol/usage.ts';
 export interface Price {
   input: number;
   output: number;
+  /** Cache writes with the default five-minute lifetime. */
   cacheWrite?: number;
+  /** Cache writes that live an hour (`ttl: '1h'`); default twice the input price, as Anthropic bills them. */
+  cacheWrite1h?: number;
   cacheRead?: number;
 }
 
@@ -37,12 +40,23 @@ export function priceOf(model: string, prices: Record<string, Price>): Price | u
 export function costOf(usage: Usage, price: Price): number {
   const perToken = (dollarsPerMillion: number | undefined, tokens: number | null | undefined) =>
     ((dollarsPerMillion ?? 0) * (tokens ?? 0)) / 1_000_000;
+  // Writes that live an hour cost more; the API says how many there were in `cache_creation`.
+  const hourWrites = hourCacheWrites(usage);
   return (
     perToken(price.input, usage.input_tokens) +
     perToken(price.output, usage.output_tokens) +
-    perToken(price.cacheWrite ?? price.input, usage.cache_creation_input_tokens) +
+    perToken(price.cacheWrite ?? price.input, (usage.cache_creation_input_tokens ?? 0) - hourWrites) +
+    perToken(price.cacheWrite1h ?? price.input * 2, hourWrites) +
     perToken(price.cacheRead ?? price.input, usage.cache_read_input_tokens)
   );
+}
+
+/** The cache writes of `usage` that live an hour, from its `cache_creation` breakdown (none without one). */
+function hourCacheWrites(usage: Usage): number {
+  const breakdown = (usage as { cache_creation?: { ephemeral_1h_input_tokens?: unknown } }).cache_creation;
+  const hour = breakdown?.ephemeral_1h_input_tokens;
+  const total = usage.cache_creation_input_tokens ?? 0;
+  return typeof hour === 'number' && hour > 0 ? Math.min(hour, total) : 0;
 }
 
 /** Usage and cost summed over calls; prints as `In: 8; Out: 29; Cache: 0 read, 0 written; Total: 37`. */

@@ -4,6 +4,8 @@ import { z } from 'zod';
 // what it does not know breaks its users the day the API grows.
 
 export const CacheControlSchema = z.looseObject({ type: z.literal('ephemeral'), ttl: z.string().optional() });
+/** A prompt-cache breakpoint: the prefix up to this block is cached (`ttl` `5m`, the default, or `1h`). */
+export type CacheControl = z.infer<typeof CacheControlSchema>;
 
 export const CitationSchema = z.looseObject({
   type: z.string(),

@@ -1,7 +1,13 @@
 import { z } from 'zod';
 import { CitationSchema, ContentBlockSchema } from './content.ts';
 import { ErrorDetailSchema } from './errors.ts';
-import { DeltaUsageSchema, MessageSchema, StopReasonSchema } from './message.ts';
+import {
+  ContainerSchema,
+  DeltaUsageSchema,
+  MessageSchema,
+  StopDetailsSchema,
+  StopReasonSchema,
+} from './message.ts';
 
 // Every type here is inferred from its schema, so the two cannot drift apart. Known kinds form
 // closed unions (`switch (x.type)` narrows, and a `default` can prove it saw every kind); a kind
@@ -92,6 +98,8 @@ export const MessageDeltaEventSchema = z.looseObject({
   delta: z.looseObject({
     stop_reason: StopReasonSchema.nullable().optional(),
     stop_sequence: z.string().nullable().optional(),
+    stop_details: StopDetailsSchema.nullable().optional(),
+    container: ContainerSchema.nullable().optional(),
   }),
   usage: DeltaUsageSchema.optional(),
 });

@@ -33,7 +33,7 @@ export const ServerToolSchema = z.looseObject({
   type: z.string().refine((type) => type !== 'custom'),
   name: z.string(),
 });
-
+/** A tool the provider runs itself (web search, code execution), named by its versioned `type`. */
 export type ServerTool = z.infer<typeof ServerToolSchema>;
 
 export const ToolParamSchema = z.union([CustomToolSchema, ServerToolSchema]);
@@ -58,12 +58,34 @@ export const ToolChoiceSchema = z.discriminatedUnion('type', [
 /** Whether and which tool the model must call: `auto`, `any`, `tool` (by name) or `none`. */
 export type ToolChoice = z.infer<typeof ToolChoiceSchema>;
 
-export const ThinkingConfigSchema = z.discriminatedUnion('type', [
+const KNOWN_THINKING_SCHEMAS = [
   z.looseObject({ type: z.literal('enabled'), budget_tokens: z.number().int().min(1) }),
+  z.looseObject({ type: z.literal('adaptive') }),
   z.looseObject({ type: z.literal('disabled') }),
+] as const;
+const KNOWN_THINKING_TYPES: ReadonlySet<string> = new Set(
+  KNOWN_THINKING_SCHEMAS.map((schema) => schema.shape.type.value),
+);
+export const ThinkingConfigSchema = z.union([
+  ...KNOWN_THINKING_SCHEMAS,
+  // A thinking mode added after this version reaches the upstream as given; a known one must
+  // still match its own schema.
+  z.looseObject({
+    type: z.string().refine((type) => !KNOWN_THINKING_TYPES.has(type), {
+      message: 'a known thinking type must match its own schema',
+    }),
+  }),
 ]);
-/** Extended thinking: enabled with a token budget, or disabled. */
+/**
+ * Extended thinking: enabled with a token budget, adaptive (the model decides how much), or
+ * disabled; a mode added later passes as given.
+ */
 export type ThinkingConfig = z.infer<typeof ThinkingConfigSchema>;
+
+/** Whether a request asks for thinking (any mode but `disabled`): the API then refuses an assistant prefill. */
+export function thinkingRequested(params: { thinking?: ThinkingConfig | undefined }): boolean {
+  return params.thinking !== undefined && params.thinking.type !== 'disabled';
+}
 
 export const MessageCreateParamsSchema = z.looseObject({
   model: z.string().min(1),
@@ -82,3 +104,18 @@ export const MessageCreateParamsSchema = z.looseObject({
 });
 /** A Messages API request body (`POST /v1/messages`). */
 export type MessageCreateParams = z.infer<typeof MessageCreateParamsSchema>;
+
+/**
+ * A `POST /v1/messages/count_tokens` body: what a Messages request would send, without
+ * `max_tokens` and `stream`, which do not change the input.
+ */
+export const MessageCountTokensParamsSchema = MessageCreateParamsSchema.omit({
+  max_tokens: true,
+  stream: true,
+});
+/** What to count the input tokens of: a Messages request without `max_tokens` and `stream`. */
+export type MessageCountTokensParams = z.infer<typeof MessageCountTokensParamsSchema>;
+
+export const MessageTokensCountSchema = z.looseObject({ input_tokens: z.number().int().nonnegative() });
+/** The answer of `count_tokens`: the input tokens the request would cost. */
+export type MessageTokensCount = z.infer<typeof MessageTokensCountSchema>;

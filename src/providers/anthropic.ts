@@ -1,10 +1,15 @@
 import { AuthenticationError, ConnectionError, ProtocolError } from '../protocol/errors.ts';
 import type { StreamEvent } from '../protocol/events.ts';
-import type { MessageCreateParams } from '../protocol/request.ts';
+import {
+  type MessageCountTokensParams,
+  type MessageCreateParams,
+  type MessageTokensCount,
+  MessageTokensCountSchema,
+} from '../protocol/request.ts';
 import { type BatchedIterable, batched, batchesOf, openedOnFirstPull } from '../stream/batches.ts';
 import { type SseCursor, sseStreamEvents } from '../stream/decode-events.ts';
 import type { ProviderDescriptor } from './descriptor.ts';
-import { discard, getStream, postJson, trimSlash, type UpstreamResponse } from './http.ts';
+import { bodyText, discard, getStream, postJson, trimSlash, type UpstreamResponse } from './http.ts';
 import { PROVIDER_SPECIFICATION_VERSION, type Provider, type ProviderCallOptions } from './types.ts';
 
 /** Options of `createAnthropicProvider`; key and base URL default to `ANTHROPIC_API_KEY` and `ANTHROPIC_BASE_URL`. */
@@ -62,7 +67,43 @@ export function createAnthropicProvider(options: AnthropicProviderOptions = {}):
     stream(request: MessageCreateParams, call: ProviderCallOptions = {}): BatchedIterable<StreamEvent> {
       return batched(() => openedOnFirstPull(() => openStream(request, call)));
     },
+    countTokens,
   };
+
+  async function countTokens(
+    request: MessageCountTokensParams,
+    call: ProviderCallOptions = {},
+  ): Promise<MessageTokensCount> {
+    const key = requireKey();
+    const response = await postJson(`${baseURL}/v1/messages/count_tokens`, request, {
+      headers: { accept: 'application/json', ...authHeaders(call, key) },
+      signal: call.signal,
+      fetch: options.fetch,
+    });
+    const text = await bodyText(response.body, call.signal);
+    let count: unknown;
+    try {
+      count = JSON.parse(text);
+    } catch {
+      count = undefined;
+    }
+    const parsed = MessageTokensCountSchema.safeParse(count);
+    if (!parsed.success) {
+      throw new ProtocolError(
+        `The Anthropic endpoint at ${baseURL} answered count_tokens without an input_tokens count; check ANTHROPIC_BASE_URL.`,
+      );
+    }
+    return parsed.data;
+  }
+
+  function requireKey(): string {
+    if (!apiKey) {
+      throw new AuthenticationError(
+        'No Anthropic API key: set ANTHROPIC_API_KEY (or pass apiKey) to use anthropic: models, or use sim:default.',
+      );
+    }
+    return apiKey;
+  }
 
   function authHeaders(call: ProviderCallOptions, key: string): Record<string, string> {
     return { 'anthropic-version': version, ...options.headers, ...call.headers, 'x-api-key': key };
@@ -72,16 +113,12 @@ export function createAnthropicProvider(options: AnthropicProviderOptions = {}):
     request: MessageCreateParams,
     call: ProviderCallOptions,
   ): Promise<AsyncIterable<readonly StreamEvent[]>> {
-    if (!apiKey) {
-      throw new AuthenticationError(
-        'No Anthropic API key: set ANTHROPIC_API_KEY (or pass apiKey) to use anthropic: models, or use sim:default.',
-      );
-    }
+    const key = requireKey();
     const response = await postJson(
       `${baseURL}/v1/messages`,
       { ...request, stream: true },
       {
-        headers: { accept: 'text/event-stream', ...authHeaders(call, apiKey) },
+        headers: { accept: 'text/event-stream', ...authHeaders(call, key) },
         signal: call.signal,
         fetch: options.fetch,
       },
@@ -97,7 +134,7 @@ export function createAnthropicProvider(options: AnthropicProviderOptions = {}):
     // One stage from bytes to events: a gateway relays events one network chunk at a time,
     // and each stacked stage would cost every event an await of its own.
     if (!streamId) return batchesOf(sseStreamEvents(response.body, call.signal));
-    return reattaching(response, streamId, call, apiKey);
+    return reattaching(response, streamId, call, key);
   }
 
   /**

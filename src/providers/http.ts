@@ -3,7 +3,7 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { AbortError } from '../protocol/errors.ts';
 import { errorFromHttp, type HeaderReader } from '../protocol/http-errors.ts';
 import { type BatchedIterable, batched, batchesOf } from '../stream/batches.ts';
-import type { ByteSource } from '../stream/byte-batches.ts';
+import { type ByteSource, byteBatches } from '../stream/byte-batches.ts';
 import { errorFromTransport } from '../stream/transport-error.ts';
 
 /** An upstream's answer to a POST that succeeded (2xx): its headers and its body, still streaming. */
@@ -158,6 +158,20 @@ async function readText(response: IncomingMessage): Promise<string> {
 }
 
 async function* emptyBody(): AsyncGenerator<Uint8Array> {}
+
+/** A whole body as text (a JSON answer, not a stream); a reset while reading is a `ConnectionError`. */
+export async function bodyText(body: ByteSource, signal?: AbortSignal): Promise<string> {
+  const decoder = new TextDecoder();
+  let text = '';
+  try {
+    for await (const batch of byteBatches(body, signal)) {
+      for (const chunk of batch) text += decoder.decode(chunk, { stream: true });
+    }
+  } catch (error) {
+    throw errorFromTransport(error);
+  }
+  return text + decoder.decode();
+}
 
 /** Lets go of a body that will not be read, closing its connection. */
 export async function discard(body: ByteSource): Promise<void> {

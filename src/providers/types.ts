@@ -1,5 +1,9 @@
 import type { StreamEvent } from '../protocol/events.ts';
-import type { MessageCreateParams } from '../protocol/request.ts';
+import type {
+  MessageCountTokensParams,
+  MessageCreateParams,
+  MessageTokensCount,
+} from '../protocol/request.ts';
 
 /**
  * The version of the `Provider` contract below. A provider states the one it implements, and
@@ -53,4 +57,9 @@ export interface Provider {
   readonly name: string;
   readonly capabilities: ProviderCapabilities;
   stream(request: MessageCreateParams, options?: ProviderCallOptions): AsyncIterable<StreamEvent>;
+  /**
+   * The input tokens a request would cost, without running it (the Messages API's
+   * `count_tokens`); absent when the provider cannot count them.
+   */
+  countTokens?(request: MessageCountTokensParams, options?: ProviderCallOptions): Promise<MessageTokensCount>;
 }

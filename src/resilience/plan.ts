@@ -1,5 +1,5 @@
 import { isBlock, type TextBlock } from '../protocol/content.ts';
-import type { MessageCreateParams, MessageParam } from '../protocol/request.ts';
+import { type MessageCreateParams, type MessageParam, thinkingRequested } from '../protocol/request.ts';
 import type { ProviderCapabilities } from '../providers/types.ts';
 import type { MessageAssembler } from '../stream/assemble.ts';
 import type { AttemptPlan } from './splice.ts';
@@ -13,9 +13,10 @@ export type NextAttempt =
  * How to ask again after a failure, given what the consumer already has; `undefined` when
  * the answer cannot be continued (resume is off and content was delivered).
  *
- * Text only and a provider that takes a prefill: continue by prefill, the cheapest and the
- * most exact. Anything else (a finished tool call, thinking, a provider without prefill):
- * ask again from the start and check that the answer repeats what was delivered.
+ * Text only, thinking off, and a provider that takes a prefill: continue by prefill, the
+ * cheapest and the most exact. Anything else (a finished tool call, a thinking or server tool
+ * block, a request with thinking on, which the API refuses a prefill for, a provider without
+ * prefill): ask again from the start and check that the answer repeats what was delivered.
  */
 export function planNextAttempt(
   original: MessageCreateParams,
@@ -29,7 +30,9 @@ export function planNextAttempt(
 
   const { history, prefill } = splitPrefill(original.messages);
   const texts = content.filter((block) => isBlock(block, 'text'));
-  if (capabilities.prefill && prefill !== undefined && texts.length === content.length) {
+  // The API rejects an assistant prefill when thinking is on, even after text alone.
+  const prefillAllowed = capabilities.prefill && !thinkingRequested(original);
+  if (prefillAllowed && prefill !== undefined && texts.length === content.length) {
     const full = prefill + textOf(texts);
     // Anthropic rejects an assistant prefill that ends in white space.
     const trimmed = full.trimEnd();

@@ -12,8 +12,8 @@ import {
   unreachable,
 } from '../protocol/events.ts';
 import { emptyUsage, type Usage } from '../protocol/message.ts';
-import { addUsage, foldUsage } from '../protocol/usage.ts';
-import type { MessageAssembler } from '../stream/assemble.ts';
+import { addUsage, foldUsage, USAGE_COUNTS } from '../protocol/usage.ts';
+import { type MessageAssembler, unknownEventsOf } from '../stream/assemble.ts';
 
 /**
  * How an attempt relates to what the consumer already has:
@@ -61,6 +61,8 @@ export class AttemptSplicer {
   private readonly plan: AttemptPlan;
   private readonly holdNonText: boolean;
   private readonly usageBase: Usage;
+  /** No earlier attempt used a token: this attempt's usage reports pass on as the upstream sent them. */
+  private readonly noEarlierUsage: boolean;
   private readonly consumerStarted: boolean;
   /** Restart: the delivered blocks as they were when this attempt began. */
   private readonly expected: ContentBlock[];
@@ -74,6 +76,9 @@ export class AttemptSplicer {
   private attemptUsage: Usage = emptyUsage();
   private contentDeltas = 0;
   private stopped = false;
+  /** Events of unknown kinds the consumer has, which an answer from the start repeats; and how many it did. */
+  private readonly deliveredUnknown: readonly StreamEvent[];
+  private unknownRepeated = 0;
 
   constructor(
     delivered: MessageAssembler,
@@ -83,6 +88,7 @@ export class AttemptSplicer {
     this.plan = plan;
     this.holdNonText = options.holdNonText;
     this.usageBase = options.usageBase;
+    this.noEarlierUsage = USAGE_COUNTS.every((count) => !options.usageBase[count]);
     const content = delivered.message?.content ?? [];
     this.consumerStarted = delivered.message !== undefined;
     this.expected = plan.mode === 'restart' ? structuredClone(content) : [];
@@ -95,6 +101,8 @@ export class AttemptSplicer {
         : undefined;
     this.nextIndex = content.length;
     this.skip = plan.mode === 'resume' ? plan.skip : '';
+    this.deliveredUnknown =
+      plan.mode !== 'resume' && delivered.message ? [...unknownEventsOf(delivered.message)] : [];
   }
 
   /** This attempt's usage: the upstream's latest counts, or an estimate if it broke off before reporting. */
@@ -117,8 +125,9 @@ export class AttemptSplicer {
       this.contentDeltas++;
       return this.onBlockDelta(event);
     }
-    // An event type this version does not know passes on unchanged.
-    if (!isKnownEvent(event)) return [event];
+    // An event type this version does not know passes on unchanged, unless an answer asked for
+    // again repeats one the consumer already has.
+    if (!isKnownEvent(event)) return this.repeatsDeliveredUnknown(event) ? [] : [event];
     switch (event.type) {
       case 'message_start':
         return this.onMessageStart(event);
@@ -153,6 +162,8 @@ export class AttemptSplicer {
   private onMessageStart(event: MessageStartEvent): StreamEvent[] {
     this.attemptUsage = foldUsage(emptyUsage(), event.message?.usage);
     if (this.consumerStarted) return [];
+    // The only attempt so far: its usage is the upstream's, passed on as reported.
+    if (this.noEarlierUsage) return [event];
     return [{ ...event, message: { ...event.message, usage: addUsage(this.usageBase, this.attemptUsage) } }];
   }
 
@@ -316,8 +327,21 @@ export class AttemptSplicer {
     this.attemptUsage = foldUsage(this.attemptUsage, event.usage);
     return [
       ...this.closeOpenBlock(),
-      { ...event, usage: { ...event.usage, ...addUsage(this.usageBase, this.attemptUsage) } },
+      this.noEarlierUsage
+        ? event
+        : { ...event, usage: { ...event.usage, ...addUsage(this.usageBase, this.attemptUsage) } },
     ];
+  }
+
+  /**
+   * Whether an unknown event is the next of those the consumer already has, repeated by an
+   * answer asked for again from the start (a prefill's continuation repeats none).
+   */
+  private repeatsDeliveredUnknown(event: StreamEvent): boolean {
+    const next = this.deliveredUnknown[this.unknownRepeated];
+    if (next === undefined || !deepEqual(event, next)) return false;
+    this.unknownRepeated++;
+    return true;
   }
 
   /** A delta of a block that passes, less the white space the consumer already has. */

@@ -25,6 +25,7 @@ import { answerParserError } from './parser-errors.ts';
 import { RateLimiter, type RequestLimiter } from './rate-limit.ts';
 import { createRouter, type RouterOptions } from './router.ts';
 import { registerChatCompletionsRoute } from './routes/chat-completions.ts';
+import { registerCountTokensRoute } from './routes/count-tokens.ts';
 import { registerMessagesRoute } from './routes/messages.ts';
 import { registerModelsRoute } from './routes/models.ts';
 import { registerStreamingChatRoute, type StreamingChatLogEntry } from './routes/streaming-chat.ts';
@@ -232,6 +233,7 @@ export function createServer(options: GatewayOptions = {}): FastifyInstance {
   registerApi(app, gateway, (api) => {
     registerModelsRoute(api, gateway);
     registerMessagesRoute(api, gateway);
+    registerCountTokensRoute(api, gateway);
     registerChatCompletionsRoute(api, gateway);
     registerStreamingChatRoute(api, gateway, router, dispatcher, { log: options.log });
     registerStreamsRoutes(api, gateway);

@@ -12,6 +12,8 @@ import {
   type MessageStartEvent,
   type StreamEvent,
   type TextDelta,
+  type UnknownDelta,
+  type UnknownEvent,
   unreachable,
 } from '../protocol/events.ts';
 import type { Message } from '../protocol/message.ts';
@@ -33,6 +35,31 @@ const toolInputErrors = new WeakMap<object, ToolInputError>();
 /** Why a tool_use block's input is not what the model meant to send, if its JSON was invalid. */
 export function toolInputErrorOf(block: ContentBlock): ToolInputError | undefined {
   return toolInputErrors.get(block);
+}
+
+// Also beside the message, for the same reason: a delta type this version does not know is
+// kept for whoever can read it, but it must not change what is sent back as history.
+const unknownDeltas = new WeakMap<object, UnknownDelta[]>();
+const unknownEvents = new WeakMap<object, UnknownEvent[]>();
+
+/**
+ * The deltas of kinds this version does not model that arrived for a block, in order, as they
+ * came (the official SDK drops them): a newer API feature stays readable before Sluice knows it.
+ */
+export function unknownDeltasOf(block: ContentBlock): readonly UnknownDelta[] {
+  return unknownDeltas.get(block) ?? [];
+}
+
+/** The events of kinds this version does not model that arrived while a message streamed, as they came. */
+export function unknownEventsOf(message: Message): readonly UnknownEvent[] {
+  return unknownEvents.get(message) ?? [];
+}
+
+/** Keeps `item` in the list a side table holds for `owner`. */
+function keep<Item>(table: WeakMap<object, Item[]>, owner: object, item: Item): void {
+  const list = table.get(owner);
+  if (list) list.push(item);
+  else table.set(owner, [item]);
 }
 
 type Phase = 'before_start' | 'streaming' | 'stopped';
@@ -68,8 +95,11 @@ export class MessageAssembler {
       this.applyDelta(event);
       return;
     }
-    // Event types this version does not know carry nothing for the message.
-    if (!isKnownEvent(event)) return;
+    // Event types this version does not know change nothing in the message; they are kept beside it.
+    if (!isKnownEvent(event)) {
+      if (this.current !== undefined) keep(unknownEvents, this.current, event);
+      return;
+    }
     switch (event.type) {
       case 'message_start':
         this.start(event);
@@ -165,8 +195,11 @@ export class MessageAssembler {
       this.appendText(block, delta, index);
       return;
     }
-    // A delta type added after this version: nothing to fold in, and nothing to reject.
-    if (!isKnownDelta(delta)) return;
+    // A delta type added after this version: nothing to fold in and nothing to reject, but kept.
+    if (!isKnownDelta(delta)) {
+      keep(unknownDeltas, block, delta);
+      return;
+    }
     switch (delta.type) {
       case 'text_delta':
         this.appendText(block, delta, index);
@@ -192,8 +225,11 @@ export class MessageAssembler {
         return;
       }
       case 'signature_delta': {
+        // The API sends the whole signature in one delta: it replaces, it never appends (a
+        // signature appended to the empty one of content_block_start would still be right, but
+        // one sent twice would not).
         const thinking = this.blockOf(block, 'thinking', delta.type, index);
-        thinking.signature = (thinking.signature ?? '') + this.stringField(delta.signature, 'signature');
+        thinking.signature = this.stringField(delta.signature, 'signature_delta.signature');
         return;
       }
       default:
@@ -228,9 +264,7 @@ export class MessageAssembler {
 
   private applyMessageDelta(event: MessageDeltaEvent): void {
     const message = this.streaming('message_delta');
-    const delta = event.delta ?? {};
-    if (delta.stop_reason !== undefined) message.stop_reason = delta.stop_reason;
-    if (delta.stop_sequence !== undefined) message.stop_sequence = delta.stop_sequence;
+    applyMessageDeltaFields(message, event.delta);
     message.usage = foldUsage(message.usage, event.usage);
   }
 
@@ -266,6 +300,25 @@ export class MessageAssembler {
 
   private fail(problem: string): never {
     throw new ProtocolError(`Malformed event stream: ${problem}.`, { partialMessage: this.partialMessage() });
+  }
+}
+
+/** Fields a `message_delta` sets as they come, null included: they describe how this message stopped. */
+const STOP_FIELDS: ReadonlySet<string> = new Set(['stop_reason', 'stop_sequence', 'stop_details']);
+
+/**
+ * Every field of a `message_delta`'s `delta` onto the message, those this version does not
+ * know included: the stop fields as they come, any other (`container`, …) unless it is null
+ * where the message already has a value (the API reports the container once it exists and may
+ * send null after it).
+ */
+function applyMessageDeltaFields(message: Message, delta: object | undefined): void {
+  if (typeof delta !== 'object' || delta === null) return;
+  const target = message as Record<string, unknown>;
+  for (const [field, value] of Object.entries(delta)) {
+    if (value === undefined) continue;
+    if (value === null && !STOP_FIELDS.has(field) && target[field] != null) continue;
+    target[field] = value;
   }
 }
 

@@ -23,11 +23,11 @@ describe('foldUsage: cumulative reports within one message', () => {
     });
   });
 
-  it('an absent report or a non-number changes nothing, and the input is not mutated', () => {
+  it('an absent report or a null changes nothing; objects of counts replace; the input is not mutated', () => {
     expect(foldUsage(start, undefined)).toBe(start);
     expect(
       foldUsage(start, { cache_read_input_tokens: null, server_tool_use: { web_search_requests: 1 } }),
-    ).toEqual(start);
+    ).toEqual({ ...start, server_tool_use: { web_search_requests: 1 } });
     foldUsage(start, { output_tokens: 99 });
     expect(start.output_tokens).toBe(1);
   });

@@ -1240,6 +1240,8 @@ describe('messageToOpenAIResponse', () => {
                 function: { name: 'weather', arguments: '{"city":"Paris"}' },
               },
             ],
+            // Thinking as the field vLLM, DeepSeek and llama.cpp answer with.
+            reasoning_content: 'hmm',
           },
           logprobs: null,
           finish_reason: 'tool_calls',
@@ -1252,9 +1254,9 @@ describe('messageToOpenAIResponse', () => {
         prompt_tokens_details: { cached_tokens: 90 },
       },
     });
-    // And back: the same content, stop reason and usage.
+    // And back: the same content (the thinking without its signature), stop reason and usage.
     expect(openAIResponseToMessage(body)).toMatchObject({
-      content: message.content.slice(1),
+      content: [{ type: 'thinking', thinking: 'hmm', signature: '' }, ...message.content.slice(1)],
       stop_reason: 'tool_use',
       usage: { input_tokens: 10, output_tokens: 5, cache_read_input_tokens: 90 },
     });

@@ -260,3 +260,54 @@ describe('protocol violations', () => {
     expect(message.content).toEqual([{ type: 'text', text: deltas.join('') }]);
   });
 });
+
+describe('thinking signatures and message_delta fields', () => {
+  function assemble(events: StreamEvent[]) {
+    const assembler = new MessageAssembler();
+    for (const event of events) assembler.apply(event);
+    return assembler.finish();
+  }
+  const thinkingStart: StreamEvent = {
+    type: 'content_block_start',
+    index: 0,
+    content_block: { type: 'thinking', thinking: '', signature: 'placeholder' },
+  };
+  const signature = (value: string): StreamEvent => ({
+    type: 'content_block_delta',
+    index: 0,
+    delta: { type: 'signature_delta', signature: value },
+  });
+  const end: StreamEvent[] = [
+    { type: 'content_block_stop', index: 0 },
+    {
+      type: 'message_delta',
+      delta: { stop_reason: 'end_turn', stop_sequence: null },
+      usage: { output_tokens: 5 },
+    },
+    { type: 'message_stop' },
+  ];
+
+  it('a signature_delta replaces the signature, it does not append to it', () => {
+    const message = assemble([messageStart(), thinkingStart, signature('SIG_A'), signature('SIG_B'), ...end]);
+    expect(message.content[0]).toEqual({ type: 'thinking', thinking: '', signature: 'SIG_B' });
+  });
+
+  it('a null container does not erase the one reported; stop fields are set as they come', () => {
+    const message = assemble([
+      messageStart(),
+      { type: 'message_delta', delta: { container: { id: 'container_1', expires_at: 'soon' } } },
+      {
+        type: 'message_delta',
+        delta: { stop_reason: 'refusal', stop_sequence: null, stop_details: null, container: null },
+        usage: { output_tokens: 2, server_tool_use: { web_search_requests: 2 } },
+      },
+      { type: 'message_stop' },
+    ]);
+    expect(message).toMatchObject({
+      stop_reason: 'refusal',
+      stop_details: null,
+      container: { id: 'container_1', expires_at: 'soon' },
+      usage: { output_tokens: 2, server_tool_use: { web_search_requests: 2 } },
+    });
+  });
+});

@@ -210,6 +210,10 @@ export type OpenAIToolCallDelta = z.infer<typeof OpenAIToolCallDeltaSchema>;
 export const OpenAIChunkDeltaSchema = z.looseObject({
   role: z.enum(['developer', 'system', 'user', 'assistant', 'tool']).nullish(),
   content: z.string().nullish(),
+  /** The model's reasoning, as vLLM, DeepSeek and llama.cpp stream it (not part of OpenAI's own API). */
+  reasoning_content: z.string().nullish(),
+  /** The same, under the name OpenRouter and Ollama use. */
+  reasoning: z.string().nullish(),
   refusal: z.string().nullish(),
   tool_calls: z.array(OpenAIToolCallDeltaSchema).nullish(),
 });
@@ -239,6 +243,8 @@ export type OpenAIChatChunk = z.infer<typeof OpenAIChatChunkSchema>;
 export const OpenAIResponseMessageSchema = z.looseObject({
   role: z.literal('assistant'),
   content: z.string().nullable(),
+  reasoning_content: z.string().nullish(),
+  reasoning: z.string().nullish(),
   refusal: z.string().nullish(),
   tool_calls: z.array(OpenAIToolCallSchema).nullish(),
 });

@@ -1,10 +1,13 @@
 import type { MessageCreateParams } from '../../protocol/request.ts';
+import type { SimulatedAnswer, SimulatedBlock, SimulatedStopReason } from './answer-types.ts';
 import { piecesAfter, scriptFor } from './continuation.ts';
 import { blocksOf, boundedForReading, type Context, contextOf, splitPrefill } from './conversation.ts';
+import { withFeatures } from './features.ts';
 import { simulatedId, stableStringify } from './ids.ts';
 import { applyLimits } from './limits.ts';
 import { proseAnswer } from './prose.ts';
 import { countRequestTokens } from './request-tokens.ts';
+import { verifyThinkingBlocks } from './signatures.ts';
 import { countTokens } from './tokens.ts';
 import { fillArguments } from './tool-arguments.ts';
 import { chooseTool } from './tool-choice.ts';
@@ -17,30 +20,7 @@ import { toolResultAnswer } from './tool-results.ts';
  * Sluice resume a dropped stream by prefilling the text it has and get back exactly the rest.
  */
 
-export type SimulatedBlock =
-  | {
-      type: 'text';
-      text: string;
-      /**
-       * The tokens the text was generated as (their concatenation is `text`). After a prefill
-       * that ends inside a word they differ from `tokenize(text)`: the first one is the rest of
-       * the word. Streams send one delta per token, so usage and resumption line up with them.
-       */
-      tokens?: string[];
-    }
-  | { type: 'tool_use'; id: string; name: string; input: Record<string, unknown> };
-
-export type SimulatedStopReason = 'end_turn' | 'max_tokens' | 'stop_sequence' | 'tool_use';
-
-export interface SimulatedAnswer {
-  blocks: SimulatedBlock[];
-  stopReason: SimulatedStopReason;
-  stopSequence: string | null;
-  inputTokens: number;
-  outputTokens: number;
-  /** `msg_sim_…`, derived from the whole request. */
-  messageId?: string;
-}
+export type { SimulatedAnswer, SimulatedBlock, SimulatedStopReason } from './answer-types.ts';
 
 export interface SimulateOptions {
   /**
@@ -55,6 +35,8 @@ export interface SimulateOptions {
  * most READ_LIMIT of each text) except the input token count, which `options` can bring.
  */
 export function simulateAnswer(request: MessageCreateParams, options: SimulateOptions = {}): SimulatedAnswer {
+  // As the API does: a thinking block sent back must carry the signature it was given.
+  verifyThinkingBlocks(request.messages);
   const { conversation, prefill } = splitPrefill(request.messages);
   const context = contextOf(request, conversation);
   const intended = intendedAnswer(request, context);
@@ -77,14 +59,14 @@ export function simulateAnswer(request: MessageCreateParams, options: SimulateOp
       stopReason = 'max_tokens';
     }
   }
-  return {
+  return withFeatures(request, context, {
     blocks,
     stopReason,
     stopSequence: stopReason === 'stop_sequence' ? limited.stopSequence : null,
     inputTokens: options.inputTokens ?? countRequestTokens(request),
     outputTokens,
     messageId: simulatedId('msg_sim_', stableStringify(boundedForReading(request))),
-  };
+  });
 }
 
 // The intended answer: what the model says when nothing is prefilled.

@@ -1,5 +1,5 @@
 import type { ContentBlock } from '../../protocol/content.ts';
-import type { StreamEvent } from '../../protocol/events.ts';
+import type { ContentDelta, StreamEvent } from '../../protocol/events.ts';
 import type { Message, Usage } from '../../protocol/message.ts';
 import type { SimulatedAnswer, SimulatedBlock } from './answer.ts';
 import { simulatedId, stableStringify } from './ids.ts';
@@ -42,8 +42,15 @@ export function answerEvents(answer: SimulatedAnswer, options: AnswerEventOption
   events.push(
     {
       type: 'message_delta',
-      delta: { stop_reason: answer.stopReason, stop_sequence: answer.stopSequence },
-      usage: { output_tokens: answer.outputTokens },
+      delta: {
+        stop_reason: answer.stopReason,
+        stop_sequence: answer.stopSequence,
+        ...(answer.stopDetails ? { stop_details: answer.stopDetails } : {}),
+      },
+      usage: {
+        output_tokens: answer.outputTokens,
+        ...(answer.serverToolUse ? { server_tool_use: answer.serverToolUse } : {}),
+      },
     },
     { type: 'message_stop' },
   );
@@ -57,7 +64,11 @@ export function answerMessage(answer: SimulatedAnswer, options: AnswerEventOptio
     content: answer.blocks.map(finalBlock),
     stop_reason: answer.stopReason,
     stop_sequence: answer.stopSequence,
-    usage: usageOf(answer, answer.outputTokens),
+    ...(answer.stopDetails ? { stop_details: answer.stopDetails } : {}),
+    usage: {
+      ...usageOf(answer, answer.outputTokens),
+      ...(answer.serverToolUse ? { server_tool_use: answer.serverToolUse } : {}),
+    },
   };
 }
 
@@ -76,24 +87,52 @@ function usageOf(answer: SimulatedAnswer, outputTokens: number): Usage {
 }
 
 function startingBlock(block: SimulatedBlock): ContentBlock {
-  if (block.type === 'text') return { type: 'text', text: '' };
-  return { type: 'tool_use', id: block.id, name: block.name, input: {} };
+  switch (block.type) {
+    case 'text':
+      return block.citations ? { type: 'text', text: '', citations: [] } : { type: 'text', text: '' };
+    case 'thinking':
+      return { type: 'thinking', thinking: '', signature: '' };
+    case 'whole':
+      return block.block;
+    default:
+      return { type: block.type, id: block.id, name: block.name, input: {} };
+  }
 }
 
 function finalBlock(block: SimulatedBlock): ContentBlock {
-  if (block.type === 'text') return { type: 'text', text: block.text };
-  return { type: 'tool_use', id: block.id, name: block.name, input: block.input };
+  switch (block.type) {
+    case 'text':
+      return block.citations
+        ? { type: 'text', text: block.text, citations: block.citations }
+        : { type: 'text', text: block.text };
+    case 'thinking':
+      return { type: 'thinking', thinking: block.thinking, signature: block.signature };
+    case 'whole':
+      return block.block;
+    default:
+      return { type: block.type, id: block.id, name: block.name, input: block.input };
+  }
 }
 
-function blockDeltas(
-  block: SimulatedBlock,
-  options: AnswerEventOptions,
-): ({ type: 'text_delta'; text: string } | { type: 'input_json_delta'; partial_json: string })[] {
+function blockDeltas(block: SimulatedBlock, options: AnswerEventOptions): ContentDelta[] {
+  if (block.type === 'whole') return [];
+  if (block.type === 'thinking') {
+    // The thinking a few tokens at a time, then its signature whole, as the API streams them.
+    return [
+      ...groups(tokenize(block.thinking), 4).map(
+        (thinking): ContentDelta => ({ type: 'thinking_delta', thinking }),
+      ),
+      { type: 'signature_delta', signature: block.signature },
+    ];
+  }
   if (block.type === 'text') {
-    return groups(block.tokens ?? tokenize(block.text), options.deltaTokens ?? 1).map((text) => ({
-      type: 'text_delta',
-      text,
-    }));
+    const citations = (block.citations ?? []).map(
+      (citation): ContentDelta => ({ type: 'citations_delta', citation }),
+    );
+    const texts = groups(block.tokens ?? tokenize(block.text), options.deltaTokens ?? 1).map(
+      (text): ContentDelta => ({ type: 'text_delta', text }),
+    );
+    return [...citations, ...texts];
   }
   return jsonFragments(JSON.stringify(block.input), options.jsonFragmentSize ?? 8).map((partial_json) => ({
     type: 'input_json_delta',

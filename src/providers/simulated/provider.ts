@@ -5,6 +5,7 @@ import type { MessageCreateParams } from '../../protocol/request.ts';
 import { PROVIDER_SPECIFICATION_VERSION, type Provider, type ProviderCallOptions } from '../types.ts';
 import { simulatedEventsSliced } from './answer-events.ts';
 import type { Fault } from './faults.ts';
+import { simulatedTokenCount } from './request-tokens.ts';
 
 /** How fast the simulated model answers: time to the first token, then tokens per second (0: no delay). */
 export interface Pacing {
@@ -19,7 +20,7 @@ export const SIMULATED_CAPABILITIES = {
   tools: true,
   images: true,
   documents: false,
-  thinking: false,
+  thinking: true,
 } as const;
 
 /** Feels like a fast hosted model in the interactive demo; tests pass `NO_PACING`. */
@@ -54,6 +55,10 @@ export function createSimulatedProvider(options: SimulatedProviderOptions = {}):
       if (options.fault?.status !== undefined) throw statusFaultError(options.fault);
       const events = await simulatedEventsSliced(request, call.signal);
       yield* playEvents(events, { fault: options.fault, pacing, signal: call.signal });
+    },
+    async countTokens(request, call = {}) {
+      if (options.fault?.status !== undefined) throw statusFaultError(options.fault);
+      return simulatedTokenCount(request, call.signal);
     },
   };
 }

@@ -1,5 +1,9 @@
 import type { ContentBlockParam } from '../../protocol/content.ts';
-import type { MessageCreateParams } from '../../protocol/request.ts';
+import type {
+  MessageCountTokensParams,
+  MessageCreateParams,
+  MessageTokensCount,
+} from '../../protocol/request.ts';
 import { countTokens, countTokensBetween } from './tokens.ts';
 import { yieldToEventLoop } from './yield.ts';
 
@@ -117,4 +121,13 @@ function addSource(bill: TokenBill, source: unknown): void {
     const bytes = Math.floor((data.length * 3) / 4);
     bill.fixed += IMAGE_BASE + Math.floor(bytes / BYTES_PER_IMAGE_TOKEN);
   } else bill.fixed += IMAGE_BASE + UNMEASURED_IMAGE;
+}
+
+/** The simulated `count_tokens` answer: the input tokens the simulated model would bill the request. */
+export async function simulatedTokenCount(
+  request: MessageCountTokensParams,
+  signal?: AbortSignal,
+): Promise<MessageTokensCount> {
+  // max_tokens costs no input: any value gives the same count.
+  return { input_tokens: await countRequestTokensSliced({ ...request, max_tokens: 1 }, signal) };
 }

@@ -21,7 +21,7 @@ export function registerMessagesRoute(api: FastifyInstance, gateway: GatewayCont
 }
 
 /** Headers a client may send that the upstream should see. */
-function passThroughHeaders(request: FastifyRequest): Record<string, string> {
+export function passThroughHeaders(request: FastifyRequest): Record<string, string> {
   const beta = request.headers['anthropic-beta'];
   return typeof beta === 'string' ? { 'anthropic-beta': beta } : {};
 }

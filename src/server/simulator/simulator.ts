@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { SluiceError } from '../../protocol/errors.ts';
 import type { StreamEvent } from '../../protocol/events.ts';
 import { modelEntry, modelList } from '../../protocol/models.ts';
-import { MessageCreateParamsSchema } from '../../protocol/request.ts';
+import { MessageCountTokensParamsSchema, MessageCreateParamsSchema } from '../../protocol/request.ts';
 import { parseRequestBody } from '../../protocol/zod-errors.ts';
 import { fromOpenAIRequest } from '../../providers/openai/server/request.ts';
 import { messageToOpenAIResponse } from '../../providers/openai/server/response.ts';
@@ -21,6 +21,7 @@ import {
   parseFaultScript,
 } from '../../providers/simulated/faults.ts';
 import { DEMO_PACING, type Pacing, playEvents } from '../../providers/simulated/provider.ts';
+import { simulatedTokenCount } from '../../providers/simulated/request-tokens.ts';
 import { assembleMessage } from '../../stream/assemble.ts';
 import { encodeSSE } from '../../stream/sse.ts';
 import { BodyWriter } from './body-writer.ts';
@@ -135,7 +136,8 @@ export class Simulator extends EventEmitter {
       if (record.method === 'GET' && (record.path === '/healthz' || record.path === '/v1/models')) {
         return sendJson(res, 200, record.path === '/healthz' ? { ok: true } : simulatorModels());
       }
-      if (record.method !== 'POST' || (record.path !== '/v1/messages' && !openai)) {
+      const counting = record.path === '/v1/messages/count_tokens';
+      if (record.method !== 'POST' || (record.path !== '/v1/messages' && !openai && !counting)) {
         return sendError(
           res,
           new SluiceError('not_found_error', `No route ${record.method} ${record.path}.`),
@@ -146,6 +148,10 @@ export class Simulator extends EventEmitter {
       this.emit('request', record);
       const fault = this.faultFor(req);
       if (fault?.status !== undefined) return sendFault(res, fault, openai);
+      if (counting) {
+        const request = parseRequestBody(MessageCountTokensParamsSchema, record.body);
+        return sendJson(res, 200, await simulatedTokenCount(request, abortOnClose(res)));
+      }
       if (openai) await this.serveOpenAI(record.body, fault, res);
       else await this.serveAnthropic(record.body, fault, res);
     } catch (error) {

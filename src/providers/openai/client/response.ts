@@ -29,6 +29,7 @@ export function openAIResponseToMessage(body: OpenAIChatCompletion, model?: stri
         index: 0,
         delta: {
           role: 'assistant',
+          reasoning_content: message.reasoning_content ?? message.reasoning ?? null,
           content: message.content ?? null,
           refusal: message.refusal ?? null,
           tool_calls: (message.tool_calls ?? []).map((call, index) => wholeToolCall(call, index)),

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { TextBlock, ToolUseBlock } from '../../../protocol/content.ts';
+import type { TextBlock, ThinkingBlock, ToolUseBlock } from '../../../protocol/content.ts';
 import { ProtocolError } from '../../../protocol/errors.ts';
 import type { StreamEvent } from '../../../protocol/events.ts';
 import type { DeltaUsage, Message, StopReason } from '../../../protocol/message.ts';
@@ -54,8 +54,14 @@ interface PendingText {
   text: string[];
 }
 
-type Pending = { kind: 'text'; value: PendingText } | { kind: 'tool'; value: ToolCallState };
-type OpenBlock = { kind: 'text'; index: number } | { kind: 'tool'; call: ToolCallState };
+type Pending =
+  | { kind: 'text'; value: PendingText }
+  | { kind: 'thinking'; value: PendingText }
+  | { kind: 'tool'; value: ToolCallState };
+type OpenBlock =
+  | { kind: 'text'; index: number }
+  | { kind: 'thinking'; index: number }
+  | { kind: 'tool'; call: ToolCallState };
 
 /**
  * Synchronous core of the stream translation, so the non-streaming path can reuse it.
@@ -80,6 +86,8 @@ export class OpenAIStreamTranslator {
   private lastCall: ToolCallState | undefined;
   private toolCallCount = 0;
   private finishReason: string | undefined;
+  /** Whether the model refused (a `refusal` delta): the stop is a refusal, whatever the finish reason. */
+  private refused = false;
   private vllmStopString: string | undefined;
   private usage: DeltaUsage | undefined;
 
@@ -156,28 +164,45 @@ export class OpenAIStreamTranslator {
 
   private applyDelta(delta: OpenAIChatChunk['choices'][number]['delta'] | undefined): void {
     if (typeof delta !== 'object' || delta === null) return;
-    // A refusal is what the model said instead of an answer: it reaches the caller as text.
-    if (typeof delta.content === 'string') this.text(delta.content);
-    if (typeof delta.refusal === 'string') this.text(delta.refusal);
+    // Reasoning comes before the answer: a thinking block (without a signature: these servers sign nothing).
+    const reasoning = delta.reasoning_content ?? delta.reasoning;
+    if (typeof reasoning === 'string') this.append('thinking', reasoning);
+    if (typeof delta.content === 'string') this.append('text', delta.content);
+    // A refusal is what the model said instead of an answer: it reaches the caller as text,
+    // and the message stops as a refusal.
+    if (typeof delta.refusal === 'string' && delta.refusal !== '') {
+      this.refused = true;
+      this.append('text', delta.refusal);
+    }
     if (Array.isArray(delta.tool_calls)) for (const fragment of delta.tool_calls) this.toolFragment(fragment);
   }
 
-  private text(text: string): void {
+  /** Text or reasoning: into the open block of its kind, a new block, or waiting behind a tool call. */
+  private append(kind: 'text' | 'thinking', text: string): void {
     if (text === '') return;
+    const deltaOf = (index: number): StreamEvent => ({
+      type: 'content_block_delta',
+      index,
+      delta: kind === 'text' ? { type: 'text_delta', text } : { type: 'thinking_delta', thinking: text },
+    });
     const open = this.open;
-    if (open?.kind === 'text') {
-      this.out.push({ type: 'content_block_delta', index: open.index, delta: { type: 'text_delta', text } });
+    if (open?.kind === kind) {
+      this.out.push(deltaOf(open.index));
       return;
     }
-    if (open === undefined) {
-      const index = this.startBlock({ type: 'text', text: '' });
-      this.open = { kind: 'text', index };
-      this.out.push({ type: 'content_block_delta', index, delta: { type: 'text_delta', text } });
+    // Text after reasoning (or reasoning after text) closes the other: each is one block.
+    if (open !== undefined && open.kind !== 'tool') this.closeOpen(false);
+    if (this.open === undefined) {
+      const index = this.startBlock(
+        kind === 'text' ? { type: 'text', text: '' } : { type: 'thinking', thinking: '', signature: '' },
+      );
+      this.open = { kind, index };
+      this.out.push(deltaOf(index));
       return;
     }
     const last = this.pending.at(-1);
-    if (last?.kind === 'text') last.value.text.push(text);
-    else this.pending.push({ kind: 'text', value: { text: [text] } });
+    if (last?.kind === kind) last.value.text.push(text);
+    else this.pending.push({ kind, value: { text: [text] } });
   }
 
   private toolFragment(fragment: OpenAIToolCallDelta): void {
@@ -242,7 +267,7 @@ export class OpenAIStreamTranslator {
     this.calls.set(wireIndex, call);
     this.lastCall = call;
     this.toolCallCount += 1;
-    if (this.open?.kind === 'text') this.closeOpen(false);
+    if (this.open !== undefined && this.open.kind !== 'tool') this.closeOpen(false);
     if (this.open === undefined) this.open = { kind: 'tool', call };
     else this.pending.push({ kind: 'tool', value: call });
     return call;
@@ -266,7 +291,7 @@ export class OpenAIStreamTranslator {
     call.buffered = [];
   }
 
-  private startBlock(content_block: TextBlock | ToolUseBlock): number {
+  private startBlock(content_block: TextBlock | ThinkingBlock | ToolUseBlock): number {
     const index = this.nextBlockIndex;
     this.nextBlockIndex += 1;
     this.out.push({ type: 'content_block_start', index, content_block });
@@ -277,8 +302,8 @@ export class OpenAIStreamTranslator {
     const open = this.open;
     this.open = undefined;
     if (open === undefined) return;
-    if (open.kind === 'text') this.out.push({ type: 'content_block_stop', index: open.index });
-    else this.closeToolCall(open.call, cut);
+    if (open.kind === 'tool') this.closeToolCall(open.call, cut);
+    else this.out.push({ type: 'content_block_stop', index: open.index });
   }
 
   /**
@@ -293,10 +318,20 @@ export class OpenAIStreamTranslator {
         this.closeToolCall(item.value, cut);
         continue;
       }
-      const index = this.startBlock({ type: 'text', text: '' });
       const text = item.value.text.join('');
-      this.out.push({ type: 'content_block_delta', index, delta: { type: 'text_delta', text } });
-      this.out.push({ type: 'content_block_stop', index });
+      if (item.kind === 'text') {
+        const index = this.startBlock({ type: 'text', text: '' });
+        this.out.push({ type: 'content_block_delta', index, delta: { type: 'text_delta', text } });
+        this.out.push({ type: 'content_block_stop', index });
+      } else {
+        const index = this.startBlock({ type: 'thinking', thinking: '', signature: '' });
+        this.out.push({
+          type: 'content_block_delta',
+          index,
+          delta: { type: 'thinking_delta', thinking: text },
+        });
+        this.out.push({ type: 'content_block_stop', index });
+      }
     }
   }
 
@@ -310,7 +345,10 @@ export class OpenAIStreamTranslator {
 
   private complete(): void {
     this.closeAll(false);
-    const stopReason = stopReasonFromOpenAI(this.finishReason, this.toolCallCount > 0);
+    const stopReason =
+      this.refused && this.toolCallCount === 0
+        ? 'refusal'
+        : stopReasonFromOpenAI(this.finishReason, this.toolCallCount > 0);
     const stopSequence =
       stopReason === 'end_turn' && this.vllmStopString !== undefined ? this.vllmStopString : null;
     const delta =

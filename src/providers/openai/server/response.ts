@@ -39,9 +39,11 @@ export function messageToOpenAIResponse(
   options: { id?: string; created: number },
 ): OpenAIChatCompletion {
   let text = '';
+  let reasoning = '';
   const toolCalls: OpenAIFunctionToolCall[] = [];
   for (const block of message.content) {
     if (isBlock(block, 'text')) text += block.text;
+    else if (isBlock(block, 'thinking')) reasoning += block.thinking;
     else if (isBlock(block, 'tool_use')) {
       const use = block;
       toolCalls.push({
@@ -57,6 +59,8 @@ export function messageToOpenAIResponse(
     refusal: null,
   };
   if (toolCalls.length > 0) responseMessage.tool_calls = toolCalls;
+  // The field vLLM, DeepSeek and llama.cpp answer with; OpenAI's own clients ignore it.
+  if (reasoning !== '') responseMessage.reasoning_content = reasoning;
   return {
     id: options.id ?? completionId(message.id),
     object: 'chat.completion',

@@ -46,6 +46,7 @@ export async function* eventsToOpenAIChunks(
 
 type BlockState =
   | { kind: 'text' }
+  | { kind: 'thinking' }
   | { kind: 'tool'; callIndex: number; input: unknown; sentArguments: boolean };
 
 /** Canonical events as chunks one event at a time (what eventsToOpenAIChunks runs; a resume re-encodes with it). */
@@ -110,6 +111,11 @@ export class ChunkWriter {
       this.blocks.set(event.index, { kind: 'text' });
       return block.text ? [this.chunk({ content: block.text })] : [];
     }
+    // Thinking as the reasoning_content vLLM, DeepSeek and llama.cpp stream; its signature has no place there.
+    if (isBlock(block, 'thinking')) {
+      this.blocks.set(event.index, { kind: 'thinking' });
+      return block.thinking ? [this.chunk({ reasoning_content: block.thinking })] : [];
+    }
     if (!isBlock(block, 'tool_use')) return [];
     const use = block;
     const callIndex = this.toolCalls;
@@ -128,6 +134,9 @@ export class ChunkWriter {
     const block = this.blocks.get(index);
     if (block?.kind === 'text' && isDelta(delta, 'text_delta') && delta.text !== '') {
       return [this.chunk({ content: delta.text })];
+    }
+    if (block?.kind === 'thinking' && isDelta(delta, 'thinking_delta') && delta.thinking !== '') {
+      return [this.chunk({ reasoning_content: delta.thinking })];
     }
     if (block?.kind === 'tool' && isDelta(delta, 'input_json_delta') && delta.partial_json !== '') {
       block.sentArguments = true;
