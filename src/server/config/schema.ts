@@ -3,6 +3,7 @@ import type { ProviderSetting } from '../../providers/descriptor.ts';
 import { PROVIDER_KIND_NAMES, PROVIDER_KINDS, providerKind } from '../../providers/kinds.ts';
 import type { ResiliencePolicy } from '../../resilience/policy.ts';
 import { DEFAULT_FAILED_KEY_LIMIT, DEFAULT_TIMEOUTS } from '../limits.ts';
+import { DatabaseUrlSchema, PricesSchema } from '../keys/config.ts';
 import { StreamsConfigSchema } from '../streams/config.ts';
 
 /*
@@ -283,6 +284,10 @@ export const GatewayConfigSchema = z.strictObject({
   routes: RoutesSchema.prefault({}),
   /** The stream log every streamed answer is written to, so a client can resume it. */
   streams: StreamsConfigSchema.prefault({}),
+  /** Keys, budgets and the ledger: `sqlite:PATH` or `postgres://…`; absent: the default SQLite file when it exists. */
+  database: DatabaseUrlSchema.optional(),
+  /** USD per million tokens, per provider:model or alias, over the built-in table. */
+  prices: PricesSchema.default(() => ({})),
 });
 
 /** What a configuration file may contain. */

@@ -73,10 +73,13 @@ export const micros = (usdAmount: number) => Math.round(usdAmount * 1_000_000);
  * any number of instances cannot together reserve more than a budget holds.
  */
 export class KeyStore {
-  constructor(
-    readonly db: SqlDatabase,
-    private readonly now: () => number = Date.now,
-  ) {}
+  readonly db: SqlDatabase;
+  private readonly now: () => number;
+
+  constructor(db: SqlDatabase, now: () => number = Date.now) {
+    this.db = db;
+    this.now = now;
+  }
 
   /** Creates a key; the secret is returned here once and kept only as its digest. */
   async create(input: NewKey): Promise<{ key: string; record: KeyRecord }> {

@@ -7,15 +7,21 @@ import type { MessageCreateParams } from '../../protocol/request.ts';
 import { PROVIDER_SPECIFICATION_VERSION, type Provider } from '../../providers/types.ts';
 import type { ResiliencePolicy } from '../../resilience/policy.ts';
 import type { BatchedIterable } from '../../stream/batches.ts';
-import { callerOf } from '../admission.ts';
+import { callerOf, storedKeyOf } from '../admission.ts';
 import type { GatewayContext } from '../context.ts';
+import { errorForCaller } from '../errors.ts';
 import { fallbackStream } from '../fallbacks.ts';
+import { CallMeter } from '../keys/call-meter.ts';
+import type { KeyRecord } from '../keys/key-store.ts';
+import { meteredCall } from '../keys/metered-call.ts';
 import { requestSignal } from '../sse-response.ts';
 import { NO_TELEMETRY, type RequestTelemetry } from '../telemetry.ts';
 import { publicUpstreamError } from '../upstream-errors.ts';
 
 /** One request's share of the model calls it makes: its telemetry, its signal, its tokens so far. */
 export interface ModelCall {
+  /** The route the request came to (the ledger's `route`). */
+  route: string;
   telemetry: RequestTelemetry;
   /** Aborts when the client leaves (no reason) or the grace period ends (an OverloadedError). */
   signal: AbortSignal;
@@ -27,6 +33,10 @@ export interface ModelCall {
   spent: { input: number; output: number };
   /** The answer of the call's last model call that completed, as its caller received it. */
   answer?: Message;
+  /** The store's key the request came with (budget, models, rpm); absent for `SLUICE_API_KEYS` or no keys. */
+  key?: KeyRecord;
+  /** The durable stream the answer is logged to (`sluice-stream-id`), for the ledger. */
+  streamId?: string;
 }
 
 /** Starts the request's telemetry (with the caller's key label) and its signal. */
@@ -40,15 +50,18 @@ export function beginModelCall(
   signal?: AbortSignal,
 ): ModelCall {
   return {
+    route,
     telemetry: gateway.telemetry.start(route, callerOf(request), streaming),
     signal: signal ?? requestSignal(reply, gateway.inFlight),
     spent: { input: 0, output: 0 },
+    key: storedKeyOf(request),
   };
 }
 
 /** A ModelCall outside an HTTP request (tests, tools): the given signal, and telemetry that records nothing unless given. */
 export function detachedModelCall(signal: AbortSignal, telemetry?: RequestTelemetry): ModelCall {
   return {
+    route: '',
     telemetry: telemetry ?? NO_TELEMETRY.start('', undefined, false),
     signal,
     spent: { input: 0, output: 0 },
@@ -76,24 +89,46 @@ export function callModel(
   telemetry.model(chain[0]!.ref);
   const before = { ...call.spent };
   let firstTokenSeen = false;
-  return fallbackStream(chain, params, {
-    policy: gateway.policy,
-    headers,
-    signal,
-    continueFrom,
-    publicError: (error) => publicUpstreamError(error, gateway.scrubber),
-    onRetry: (info) => telemetry.retry(info),
-    onUsage: (usage) => telemetry.usage(addSpent(call, before, usage)),
-    onModel: (model) => telemetry.model(model.ref),
-    onMessage: (message) => {
-      call.answer = message;
+  // With a database: the call's budget reservations and its ledger row (metered-call.ts).
+  const meter = gateway.metering && new CallMeter(gateway.metering, call.key, call.route, params.model, chain);
+  const events = () =>
+    fallbackStream(chain, params, {
+      policy: gateway.policy,
+      headers,
+      signal,
+      continueFrom,
+      publicError: (error) => publicUpstreamError(error, gateway.scrubber),
+      onRetry: (info) => telemetry.retry(info),
+      beforeAttempt: meter?.beforeAttempt,
+      beforeFallback: meter?.beforeFallback,
+      onUsage: (usage) => {
+        meter?.onUsage(usage);
+        telemetry.usage(addSpent(call, before, usage));
+      },
+      onModel: (model) => {
+        meter?.onModel(model);
+        telemetry.model(model.ref);
+      },
+      onMessage: (message) => {
+        call.answer = message;
+      },
+      onBatch: (batch) => {
+        if (firstTokenSeen || !batch.some((event) => event.type === 'content_block_delta')) return;
+        firstTokenSeen = true;
+        meter?.onFirstToken();
+        telemetry.firstToken();
+      },
+    });
+  if (!meter) return events();
+  return meteredCall(
+    meter,
+    {
+      streamId: () => call.streamId,
+      statusOf: (error) => (cutReason(call) === 'client' ? 499 : errorForCaller(error).status),
     },
-    onBatch: (batch) => {
-      if (firstTokenSeen || !batch.some((event) => event.type === 'content_block_delta')) return;
-      firstTokenSeen = true;
-      telemetry.firstToken();
-    },
-  });
+    params,
+    events,
+  );
 }
 
 function addSpent(call: ModelCall, before: ModelCall['spent'], usage: Usage): Usage {
