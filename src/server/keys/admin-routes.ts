@@ -50,10 +50,10 @@ export function registerAdminRoutes(
         rpm: body.rpm,
         models: body.models,
       });
-      return reply.code(201).send({ ...keyView(record), key });
+      return reply.code(201).send({ ...keyView(record, store.now()), key });
     });
 
-    admin.get('/admin/keys', async () => ({ data: (await store.list()).map((key) => keyView(key)) }));
+    admin.get('/admin/keys', async () => ({ data: (await store.list()).map((key) => keyView(key, store.now())) }));
 
     admin.delete('/admin/keys/:id', async (request) => {
       const { id } = request.params as { id: string };

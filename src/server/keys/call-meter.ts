@@ -6,7 +6,7 @@ import type { RetryInfo } from '../../stream/message-stream.ts';
 import type { ResolvedModel } from '../models.ts';
 import type { PriceTable } from '../prices.ts';
 import { BudgetExceededError, ModelNotAllowedError } from './errors.ts';
-import { type KeyRecord, type KeyStore, usd } from './key-store.ts';
+import { formatUsd, type KeyRecord, type KeyStore } from './key-store.ts';
 import { periodReset } from './periods.ts';
 import { costMicros, worstCaseMicros } from './worst-case.ts';
 
@@ -15,7 +15,6 @@ export interface Metering {
   store: KeyStore;
   prices: PriceTable;
   warn(message: string): void;
-  now?: () => number;
 }
 
 /** How a metered call ended, for its ledger row. */
@@ -61,7 +60,7 @@ export class CallMeter {
     this.route = route;
     this.asked = asked;
     this.model = chain[0]!;
-    this.now = metering.now ?? Date.now;
+    this.now = metering.store.now;
     this.startedAt = this.now();
   }
 
@@ -158,8 +157,8 @@ export class CallMeter {
 
   private overBudget(key: KeyRecord, amount: number): BudgetExceededError {
     if (key.revokedAt !== undefined) return new BudgetExceededError('This key has been revoked.');
-    const budget = usd(key.budgetMicros ?? 0).toFixed(2);
-    const used = usd(key.spentMicros + key.reservedMicros).toFixed(4);
+    const budget = formatUsd(key.budgetMicros ?? 0);
+    const used = formatUsd(key.spentMicros + key.reservedMicros);
     const reset = periodReset(key.period, this.now());
     const when =
       reset === undefined
@@ -167,7 +166,7 @@ export class CallMeter {
         : `It resets at ${new Date(reset).toISOString()}.`;
     const period = key.period === 'total' ? 'total' : key.period === 'day' ? 'daily' : 'monthly';
     return new BudgetExceededError(
-      `This call may cost up to $${usd(amount).toFixed(4)}, more than is left of the key's ${period} budget of $${budget} ($${used} spent or held by calls in flight). ${when} A smaller max_tokens needs less.`,
+      `This call may cost up to ${formatUsd(amount)}, more than is left of the key's ${period} budget of ${budget} (${used} spent or held by calls in flight). ${when} A smaller max_tokens needs less.`,
     );
   }
 }

@@ -65,6 +65,8 @@ export interface CallFilter {
 }
 
 export const usd = (micros: number) => micros / 1_000_000;
+/** Micro-dollars as a price is read: cents when whole, else to the micro-dollar. */
+export const formatUsd = (amount: number) => `$${usd(amount).toFixed(amount % 10_000 === 0 ? 2 : 6)}`;
 export const micros = (usdAmount: number) => Math.round(usdAmount * 1_000_000);
 
 /**
@@ -74,7 +76,8 @@ export const micros = (usdAmount: number) => Math.round(usdAmount * 1_000_000);
  */
 export class KeyStore {
   readonly db: SqlDatabase;
-  private readonly now: () => number;
+  /** The store's clock (periods, timestamps); a test's clock in tests, which every user of the store follows. */
+  readonly now: () => number;
 
   constructor(db: SqlDatabase, now: () => number = Date.now) {
     this.db = db;

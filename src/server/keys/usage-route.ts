@@ -20,6 +20,6 @@ export function registerUsageRoute(api: FastifyInstance, gateway: GatewayContext
     }
     const key = (await metering.store.byId(admitted.id)) ?? admitted;
     const calls = await metering.store.calls({ keyId: key.id, from: key.periodStart });
-    return { key: keyView(key), usage: summarizeUsage(calls, 'model').map(usageRow) };
+    return { key: keyView(key, metering.store.now()), usage: summarizeUsage(calls, 'model').map(usageRow) };
   });
 }

@@ -73,6 +73,7 @@ export function modelRoute<P extends ParsedModelRequest>(
         openai: wire.openai,
       });
       call.signal = producer.generation.signal;
+      call.streamId = producer.id;
       bindGeneration(gateway, reply, producer);
       const events = callModel(gateway, call, parsed.params, parsed.headers);
       await relayDurably(reply, batchesOf(events), wire, producer, token, gateway, call);
