@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import cors from '@fastify/cors';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { NotFoundError, OverloadedError, SluiceError } from '../protocol/errors.ts';
 import type { Price } from '../client/usage.ts';
+import { NotFoundError, OverloadedError, SluiceError } from '../protocol/errors.ts';
 import { ProviderRegistry } from '../providers/registry.ts';
 import type { ResiliencePolicy } from '../resilience/policy.ts';
 import { keysRequired, registerApi } from './admission.ts';
@@ -254,7 +254,8 @@ export function createServer(options: GatewayOptions = {}): FastifyInstance {
     registerStreamsRoutes(api, gateway);
     registerUsageRoute(api, gateway);
   });
-  if (options.keyStore && options.adminKey) registerAdminRoutes(app, gateway, options.keyStore, options.adminKey);
+  if (options.keyStore && options.adminKey)
+    registerAdminRoutes(app, gateway, options.keyStore, options.adminKey);
   return app;
 }
 

@@ -3,6 +3,7 @@ import { OverloadedError } from '../protocol/errors.ts';
 import { createServer } from './app.ts';
 import { assertSafeBinding, configuredModels, type GatewayConfig, isLoopback } from './config.ts';
 import { DurableStreams } from './durable/durable-streams.ts';
+import { openKeyStore } from './keys/open.ts';
 import { createLogger, scrubSecrets } from './logger.ts';
 import { MetricLabels } from './metric-labels.ts';
 import { createTelemetry } from './observability.ts';
@@ -67,6 +68,12 @@ export async function startGateway(
       throw error;
     },
   );
+  // Keys, budgets and the ledger: the configured database, else the default SQLite file once `sluice keys create` made it.
+  const keys = await openKeyStore(config, options.env).catch(async (error: unknown) => {
+    shared?.close();
+    await streamLog.close();
+    throw error;
+  });
   const durableStreams = new DurableStreams({
     log: streamLog,
     config: { detachGraceMs: streams.detachGraceMs, onDisconnect: streams.onDisconnect },
@@ -86,6 +93,11 @@ export async function startGateway(
     policy: config.resilience,
     rateLimit: server.rateLimit,
     rateLimiter: shared?.limiter ?? options.cluster?.rateLimiter,
+    keyStore: keys?.store,
+    keyRates: keys?.rates,
+    prices: config.prices,
+    adminKey: server.adminKey,
+    warn: (message) => logger?.warn(message),
     failedKeyLimit: server.failedKeyLimit,
     timeouts: {
       headersMs: server.headersTimeoutMs,
@@ -124,6 +136,7 @@ export async function startGateway(
     url = await app.listen({ host: server.host, port: server.port, backlog: server.listenBacklog });
   } catch (error) {
     shared?.close();
+    await keys?.close();
     await streamLog.close();
     throw error;
   }
@@ -151,6 +164,7 @@ export async function startGateway(
         clearInterval(sweep);
         // After the last stream ended (or released its lease): nothing writes to the log any more.
         shared?.close();
+        await keys?.close();
         await streamLog.close();
       }
     })();

@@ -1,6 +1,6 @@
 import { AbortError, ApiError, errorFromDetail, SluiceError } from '../protocol/errors.ts';
-import { DEFAULT_SCRUBBER, type SecretScrubber } from './secrets.ts';
 import { isGatewayRefusal } from './keys/errors.ts';
+import { DEFAULT_SCRUBBER, type SecretScrubber } from './secrets.ts';
 
 /*
  * What a caller learns when the model call fails. Everything that comes out of a model call

@@ -139,10 +139,17 @@ export const OVERRIDES: readonly Override[] = [
     parseEnv: (value) => ({ ok: true, value }),
   },
   {
+    env: 'SLUICE_ADMIN_KEY',
+    path: 'server.adminKey',
+    parseEnv: (value) => ({ ok: true, value }),
+  },
+  {
     env: DATABASE_ENV,
     path: 'database',
     parseEnv: (value) =>
-      isDatabaseUrl(value) ? { ok: true, value } : { ok: false, expected: 'sqlite:PATH or a postgres:// URL' },
+      isDatabaseUrl(value)
+        ? { ok: true, value }
+        : { ok: false, expected: 'sqlite:PATH or a postgres:// URL' },
   },
   {
     env: DEFAULT_API_KEYS_ENV,

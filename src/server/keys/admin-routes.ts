@@ -37,7 +37,9 @@ export function registerAdminRoutes(
         admins.check(request.headers);
       } catch (error) {
         gateway.authFailures.recordFailure(request.ip);
-        throw new AuthenticationError(`${(error as Error).message} The admin API takes the admin key (SLUICE_ADMIN_KEY).`);
+        throw new AuthenticationError(
+          `${(error as Error).message} The admin API takes the admin key (SLUICE_ADMIN_KEY).`,
+        );
       }
     });
 
@@ -53,7 +55,9 @@ export function registerAdminRoutes(
       return reply.code(201).send({ ...keyView(record, store.now()), key });
     });
 
-    admin.get('/admin/keys', async () => ({ data: (await store.list()).map((key) => keyView(key, store.now())) }));
+    admin.get('/admin/keys', async () => ({
+      data: (await store.list()).map((key) => keyView(key, store.now())),
+    }));
 
     admin.delete('/admin/keys/:id', async (request) => {
       const { id } = request.params as { id: string };
@@ -64,7 +68,8 @@ export function registerAdminRoutes(
     admin.get('/admin/usage', async (request) => {
       const query = usageQuery(request);
       const keys = await store.list();
-      const key = query.key === undefined ? undefined : keys.find((k) => k.id === query.key || k.name === query.key);
+      const key =
+        query.key === undefined ? undefined : keys.find((k) => k.id === query.key || k.name === query.key);
       if (query.key !== undefined && !key) throw new NotFoundError(`No key has the id or name ${query.key}.`);
       const calls = await store.calls({ keyId: key?.id, from: query.from, to: query.to });
       const names = new Map(keys.map((k) => [k.id, k.name]));
@@ -73,14 +78,21 @@ export function registerAdminRoutes(
   });
 }
 
-function usageQuery(request: FastifyRequest): { key?: string; from?: number; to?: number; groupBy: UsageGrouping } {
+function usageQuery(request: FastifyRequest): {
+  key?: string;
+  from?: number;
+  to?: number;
+  groupBy: UsageGrouping;
+} {
   const query = request.query as Record<string, string | undefined>;
   const time = (name: 'from' | 'to') => {
     const value = query[name];
     if (value === undefined) return undefined;
     const ms = parseSince(value);
     if (ms === undefined) {
-      throw new InvalidRequestError(`${name}: expected an ISO 8601 time, milliseconds since 1970, or a duration back from now such as 7d.`);
+      throw new InvalidRequestError(
+        `${name}: expected an ISO 8601 time, milliseconds since 1970, or a duration back from now such as 7d.`,
+      );
     }
     return ms;
   };

@@ -4,7 +4,10 @@ import { isDatabaseUrl } from '../store/open.ts';
 /** `sqlite:PATH` or `postgres://…`. */
 export const DatabaseUrlSchema = z
   .string()
-  .refine(isDatabaseUrl, 'expected sqlite:PATH (such as sqlite:/var/lib/sluice/sluice.db) or a postgres:// URL');
+  .refine(
+    isDatabaseUrl,
+    'expected sqlite:PATH (such as sqlite:/var/lib/sluice/sluice.db) or a postgres:// URL',
+  );
 
 const DollarsSchema = z.number().min(0, 'expected USD per million tokens, 0 or more');
 

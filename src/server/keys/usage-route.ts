@@ -16,7 +16,9 @@ export function registerUsageRoute(api: FastifyInstance, gateway: GatewayContext
   api.get('/v1/usage', async (request) => {
     const admitted = storedKeyOf(request);
     if (!admitted) {
-      throw new NotFoundError('This key is one of the configured keys (SLUICE_API_KEYS), which have no budget or usage of their own.');
+      throw new NotFoundError(
+        'This key is one of the configured keys (SLUICE_API_KEYS), which have no budget or usage of their own.',
+      );
     }
     const key = (await metering.store.byId(admitted.id)) ?? admitted;
     const calls = await metering.store.calls({ keyId: key.id, from: key.periodStart });

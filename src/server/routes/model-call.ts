@@ -90,7 +90,8 @@ export function callModel(
   const before = { ...call.spent };
   let firstTokenSeen = false;
   // With a database: the call's budget reservations and its ledger row (metered-call.ts).
-  const meter = gateway.metering && new CallMeter(gateway.metering, call.key, call.route, params.model, chain);
+  const meter =
+    gateway.metering && new CallMeter(gateway.metering, call.key, call.route, params.model, chain);
   const events = () =>
     fallbackStream(chain, params, {
       policy: gateway.policy,

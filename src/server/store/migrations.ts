@@ -6,12 +6,13 @@ import type { SqlDatabase, Statement } from './database.ts';
  * every statement is idempotent, so two instances starting at once cannot break each other
  * (PostgreSQL also serialises them with an advisory lock).
  */
-export const MIGRATIONS: readonly { version: number; description: string; statements: readonly string[] }[] = [
-  {
-    version: 1,
-    description: 'keys and the call ledger',
-    statements: [
-      `CREATE TABLE IF NOT EXISTS sluice_keys (
+export const MIGRATIONS: readonly { version: number; description: string; statements: readonly string[] }[] =
+  [
+    {
+      version: 1,
+      description: 'keys and the call ledger',
+      statements: [
+        `CREATE TABLE IF NOT EXISTS sluice_keys (
         id TEXT PRIMARY KEY,
         name TEXT NOT NULL,
         key_hash TEXT NOT NULL UNIQUE,
@@ -26,7 +27,7 @@ export const MIGRATIONS: readonly { version: number; description: string; statem
         last_used_at BIGINT,
         revoked_at BIGINT
       )`,
-      `CREATE TABLE IF NOT EXISTS sluice_calls (
+        `CREATE TABLE IF NOT EXISTS sluice_calls (
         id TEXT PRIMARY KEY,
         key_id TEXT,
         route TEXT NOT NULL,
@@ -46,11 +47,11 @@ export const MIGRATIONS: readonly { version: number; description: string; statem
         stream_id TEXT,
         created_at BIGINT NOT NULL
       )`,
-      'CREATE INDEX IF NOT EXISTS sluice_calls_by_key ON sluice_calls (key_id, created_at)',
-      'CREATE INDEX IF NOT EXISTS sluice_calls_by_time ON sluice_calls (created_at)',
-    ],
-  },
-];
+        'CREATE INDEX IF NOT EXISTS sluice_calls_by_key ON sluice_calls (key_id, created_at)',
+        'CREATE INDEX IF NOT EXISTS sluice_calls_by_time ON sluice_calls (created_at)',
+      ],
+    },
+  ];
 
 const LOCK = 'SELECT pg_advisory_xact_lock(7253019)';
 

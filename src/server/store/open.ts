@@ -58,7 +58,9 @@ export async function openDatabase(url: string, options: { schema?: string } = {
     }
     db = await driver.openPostgres(url, options);
   } else {
-    throw new DatabaseError(`Expected sqlite:PATH or a postgres:// URL for the database, got '${url.split(':')[0]}:…'.`);
+    throw new DatabaseError(
+      `Expected sqlite:PATH or a postgres:// URL for the database, got '${url.split(':')[0]}:…'.`,
+    );
   }
   try {
     await migrate(db);

@@ -4,8 +4,8 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { MessageCreateParams } from '../../../src/protocol/request.ts';
 import { ProviderRegistry } from '../../../src/providers/registry.ts';
-import { countRequestTokens } from '../../../src/providers/simulated/request-tokens.ts';
 import { createSimulatedProvider } from '../../../src/providers/simulated/provider.ts';
+import { countRequestTokens } from '../../../src/providers/simulated/request-tokens.ts';
 import type { Provider } from '../../../src/providers/types.ts';
 import { createServer } from '../../../src/server/app.ts';
 import { KeyStore } from '../../../src/server/keys/key-store.ts';
@@ -94,7 +94,11 @@ describe.each(BACKENDS)('budgets on $name', (backend) => {
 
   it('lets 10 of 50 concurrent streams through a budget that fits 10, refusing the rest before any upstream call', async (context) => {
     if (!available) return context.skip();
-    const { key, record } = await store.create({ name: 'fits-ten', budgetUsd: (10 * CALL_MICROS) / 1e6, period: 'total' });
+    const { key, record } = await store.create({
+      name: 'fits-ten',
+      budgetUsd: (10 * CALL_MICROS) / 1e6,
+      period: 'total',
+    });
     const before = upstream.calls();
     const responses = await Promise.all(
       Array.from({ length: 50 }, async () => {
@@ -109,7 +113,9 @@ describe.each(BACKENDS)('budgets on $name', (backend) => {
     for (const response of served) expect(response.body).toContain('event: message_stop');
     const error = JSON.parse(refused[0]!.body);
     expect(error.error.type).toBe('permission_error');
-    expect(error.error.message).toMatch(/total budget of \$0\.\d{6} \(\$0\.\d{6} spent or held by calls in flight\)\. It does not reset/);
+    expect(error.error.message).toMatch(
+      /total budget of \$0\.\d{6} \(\$0\.\d{6} spent or held by calls in flight\)\. It does not reset/,
+    );
     expect(upstream.calls() - before).toBe(10);
     const rows = (await ledgerOf(record.id)).filter((row) => row.status === 200);
     expect(rows).toHaveLength(10);
@@ -121,7 +127,11 @@ describe.each(BACKENDS)('budgets on $name', (backend) => {
 
   it('settles calls whose clients leave mid-stream to what they used, never over the budget', async (context) => {
     if (!available) return context.skip();
-    const { key, record } = await store.create({ name: 'aborts', budgetUsd: (10 * CALL_MICROS) / 1e6, period: 'total' });
+    const { key, record } = await store.create({
+      name: 'aborts',
+      budgetUsd: (10 * CALL_MICROS) / 1e6,
+      period: 'total',
+    });
     const before = upstream.calls();
     const statuses = await Promise.all(
       Array.from({ length: 50 }, async (_, index) => {
@@ -148,7 +158,9 @@ describe.each(BACKENDS)('budgets on $name', (backend) => {
     expect(admitted).toBeGreaterThanOrEqual(10);
     expect(upstream.calls() - before).toBe(admitted);
     // The aborted calls settle once the gateway sees the client gone.
-    await vi.waitFor(async () => expect((await store.byId(record.id))?.reservedMicros).toBe(0), { timeout: 10_000 });
+    await vi.waitFor(async () => expect((await store.byId(record.id))?.reservedMicros).toBe(0), {
+      timeout: 10_000,
+    });
     const rows = (await ledgerOf(record.id)).filter((row) => row.status !== 403);
     expect(rows).toHaveLength(admitted);
     expectPricedExactly(rows);
@@ -175,7 +187,9 @@ describe.each(BACKENDS)('budgets on $name', (backend) => {
     expect((await post(key, { ...REQUEST, model: 'cheap' })).status).toBe(200);
     const other = await post(key, { ...REQUEST, model: 'sim:other' });
     expect(other.status).toBe(403);
-    expect((await other.json()).error.message).toBe('This key may not use the model sim:other; it may use: cheap.');
+    expect((await other.json()).error.message).toBe(
+      'This key may not use the model sim:other; it may use: cheap.',
+    );
     const { key: budgeted } = await store.create({ name: 'budgeted', budgetUsd: 1 });
     const unpriced = await post(budgeted, { ...REQUEST, model: 'anthropic:claude-unknown' });
     expect(unpriced.status).toBe(403);
@@ -186,9 +200,17 @@ describe.each(BACKENDS)('budgets on $name', (backend) => {
     if (!available) return context.skip();
     const { key } = await store.create({ name: 'empty', budgetUsd: 0.000001, period: 'month' });
     const anthropic = new Anthropic({ baseURL: url, apiKey: key, maxRetries: 2 });
-    const failure = await anthropic.messages.create({ ...REQUEST }).catch((error: unknown) => error);
+    const failure = await anthropic.messages
+      .create({
+        model: 'sim:default',
+        max_tokens: 16,
+        messages: [{ role: 'user', content: 'Tell me about the sea.' }],
+      })
+      .catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(Anthropic.PermissionDeniedError);
-    expect((failure as Error).message).toMatch(/monthly budget of \$0\.000001 .*resets at 2026-0[78]-01T00:00:00\.000Z/);
+    expect((failure as Error).message).toMatch(
+      /monthly budget of \$0\.000001 .*resets at 2026-0[78]-01T00:00:00\.000Z/,
+    );
     const openai = new OpenAI({ baseURL: `${url}/v1`, apiKey: key, maxRetries: 2 });
     const refused = await openai.chat.completions
       .create({ model: 'sim:default', max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] })
@@ -227,7 +249,12 @@ describe.each(BACKENDS)('budgets on $name', (backend) => {
       resets_at: '2026-07-03T00:00:00.000Z',
     });
     expect(usage.usage).toEqual([
-      expect.objectContaining({ group: 'sim:default', calls: 1, output_tokens: 16, cost_usd: CALL_MICROS / 1e6 }),
+      expect.objectContaining({
+        group: 'sim:default',
+        calls: 1,
+        output_tokens: 16,
+        cost_usd: CALL_MICROS / 1e6,
+      }),
     ]);
     expect((await fetch(`${url}/v1/usage`, { headers: { 'x-api-key': PLAIN } })).status).toBe(404);
   });

@@ -3,8 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import postgres from 'postgres';
-import { openDatabase } from '../../../src/server/store/open.ts';
 import type { SqlDatabase } from '../../../src/server/store/database.ts';
+import { openDatabase } from '../../../src/server/store/open.ts';
 
 /** The machine's PostgreSQL (services.md): tests use a schema of their own, dropped after. */
 export const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KeyStore } from '../../../src/server/keys/key-store.ts';
 import type { CallRecord } from '../../../src/server/keys/key-store.ts';
+import { KeyStore } from '../../../src/server/keys/key-store.ts';
 import { migrate } from '../../../src/server/store/migrations.ts';
 import { BACKENDS, type TestDatabase } from './databases.ts';
 
@@ -50,7 +50,12 @@ describe.each(BACKENDS)('the key store on $name', (backend) => {
 
   it('keeps a key only as its digest, and finds it by its secret until it is revoked', async (context) => {
     if (!available) return context.skip();
-    const { key, record } = await store.create({ name: 'team-a', budgetUsd: 5, period: 'day', models: ['sim:default'] });
+    const { key, record } = await store.create({
+      name: 'team-a',
+      budgetUsd: 5,
+      period: 'day',
+      models: ['sim:default'],
+    });
     expect(key).toMatch(/^sk-sluice-[A-Za-z0-9_-]{43}$/);
     const rows = await store.db.query('SELECT * FROM sluice_keys');
     expect(JSON.stringify(rows)).not.toContain(key);
@@ -58,7 +63,12 @@ describe.each(BACKENDS)('the key store on $name', (backend) => {
       const file = store.db.location;
       expect(readFileSync(file).includes(key)).toBe(false);
     }
-    expect(await store.bySecret(key)).toMatchObject({ id: record.id, name: 'team-a', budgetMicros: 5_000_000, models: ['sim:default'] });
+    expect(await store.bySecret(key)).toMatchObject({
+      id: record.id,
+      name: 'team-a',
+      budgetMicros: 5_000_000,
+      models: ['sim:default'],
+    });
     expect(await store.bySecret(`${key}x`)).toBeUndefined();
     expect(await store.revoke(record.id)).toBe(true);
     expect(await store.revoke(record.id)).toBe(false);
@@ -75,7 +85,11 @@ describe.each(BACKENDS)('the key store on $name', (backend) => {
     expect((await store.byId(record.id))?.reservedMicros).toBe(1_000_000);
     // Settling to less than reserved frees the rest for the next call.
     await store.settle(100_000, call(record.id, 40_000, now));
-    expect(await store.byId(record.id)).toMatchObject({ reservedMicros: 900_000, spentMicros: 40_000, lastUsedAt: now });
+    expect(await store.byId(record.id)).toMatchObject({
+      reservedMicros: 900_000,
+      spentMicros: 40_000,
+      lastUsedAt: now,
+    });
     expect((await store.reserve(record, 60_000)).granted).toBe(true);
     const refused = await store.reserve(record, 1);
     expect(refused).toMatchObject({ granted: false, key: { id: record.id } });
@@ -92,7 +106,11 @@ describe.each(BACKENDS)('the key store on $name', (backend) => {
     expect((await store.byId(record.id))?.spentMicros).toBe(0);
     expect((await store.reserve(record, 300_000)).granted).toBe(true);
     expect((await store.reserve(record, 300_000)).granted).toBe(false);
-    expect(await store.byId(record.id)).toMatchObject({ spentMicros: 0, reservedMicros: 300_000, periodStart: Date.UTC(2026, 1, 1) });
+    expect(await store.byId(record.id)).toMatchObject({
+      spentMicros: 0,
+      reservedMicros: 300_000,
+      periodStart: Date.UTC(2026, 1, 1),
+    });
   });
 
   it('refuses a revoked key a reservation', async (context) => {

@@ -84,5 +84,12 @@ function completionId(messageId: string): string {
 export function openAIErrorBody(error: SluiceError): OpenAIErrorBody {
   // A gateway refusal names its reason as OpenAI does (`budget_exceeded`); other errors have no code.
   const code = (error as { code?: unknown }).code;
-  return { error: { message: error.message, type: error.type, param: null, code: typeof code === 'string' ? code : null } };
+  return {
+    error: {
+      message: error.message,
+      type: error.type,
+      param: null,
+      code: typeof code === 'string' ? code : null,
+    },
+  };
 }
