@@ -3,7 +3,6 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseError, type SqlDatabase } from './database.ts';
 import { migrate } from './migrations.ts';
-import { openSqlite } from './sqlite.ts';
 
 /** The environment variable naming the store, over `database` in the configuration. */
 export const DATABASE_ENV = 'SLUICE_DATABASE_URL';
@@ -43,6 +42,8 @@ export function existingDefaultDatabase(env?: Record<string, string | undefined>
 export async function openDatabase(url: string, options: { schema?: string } = {}): Promise<SqlDatabase> {
   let db: SqlDatabase;
   if (url.startsWith('sqlite:')) {
+    // Imported when used: a gateway or command without a database loads nothing of SQLite.
+    const { openSqlite } = await import('./sqlite.ts');
     db = openSqlite(url.slice('sqlite:'.length));
   } else if (/^postgres(ql)?:\/\//.test(url)) {
     let driver: typeof import('./postgres.ts');
