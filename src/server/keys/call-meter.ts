@@ -78,15 +78,15 @@ export class CallMeter {
   /** Before a retry or resume asks the model again (RetryInfo's mode: `reattach` asks nothing and costs nothing). */
   readonly beforeAttempt = async (request: MessageCreateParams, info: RetryInfo): Promise<void> => {
     if (info.mode === 'reattach') return;
-    if (info.mode !== 'retry') this.resumes++;
     await this.reserveFor(this.model, request);
+    if (info.mode !== 'retry') this.resumes++;
   };
 
   /** Before the next model of the chain is tried. */
   readonly beforeFallback = async (next: ResolvedModel, request: MessageCreateParams): Promise<void> => {
-    this.fallbacks++;
     this.model = next;
     await this.reserveFor(next, request);
+    this.fallbacks++;
   };
 
   /** One model's usage, every attempt on it summed (the resilient stream reports it once per model). */
@@ -135,13 +135,17 @@ export class CallMeter {
   }
 
   private async reserveFor(model: ResolvedModel, request: MessageCreateParams): Promise<void> {
-    this.attempts++;
-    if (!this.key) return;
+    if (!this.key) {
+      this.attempts++;
+      return;
+    }
     const price = this.priceFor(model);
     // A key without a budget is not limited, but its reservation keeps its spend settling the same way.
     const amount = price ? worstCaseMicros(request, model.provider.name, price) : 0;
     const reservation = await this.metering.store.reserve(this.key, amount);
     if (!reservation.granted) throw this.overBudget(reservation.key ?? this.key, amount);
+    // Counted once granted: a refused attempt never reached the model.
+    this.attempts++;
     this.reserved += amount;
   }
 
