@@ -110,8 +110,13 @@ export class KeyStore {
 
   /** The live (not revoked) key with this secret; read from the database on every call, so a revoke holds at once everywhere. */
   async bySecret(secret: string): Promise<KeyRecord | undefined> {
+    return this.byHash(keyHash(secret));
+  }
+
+  /** The live key whose digest is `hash` (a durable stream's owner), as `bySecret`. */
+  async byHash(hash: string): Promise<KeyRecord | undefined> {
     const rows = await this.db.query('SELECT * FROM sluice_keys WHERE key_hash = $1 AND revoked_at IS NULL', [
-      keyHash(secret),
+      hash,
     ]);
     return rows[0] && this.withRollover(toKey(rows[0]));
   }

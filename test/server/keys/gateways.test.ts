@@ -12,7 +12,7 @@ const PRICE = { input: 3, output: 7 };
 const REQUEST = {
   model: 'sim:default',
   max_tokens: 16,
-  messages: [{ role: 'user', content: 'Tell me about the sea.' }],
+  messages: [{ role: 'user' as const, content: 'Tell me about the sea.' }],
 };
 const CALL_MICROS = countRequestTokens(REQUEST) * PRICE.input + REQUEST.max_tokens * PRICE.output;
 
