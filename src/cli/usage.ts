@@ -55,6 +55,7 @@ export function registerUsage(program: Command): void {
         const rows = summary.map((row) => [
           row.group,
           String(row.calls),
+          String(row.refused),
           String(row.inputTokens),
           String(row.outputTokens),
           String(row.cacheReadTokens),
@@ -63,7 +64,16 @@ export function registerUsage(program: Command): void {
         ]);
         process.stdout.write(
           formatTable(
-            [options.by.toUpperCase(), 'CALLS', 'INPUT', 'OUTPUT', 'CACHE READ', 'CACHE WRITE', 'COST'],
+            [
+              options.by.toUpperCase(),
+              'CALLS',
+              'REFUSED',
+              'INPUT',
+              'OUTPUT',
+              'CACHE READ',
+              'CACHE WRITE',
+              'COST',
+            ],
             rows,
           ),
         );

@@ -108,6 +108,7 @@ export function usageRow(summary: ReturnType<typeof summarizeUsage>[number]) {
   return {
     group: summary.group,
     calls: summary.calls,
+    refused: summary.refused,
     input_tokens: summary.inputTokens,
     output_tokens: summary.outputTokens,
     cache_read_tokens: summary.cacheReadTokens,

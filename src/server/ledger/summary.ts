@@ -7,7 +7,10 @@ export const USAGE_GROUPINGS: readonly UsageGrouping[] = ['model', 'key', 'day']
 /** The ledger's rows of one group, summed. Cost in USD. */
 export interface UsageSummary {
   group: string;
+  /** Calls that reached a model. */
   calls: number;
+  /** Calls refused before any model was asked (budget, allowed models). */
+  refused: number;
   inputTokens: number;
   outputTokens: number;
   cacheReadTokens: number;
@@ -34,6 +37,7 @@ export function summarizeUsage(
     const sum = groups.get(group) ?? {
       group,
       calls: 0,
+      refused: 0,
       inputTokens: 0,
       outputTokens: 0,
       cacheReadTokens: 0,
@@ -41,7 +45,8 @@ export function summarizeUsage(
       costUsd: 0,
       micros: 0,
     };
-    sum.calls++;
+    if (call.attempts > 0) sum.calls++;
+    else sum.refused++;
     sum.inputTokens += call.inputTokens;
     sum.outputTokens += call.outputTokens;
     sum.cacheReadTokens += call.cacheReadTokens;

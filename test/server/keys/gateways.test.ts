@@ -81,7 +81,8 @@ describe('two gateway processes on one PostgreSQL', () => {
     expect(JSON.parse(usage.stdout)).toEqual([
       expect.objectContaining({
         group: 'sim:default',
-        calls: 30,
+        calls: 10,
+        refused: 20,
         outputTokens: 160,
         costUsd: (10 * CALL_MICROS) / 1e6,
       }),
