@@ -26,6 +26,7 @@ import { registerUsageRoute } from './keys/usage-route.ts';
 import { DEFAULT_FAILED_KEY_LIMIT, DEFAULT_TIMEOUTS, type RequestTimeouts } from './limits.ts';
 import { type MetricsSource, registerMetricsEndpoint } from './metrics-endpoint.ts';
 import { ModelResolver } from './models.ts';
+import type { GatewayOtel } from './otel/setup.ts';
 import { answerParserError } from './parser-errors.ts';
 import { PriceTable } from './prices.ts';
 import { RateLimiter, type RequestLimiter } from './rate-limit.ts';
@@ -106,6 +107,8 @@ export interface GatewayOptions {
   keyRates?: KeyRates;
   /** The key of the admin API (`/admin/*`); absent: the admin API answers 404. */
   adminKey?: string;
+  /** OpenTelemetry's GenAI spans and metrics (startGateway starts it when OTEL_EXPORTER_OTLP_ENDPOINT is set). */
+  otel?: GatewayOtel;
 }
 
 /** What the gateway's routes share, built from its options. */
@@ -132,6 +135,7 @@ export function gatewayContext(options: GatewayOptions = {}): GatewayContext {
     prices,
     metering: options.keyStore && { store: options.keyStore, prices, warn: options.warn ?? (() => {}) },
     keyRates: options.keyRates ?? new KeyRates(),
+    otel: options.otel,
     streams:
       options.durableStreams ??
       new DurableStreams({

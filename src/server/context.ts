@@ -7,6 +7,7 @@ import type { InFlight } from './in-flight.ts';
 import type { Metering } from './keys/call-meter.ts';
 import type { KeyRates } from './keys/key-rates.ts';
 import type { ModelResolver } from './models.ts';
+import type { GatewayOtel } from './otel/setup.ts';
 import type { PriceTable } from './prices.ts';
 import type { RequestLimiter } from './rate-limit.ts';
 import type { SecretScrubber } from './secrets.ts';
@@ -36,6 +37,8 @@ export interface GatewayContext {
   prices: PriceTable;
   /** With a database: stored keys (budgets, models, rpm) and the ledger. Absent: only `apiKeys`. */
   metering?: Metering;
+  /** With OTEL_EXPORTER_OTLP_ENDPOINT: GenAI spans and metrics (otel/). */
+  otel?: GatewayOtel;
   /** The rate limits of stored keys that have their own `rpm`. */
   keyRates: KeyRates;
 }

@@ -7,6 +7,7 @@ import { openKeyStore } from './keys/open.ts';
 import { createLogger, scrubSecrets } from './logger.ts';
 import { MetricLabels } from './metric-labels.ts';
 import { createTelemetry } from './observability.ts';
+import { startOtel } from './otel/setup.ts';
 import { registryFromConfig } from './providers.ts';
 import type { RequestLimiter } from './rate-limit.ts';
 import { scrubberFor } from './secrets.ts';
@@ -74,6 +75,13 @@ export async function startGateway(
     await streamLog.close();
     throw error;
   });
+  // GenAI spans and metrics when OTEL_EXPORTER_OTLP_ENDPOINT is set; nothing of OpenTelemetry is loaded otherwise.
+  const otel = await startOtel(options.env ?? process.env).catch(async (error: unknown) => {
+    shared?.close();
+    await keys?.close();
+    await streamLog.close();
+    throw error;
+  });
   const durableStreams = new DurableStreams({
     log: streamLog,
     config: { detachGraceMs: streams.detachGraceMs, onDisconnect: streams.onDisconnect },
@@ -97,6 +105,7 @@ export async function startGateway(
     keyRates: keys?.rates,
     prices: config.prices,
     adminKey: server.adminKey,
+    otel,
     warn: (message) => logger?.warn(message),
     failedKeyLimit: server.failedKeyLimit,
     timeouts: {
@@ -137,6 +146,7 @@ export async function startGateway(
   } catch (error) {
     shared?.close();
     await keys?.close();
+    await otel?.shutdown();
     await streamLog.close();
     throw error;
   }
@@ -165,6 +175,12 @@ export async function startGateway(
         // After the last stream ended (or released its lease): nothing writes to the log any more.
         shared?.close();
         await keys?.close();
+        // The last spans and metrics, exported before the process goes.
+        await otel
+          ?.shutdown()
+          .catch((error: unknown) =>
+            logger?.warn(`OpenTelemetry export failed: ${(error as Error).message}`),
+          );
         await streamLog.close();
       }
     })();

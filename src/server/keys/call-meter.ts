@@ -17,12 +17,6 @@ export interface Metering {
   warn(message: string): void;
 }
 
-/** How a metered call ended, for its ledger row. */
-export interface CallEnd {
-  status: number;
-  streamId?: string;
-}
-
 /**
  * One model call's budget and ledger row: before the first attempt it checks the key's
  * models and reserves the call's worst case; before every further attempt (a retry, a
@@ -105,7 +99,7 @@ export class CallMeter {
   };
 
   /** Settles the reservations to the real cost and writes the ledger row; once, however the call ended. */
-  async settle(end: CallEnd): Promise<void> {
+  async settle(end: { status: number; streamId?: string }): Promise<void> {
     if (this.settled) return;
     this.settled = true;
     try {

@@ -13,7 +13,7 @@ import { errorForCaller } from '../errors.ts';
 import { fallbackStream } from '../fallbacks.ts';
 import { CallMeter } from '../keys/call-meter.ts';
 import type { KeyRecord } from '../keys/key-store.ts';
-import { meteredCall } from '../keys/metered-call.ts';
+import { type CallObserver, observedCall } from '../observed-call.ts';
 import { requestSignal } from '../sse-response.ts';
 import { NO_TELEMETRY, type RequestTelemetry } from '../telemetry.ts';
 import { publicUpstreamError } from '../upstream-errors.ts';
@@ -35,6 +35,8 @@ export interface ModelCall {
   answer?: Message;
   /** The store's key the request came with (budget, models, rpm); absent for `SLUICE_API_KEYS` or no keys. */
   key?: KeyRecord;
+  /** Whether the caller asked for a stream (the trace's `gen_ai.request.stream`). */
+  streaming?: boolean;
   /** The durable stream the answer is logged to (`sluice-stream-id`), for the ledger. */
   streamId?: string;
 }
@@ -55,6 +57,7 @@ export function beginModelCall(
     signal: signal ?? requestSignal(reply, gateway.inFlight),
     spent: { input: 0, output: 0 },
     key: storedKeyOf(request),
+    streaming,
   };
 }
 
@@ -89,47 +92,58 @@ export function callModel(
   telemetry.model(chain[0]!.ref);
   const before = { ...call.spent };
   let firstTokenSeen = false;
-  // With a database: the call's budget reservations and its ledger row (metered-call.ts).
+  // With a database: the call's budget reservations and its ledger row (keys/call-meter.ts).
   const meter =
     gateway.metering && new CallMeter(gateway.metering, call.key, call.route, params.model, chain);
+  // With OTEL_EXPORTER_OTLP_ENDPOINT: the call's span, and a child span per upstream attempt.
+  const trace = gateway.otel?.traceCall(params, call.streaming ?? false, chain);
+  const models = trace ? trace.traced(chain) : chain;
   const events = () =>
-    fallbackStream(chain, params, {
+    fallbackStream(models, params, {
       policy: gateway.policy,
       headers,
       signal,
       continueFrom,
       publicError: (error) => publicUpstreamError(error, gateway.scrubber),
-      onRetry: (info) => telemetry.retry(info),
+      onRetry: (info) => {
+        trace?.onRetry(info);
+        telemetry.retry(info);
+      },
       beforeAttempt: meter?.beforeAttempt,
       beforeFallback: meter?.beforeFallback,
       onUsage: (usage) => {
         meter?.onUsage(usage);
+        trace?.onUsage(usage);
         telemetry.usage(addSpent(call, before, usage));
       },
       onModel: (model) => {
         meter?.onModel(model);
+        trace?.onModel(model);
         telemetry.model(model.ref);
       },
       onMessage: (message) => {
+        trace?.onMessage(message);
         call.answer = message;
       },
       onBatch: (batch) => {
         if (firstTokenSeen || !batch.some((event) => event.type === 'content_block_delta')) return;
         firstTokenSeen = true;
         meter?.onFirstToken();
+        trace?.onFirstToken();
         telemetry.firstToken();
       },
     });
-  if (!meter) return events();
-  return meteredCall(
-    meter,
-    {
-      streamId: () => call.streamId,
-      statusOf: (error) => (cutReason(call) === 'client' ? 499 : errorForCaller(error).status),
-    },
-    params,
-    events,
-  );
+  const observers: CallObserver[] = [];
+  if (meter) {
+    observers.push({
+      begin: () => meter.admit(params),
+      end: ({ status }) => meter.settle({ status, streamId: call.streamId }),
+    });
+  }
+  if (trace) observers.push(trace);
+  if (observers.length === 0) return events();
+  const statusOf = (error: unknown) => (cutReason(call) === 'client' ? 499 : errorForCaller(error).status);
+  return observedCall(observers, statusOf, events);
 }
 
 function addSpent(call: ModelCall, before: ModelCall['spent'], usage: Usage): Usage {
