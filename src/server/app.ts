@@ -26,7 +26,7 @@ import { registerUsageRoute } from './keys/usage-route.ts';
 import { DEFAULT_FAILED_KEY_LIMIT, DEFAULT_TIMEOUTS, type RequestTimeouts } from './limits.ts';
 import { type MetricsSource, registerMetricsEndpoint } from './metrics-endpoint.ts';
 import { ModelResolver } from './models.ts';
-import type { GatewayOtel } from './otel/setup.ts';
+import type { GatewayOtel } from './otel/types.ts';
 import { answerParserError } from './parser-errors.ts';
 import { PriceTable } from './prices.ts';
 import { RateLimiter, type RequestLimiter } from './rate-limit.ts';

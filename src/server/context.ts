@@ -7,7 +7,7 @@ import type { InFlight } from './in-flight.ts';
 import type { Metering } from './keys/call-meter.ts';
 import type { KeyRates } from './keys/key-rates.ts';
 import type { ModelResolver } from './models.ts';
-import type { GatewayOtel } from './otel/setup.ts';
+import type { GatewayOtel } from './otel/types.ts';
 import type { PriceTable } from './prices.ts';
 import type { RequestLimiter } from './rate-limit.ts';
 import type { SecretScrubber } from './secrets.ts';

@@ -15,9 +15,9 @@ import type { Provider, ProviderCallOptions } from '../../providers/types.ts';
 import { batched, batchesOf, DONE } from '../../stream/batches.ts';
 import type { RetryInfo } from '../../stream/message-stream.ts';
 import type { ResolvedModel } from '../models.ts';
-import type { CallObserver, CallOutcome } from '../observed-call.ts';
+import type { CallOutcome } from '../observed-call.ts';
 import { GEN_AI, requestAttributes, spanName } from './gen-ai.ts';
-import type { GatewayOtel } from './setup.ts';
+import type { ModelCallTrace, OtelInstruments } from './types.ts';
 
 /** What `error.type` says of a failure: the Anthropic error type, else the error's class. */
 function errorType(error: unknown, status: number): string {
@@ -48,8 +48,8 @@ function usageAttributes(usage: {
  * child span per upstream attempt, and the GenAI metrics when it ends. Prompts and answers
  * are never recorded.
  */
-export class CallTrace implements CallObserver {
-  private readonly otel: GatewayOtel;
+export class CallTrace implements ModelCallTrace {
+  private readonly otel: OtelInstruments;
   private readonly span: Span;
   private readonly context: Context;
   private readonly startedAt = performance.now();
@@ -59,7 +59,7 @@ export class CallTrace implements CallObserver {
   private model: ResolvedModel;
 
   constructor(
-    otel: GatewayOtel,
+    otel: OtelInstruments,
     request: MessageCreateParams,
     streaming: boolean,
     chain: readonly ResolvedModel[],

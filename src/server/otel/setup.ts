@@ -1,21 +1,5 @@
-import type { Histogram, Tracer } from '@opentelemetry/api';
-import type { MessageCreateParams } from '../../protocol/request.ts';
-import type { ResolvedModel } from '../models.ts';
-import type { CallTrace } from './call-trace.ts';
 import { GEN_AI_METRICS, SEMCONV_VERSION } from './gen-ai.ts';
-
-/** What the gateway records to: a tracer, the GenAI histograms, and a flush-and-stop for shutdown. */
-export interface GatewayOtel {
-  tracer: Tracer;
-  operationDuration: Histogram;
-  tokenUsage: Histogram;
-  timeToFirstChunk: Histogram;
-  serverTimeToFirstToken: Histogram;
-  /** Starts a model call's trace (call-trace.ts, loaded with the SDK). */
-  traceCall(request: MessageCreateParams, streaming: boolean, chain: readonly ResolvedModel[]): CallTrace;
-  /** Exports what is pending and stops; the gateway calls it after its last request. */
-  shutdown(): Promise<void>;
-}
+import type { GatewayOtel } from './types.ts';
 
 /** The packages OpenTelemetry needs, optional peers of sluice: loaded only when an endpoint is set. */
 export const OTEL_PACKAGES = [
