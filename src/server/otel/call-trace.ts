@@ -16,7 +16,7 @@ import { batched, batchesOf, DONE } from '../../stream/batches.ts';
 import type { RetryInfo } from '../../stream/message-stream.ts';
 import type { ResolvedModel } from '../models.ts';
 import type { CallOutcome } from '../observed-call.ts';
-import { GEN_AI, requestAttributes, spanName } from './gen-ai.ts';
+import { GEN_AI, requestAttributes, spanName, usageAttributes } from './gen-ai.ts';
 import type { ModelCallTrace, OtelInstruments } from './types.ts';
 
 /** What `error.type` says of a failure: the Anthropic error type, else the error's class. */
@@ -24,22 +24,6 @@ function errorType(error: unknown, status: number): string {
   if (error instanceof SluiceError) return error.type;
   if (error instanceof Error) return error.name;
   return status === 499 ? 'cancelled' : String(status);
-}
-
-function usageAttributes(usage: {
-  input_tokens?: number | null;
-  output_tokens?: number | null;
-  cache_read_input_tokens?: number | null;
-  cache_creation_input_tokens?: number | null;
-}): Attributes {
-  const attributes: Attributes = {};
-  if (usage.input_tokens != null) attributes[GEN_AI.inputTokens] = usage.input_tokens;
-  if (usage.output_tokens != null) attributes[GEN_AI.outputTokens] = usage.output_tokens;
-  if (usage.cache_read_input_tokens != null)
-    attributes[GEN_AI.cacheReadTokens] = usage.cache_read_input_tokens;
-  if (usage.cache_creation_input_tokens != null)
-    attributes[GEN_AI.cacheWriteTokens] = usage.cache_creation_input_tokens;
-  return attributes;
 }
 
 /**
