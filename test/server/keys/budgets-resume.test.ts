@@ -46,7 +46,7 @@ beforeAll(async () => {
   const providers = {
     once: upstream('once', DROP, {}),
     again: upstream('again', DROP, {}),
-    many: upstream('many', ...Array.from({ length: 20 }, () => DROP), {}),
+    many: upstream('many', ...Array.from({ length: 50 }, () => DROP), {}),
   };
   gateway = createServer({
     registry: new ProviderRegistry({ env: {}, providers }),
@@ -108,10 +108,10 @@ describe('resumes under a budget', () => {
     expect(await store.byId(record.id)).toMatchObject({ spentMicros: row!.costMicros, reservedMicros: 0 });
   });
 
-  it('never spends more than the budget over 20 concurrent calls that break off and resume', async () => {
+  it('never spends more than the budget over 50 concurrent calls that break off and resume', async () => {
     const budget = 12 * FIRST_ATTEMPT;
     const { key, record } = await store.create({ name: 'many', budgetUsd: budget / 1e6, period: 'total' });
-    await Promise.all(Array.from({ length: 20 }, () => stream(key, 'many:default')));
+    await Promise.all(Array.from({ length: 50 }, () => stream(key, 'many:default')));
     const rows = (await store.calls({ keyId: record.id })).filter((row) => row.attempts > 0);
     for (const row of rows) expect(row.costMicros).toBe(pricedExactly(row));
     // Every attempt the ledger counts reached the model, and no other did.

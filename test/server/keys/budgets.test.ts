@@ -169,6 +169,42 @@ describe.each(BACKENDS)('budgets on $name', (backend) => {
     expect((await store.byId(record.id))?.spentMicros).toBe(spent);
   });
 
+  it("settles a detached stream when its generation ends, on the ledger row with the stream's id", async (context) => {
+    if (!available) return context.skip();
+    // The default: a client that leaves detaches, and the answer runs on for a later resume.
+    const detaching = createServer({
+      registry: new ProviderRegistry({ env: {}, providers: { sim: upstream.provider } }),
+      keyStore: store,
+      prices: PRICES,
+    });
+    const detachingUrl = await detaching.listen({ host: '127.0.0.1', port: 0 });
+    try {
+      const { key, record } = await store.create({ name: 'detached', budgetUsd: 1, period: 'total' });
+      const controller = new AbortController();
+      const response = await fetch(`${detachingUrl}/v1/messages`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-api-key': key },
+        body: JSON.stringify({ ...REQUEST, stream: true }),
+        signal: controller.signal,
+      });
+      const streamId = response.headers.get('sluice-stream-id');
+      await new BodyReader(response).until((text) => text.includes('text_delta'));
+      controller.abort();
+      await vi.waitFor(async () => expect(await ledgerOf(record.id)).toHaveLength(1), { timeout: 10_000 });
+      const [row] = await ledgerOf(record.id);
+      // The generation ran on to its end after the client left: the whole answer is paid for.
+      expect(row).toMatchObject({
+        status: 200,
+        outputTokens: REQUEST.max_tokens,
+        streamId,
+        costMicros: CALL_MICROS,
+      });
+      expect(await store.byId(record.id)).toMatchObject({ spentMicros: CALL_MICROS, reservedMicros: 0 });
+    } finally {
+      await detaching.close();
+    }
+  });
+
   it('starts a daily budget again at midnight UTC', async (context) => {
     if (!available) return context.skip();
     now = Date.UTC(2026, 5, 30, 23, 0);
