@@ -121,3 +121,69 @@ describe('resumes under a budget', () => {
     expect(await store.byId(record.id)).toMatchObject({ spentMicros: spent, reservedMicros: 0 });
   });
 });
+
+describe('fallbacks under a budget', () => {
+  const PRICEY = { input: 30, output: 70 };
+  let fallbackGateway: FastifyInstance;
+  let fallbackUrl: string;
+
+  beforeAll(async () => {
+    // Every request to `down` is answered 529 (a script of them, one per request).
+    const providers = {
+      down: upstream('down', ...Array.from({ length: 10 }, () => ({ status: 529 }))),
+      pricey: upstream('pricey', {}),
+    };
+    fallbackGateway = createServer({
+      registry: new ProviderRegistry({ env: {}, providers }),
+      keyStore: store,
+      prices: { 'down:default': PRICE, 'pricey:default': PRICEY },
+      fallbacks: { 'down:default': ['pricey:default'] },
+      policy: { maxRetries: 0 },
+    });
+    fallbackUrl = await fallbackGateway.listen({ host: '127.0.0.1', port: 0 });
+  });
+  afterAll(async () => {
+    await fallbackGateway?.close();
+  });
+
+  const ask = (key: string) =>
+    fetch(`${fallbackUrl}/v1/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': key },
+      body: JSON.stringify({ ...REQUEST, model: 'down:default' }),
+    });
+
+  it('reserves the fallback at its own price before trying it, and refuses it when it does not fit', async () => {
+    const { key, record } = await store.create({
+      name: 'no-fallback',
+      budgetUsd: FIRST_ATTEMPT / 1e6,
+      period: 'total',
+    });
+    const before = { down: calls.down!, pricey: calls.pricey! };
+    const refused = await ask(key);
+    expect(refused.status).toBe(403);
+    expect((await refused.json()).error.message).toMatch(
+      /^This call may cost up to \$0\.\d{6}, more than is left/,
+    );
+    expect(calls.down! - before.down).toBe(1);
+    expect(calls.pricey).toBe(before.pricey);
+    const [row] = await store.calls({ keyId: record.id });
+    expect(row).toMatchObject({ status: 403, attempts: 1, fallbacks: 0, costMicros: 0 });
+    expect(await store.byId(record.id)).toMatchObject({ spentMicros: 0, reservedMicros: 0 });
+  });
+
+  it('settles a call that fell back at the price of the model that answered', async () => {
+    const { key, record } = await store.create({ name: 'fallback', budgetUsd: 1 });
+    expect((await ask(key)).status).toBe(200);
+    const [row] = await store.calls({ keyId: record.id });
+    expect(row).toMatchObject({
+      status: 200,
+      attempts: 2,
+      fallbacks: 1,
+      modelRequested: 'down:default',
+      modelUsed: 'pricey:default',
+    });
+    expect(row!.costMicros).toBe(row!.inputTokens * PRICEY.input + row!.outputTokens * PRICEY.output);
+    expect(await store.byId(record.id)).toMatchObject({ spentMicros: row!.costMicros, reservedMicros: 0 });
+  });
+});
