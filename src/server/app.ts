@@ -40,6 +40,7 @@ import type { StreamsConfig } from './streams/config.ts';
 import { MemoryStreamLog } from './streams/memory-store.ts';
 import type { StreamLog } from './streams/types.ts';
 import { NO_TELEMETRY, type Telemetry } from './telemetry.ts';
+import { registerWebPage } from './web-page.ts';
 
 /** What the log gets about a failure the gateway did not foresee: the cause, never sent to the client. */
 export interface InternalErrorEntry {
@@ -232,6 +233,8 @@ export function createServer(options: GatewayOptions = {}): FastifyInstance {
   }
 
   app.get('/healthz', async () => ({ ok: true }));
+  // Outside the API plugin: the page loads without a key, and asks for one.
+  registerWebPage(app);
   const metrics = options.telemetry as Partial<MetricsSource> | undefined;
   if (typeof metrics?.metrics === 'function') {
     const access = { metricsKey: options.metricsKey, keysRequired: keysRequired(gateway) };

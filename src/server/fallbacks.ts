@@ -103,8 +103,9 @@ class FallbackBatches implements AsyncIterator<readonly StreamEvent[]> {
     if (this.started || !next || this.options.signal?.aborted || isCallerError(error)) {
       throw this.options.publicError ? this.options.publicError(error) : error;
     }
-    this.options.onFallback?.(failed, next, error);
+    // Told once the next model is sure to be asked: after its reservation, if there is one.
     const moveOn = () => {
+      this.options.onFallback?.(failed, next, error);
       this.position++;
       this.current = this.open();
       return this.next();

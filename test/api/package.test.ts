@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -25,6 +25,16 @@ async function node(args: string[], env: Record<string, string> = {}) {
     ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
     (error: { code: number; stdout: string; stderr: string }) => error,
   );
+}
+
+/** The project's own copies of `names`, linked in: what `npm install fastify …` would add. */
+function linkPeers(names: readonly string[]): void {
+  for (const name of names) {
+    const link = join(project, 'node_modules', name);
+    if (existsSync(link)) continue;
+    mkdirSync(join(link, '..'), { recursive: true });
+    symlinkSync(join(ROOT, 'node_modules', name), link, 'dir');
+  }
 }
 
 function installedPackages(): string[] {
@@ -133,12 +143,7 @@ describe('the published package', () => {
   });
 
   it('imports every entry point from ESM and from CommonJS require once the optional packages are there', async () => {
-    // The project's own copies, linked in: what `npm install fastify …` would add.
-    for (const name of [...GATEWAY_PEERS, ...MCP_PEERS]) {
-      const link = join(project, 'node_modules', name);
-      mkdirSync(join(link, '..'), { recursive: true });
-      symlinkSync(join(ROOT, 'node_modules', name), link, 'dir');
-    }
+    linkPeers([...GATEWAY_PEERS, ...MCP_PEERS]);
     const subpaths = JSON.stringify(Object.keys(ENTRY_POINTS));
     const count = `(m) => Object.keys(m).length`;
     const esm = await node([
@@ -157,6 +162,30 @@ describe('the published package', () => {
     expect(lines.map((line) => line.split(' ')[0])).toEqual(Object.keys(ENTRY_POINTS));
     for (const line of lines) expect(Number(line.split(' ')[1])).toBeGreaterThan(0);
     expect(cjs.stdout).toBe(esm.stdout);
+  });
+
+  it('serves the chat page at / from the installed package (web/ is in the tarball)', async () => {
+    expect(files).toContain('web/index.html');
+    expect(files).toContain('web/vendor/marked.esm.js');
+    expect(files).toContain('web/vendor/marked.LICENSE.md');
+    linkPeers(GATEWAY_PEERS);
+    const script = `
+import { createServer } from 'sluice/server';
+const app = createServer();
+const url = await app.listen({ host: '127.0.0.1', port: 0 });
+for (const path of ['/', '/web/app.js', '/web/vendor/marked.esm.js']) {
+  const response = await fetch(url + path);
+  console.log(path, response.status, response.headers.get('content-type'));
+}
+await app.close();
+`;
+    const served = await node(['--input-type=module', '-e', script]);
+    expect(served.stderr).toBe('');
+    expect(served.stdout.trim().split('\n')).toEqual([
+      '/ 200 text/html; charset=utf-8',
+      '/web/app.js 200 text/javascript; charset=utf-8',
+      '/web/vendor/marked.esm.js 200 text/javascript; charset=utf-8',
+    ]);
   });
 
   it('types every entry point for a TypeScript user, from ESM and from CommonJS', async () => {

@@ -35,6 +35,12 @@ export function bindGeneration(gateway: GatewayContext, reply: FastifyReply, pro
   });
 }
 
+/** Has every upstream call after the first (retry, resume, fallback) recorded in the stream's status, with why. */
+export function recordAttempts(gateway: GatewayContext, call: ModelCall, producer: StreamProducer): void {
+  call.onAttempt = ({ kind, model, reason }) =>
+    producer.recordAttempt({ kind, at: Date.now(), model, reason, owner: gateway.streams.owner });
+}
+
 /**
  * Relays a model call's batches to the client and the log: each batch is logged (ids
  * continuing the stream's) and its bytes written at once, the log's own bytes when the wire
@@ -60,6 +66,8 @@ export async function relayDurably(
   try {
     for await (const batch of batches) {
       const entry = producer.logBatch(batch);
+      // Logged first, then sent: a client never holds an event that a resume or a takeover lacks.
+      await producer.logged();
       const text = wire.encode(entry, wire.needsEvents ? batch : undefined);
       sse ??= open();
       const slowClient = sse.writeText(text);

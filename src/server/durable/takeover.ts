@@ -8,7 +8,7 @@ import { callModel, detachedModelCall } from '../routes/model-call.ts';
 import { decodeEntries } from '../streams/entry.ts';
 import type { LogEntry, StreamInfo } from '../streams/types.ts';
 import type { StreamProducer } from './producer.ts';
-import { stoppedError } from './relay.ts';
+import { recordAttempts, stoppedError } from './relay.ts';
 import { recordOf } from './stream-record.ts';
 
 const LAPSED = 'its producing instance stopped renewing its lease';
@@ -67,6 +67,7 @@ async function continueGeneration(
       reason: LAPSED,
       owner: gateway.streams.owner,
     });
+    recordAttempts(gateway, call, producer);
     const events = callModel(gateway, call, params, undefined, delivered);
     for await (const batch of batchesOf(events)) producer.logBatch(batch);
     if (call.signal.aborted) throw call.signal.reason;

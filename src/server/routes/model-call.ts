@@ -7,6 +7,7 @@ import type { MessageCreateParams } from '../../protocol/request.ts';
 import { PROVIDER_SPECIFICATION_VERSION, type Provider } from '../../providers/types.ts';
 import type { ResiliencePolicy } from '../../resilience/policy.ts';
 import type { BatchedIterable } from '../../stream/batches.ts';
+import type { RetryInfo } from '../../stream/message-stream.ts';
 import { callerOf, storedKeyOf } from '../admission.ts';
 import type { GatewayContext } from '../context.ts';
 import { errorForCaller } from '../errors.ts';
@@ -39,6 +40,17 @@ export interface ModelCall {
   streaming?: boolean;
   /** The durable stream the answer is logged to (`sluice-stream-id`), for the ledger. */
   streamId?: string;
+  /** Told of every upstream call after the first: a retry, a resume, a fallback (a durable stream records them). */
+  onAttempt?: (attempt: UpstreamAttempt) => void;
+}
+
+/** An upstream call after a call's first, and why it was made. */
+export interface UpstreamAttempt {
+  kind: RetryInfo['mode'] | 'fallback';
+  /** The model asked (`provider:model`). */
+  model: string;
+  /** What went wrong with the call before: an error type, `connection`, `idle_timeout`, … */
+  reason: string;
 }
 
 /** Starts the request's telemetry (with the caller's key label) and its signal. */
@@ -98,6 +110,7 @@ export function callModel(
   // With OTEL_EXPORTER_OTLP_ENDPOINT: the call's span, and a child span per upstream attempt.
   const trace = gateway.otel?.traceCall(params, call.streaming ?? false, chain);
   const models = trace ? trace.traced(chain) : chain;
+  let current = chain[0]!.ref;
   const events = () =>
     fallbackStream(models, params, {
       policy: gateway.policy,
@@ -108,6 +121,12 @@ export function callModel(
       onRetry: (info) => {
         trace?.onRetry(info);
         telemetry.retry(info);
+        call.onAttempt?.({ kind: info.mode, model: current, reason: info.reason });
+      },
+      onFallback: (_failed, next, error) => {
+        current = next.ref;
+        const reason = error instanceof SluiceError ? error.type : 'connection';
+        call.onAttempt?.({ kind: 'fallback', model: next.ref, reason });
       },
       beforeAttempt: meter?.beforeAttempt,
       beforeFallback: meter?.beforeFallback,

@@ -6,7 +6,7 @@ import { batchesOf } from '../../stream/batches.ts';
 import { MessageStream } from '../../stream/message-stream.ts';
 import { ownerOf } from '../admission.ts';
 import type { GatewayContext } from '../context.ts';
-import { bindGeneration, relayDurably } from '../durable/relay.ts';
+import { bindGeneration, recordAttempts, relayDurably } from '../durable/relay.ts';
 import type { SseWire } from '../durable/wire.ts';
 import { type ErrorBodyOf, errorForCaller } from '../errors.ts';
 import { beginModelCall, callModel, cutReason } from './model-call.ts';
@@ -75,6 +75,7 @@ export function modelRoute<P extends ParsedModelRequest>(
       call.signal = producer.generation.signal;
       call.streamId = producer.id;
       bindGeneration(gateway, reply, producer);
+      recordAttempts(gateway, call, producer);
       const events = callModel(gateway, call, parsed.params, parsed.headers);
       await relayDurably(reply, batchesOf(events), wire, producer, token, gateway, call);
       call.telemetry.finish(cutReason(call) === 'client' ? 499 : 200);

@@ -1,6 +1,18 @@
 import type { FastifyInstance } from 'fastify';
-import { modelEntry, modelList } from '../../protocol/models.ts';
+import { DEFAULT_PRICES, priceOf } from '../../client/usage.ts';
+import { type ModelEntry, modelEntry, modelList } from '../../protocol/models.ts';
 import type { GatewayContext } from '../context.ts';
+
+/**
+ * What a model costs, in USD per million tokens, as `GET /v1/models` entries carry it (the
+ * chat page prices each answer with it); null when the gateway knows no price for it.
+ */
+export interface ModelPricing {
+  input: number;
+  output: number;
+  cache_read: number;
+  cache_write: number;
+}
 
 /** `GET /v1/models` and `GET /v1/models/{id}`, in the shape both official SDKs read (admitted by the API plugin). */
 export function registerModelsRoute(app: FastifyInstance, gateway: GatewayContext): void {
@@ -8,7 +20,7 @@ export function registerModelsRoute(app: FastifyInstance, gateway: GatewayContex
   const since = new Date();
 
   app.get('/v1/models', async () => {
-    return modelList(gateway.models.known.map((id) => modelEntry(id, listedProvider(gateway, id), since)));
+    return modelList(gateway.models.known.map((id) => listedEntry(gateway, id, since)));
   });
 
   // A wildcard, not a parameter: `provider:model` names may hold slashes (`openai:meta-llama/…`).
@@ -16,19 +28,44 @@ export function registerModelsRoute(app: FastifyInstance, gateway: GatewayContex
     const id = (request.params as { '*': string })['*'];
     // Any name a request could use is a model here, listed or not; anything else is the
     // resolver's 404, which names what there is.
-    return modelEntry(id, providerPart(gateway.models.resolve(id).ref), since);
+    const { ref } = gateway.models.resolve(id);
+    return priced(modelEntry(id, providerPart(ref), since), ref);
   });
 }
 
-/** The provider a listed name resolves to. */
-function listedProvider(gateway: GatewayContext, id: string): string {
+/** A listed name's entry: the provider it resolves to and its price. */
+function listedEntry(
+  gateway: GatewayContext,
+  id: string,
+  since: Date,
+): ModelEntry & { pricing: ModelPricing | null } {
+  let ref: string | undefined;
   try {
-    return providerPart(gateway.models.resolve(id).ref);
+    ref = gateway.models.resolve(id).ref;
   } catch {
     // An alias to a provider that is not there (createServer does not check its options as
     // the config file is checked): listed still, and a request for it gets the 404 that says why.
-    return 'unknown';
   }
+  return priced(modelEntry(id, ref === undefined ? 'unknown' : providerPart(ref), since), ref);
+}
+
+function priced(entry: ModelEntry, ref: string | undefined): ModelEntry & { pricing: ModelPricing | null } {
+  return { ...entry, pricing: ref === undefined ? null : pricingOf(ref) };
+}
+
+/**
+ * The one place the gateway looks up a model's price (the library's list prices; a gateway
+ * price table from the configuration would be consulted here).
+ */
+export function pricingOf(ref: string): ModelPricing | null {
+  const price = priceOf(ref, DEFAULT_PRICES);
+  if (!price) return null;
+  return {
+    input: price.input,
+    output: price.output,
+    cache_read: price.cacheRead ?? price.input,
+    cache_write: price.cacheWrite ?? price.input,
+  };
 }
 
 function providerPart(ref: string): string {

@@ -6,7 +6,7 @@ import { ownerOf } from '../admission.ts';
 import type { GatewayContext } from '../context.ts';
 import type { Dispatcher } from '../dispatcher.ts';
 import type { StreamProducer } from '../durable/producer.ts';
-import { bindGeneration, resumeHeaders, stoppedError } from '../durable/relay.ts';
+import { bindGeneration, recordAttempts, resumeHeaders, stoppedError } from '../durable/relay.ts';
 import { TextEvents } from '../durable/text-events.ts';
 import { errorForCaller, isInternal, sendError } from '../errors.ts';
 import type { Router } from '../router.ts';
@@ -90,6 +90,7 @@ export function registerStreamingChatRoute(
     call.signal = producer.generation.signal;
     call.streamId = producer.id;
     bindGeneration(gateway, reply, producer);
+    recordAttempts(gateway, call, producer);
     const durable = { producer, token, events: new TextEvents('streaming_chat') };
     return streamAnswer(reply, text, { gateway, router, dispatcher, call, log: options.log, durable });
   });
@@ -109,6 +110,8 @@ async function streamAnswer(reply: FastifyReply, text: string, deps: AnswerDeps)
       if (call.signal.aborted) break;
       if (chunk === '') continue;
       producer.logBatch(durable.events.chunk(chunk));
+      // Logged first, then sent: a resume's byte offset always falls inside the log.
+      await producer.logged();
       if (!response) {
         response = openTextResponse(reply, {
           'sluice-route': route,
