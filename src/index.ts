@@ -43,6 +43,7 @@ export {
   tool,
   toolResultMessage,
 } from './client/tools.ts';
+export type { SpanTracer, TraceAttributes, TraceSpan } from './client/tracing.ts';
 export { costOf, DEFAULT_PRICES, type Price, priceOf, Totals } from './client/usage.ts';
 
 // The Messages API vocabulary

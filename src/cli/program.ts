@@ -1,9 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { registerChat } from './chat.ts';
+import { registerKeys } from './keys.ts';
 import { registerMcp } from './mcp.ts';
 import { registerServe } from './serve.ts';
 import { registerSimulate } from './simulate.ts';
+import { registerUsage } from './usage.ts';
 
 function packageVersion(): string {
   // Two levels above this file in both src/cli and dist/cli.
@@ -26,5 +28,7 @@ export function createProgram(): Command {
   registerSimulate(program);
   registerChat(program);
   registerMcp(program);
+  registerKeys(program);
+  registerUsage(program);
   return program;
 }

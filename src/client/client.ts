@@ -19,6 +19,7 @@ import type { CallOptions, ToolLike } from './call-options.ts';
 import { type MessagesInput, toMessageParams } from './messages.ts';
 import { withPrefill } from './prefill.ts';
 import { type StructuredOptions, structuredCall } from './structured.ts';
+import { ClientCallSpan, type SpanTracer } from './tracing.ts';
 import { DEFAULT_PRICES, type Price, priceOf, Totals } from './usage.ts';
 
 // Their home is call-options.ts; the Client's importers find them here too.
@@ -39,6 +40,12 @@ export interface ClientOptions {
   /** Totals to add this client's usage to, shared with other clients (default: its own). */
   usage?: Totals;
   headers?: Record<string, string>;
+  /**
+   * An OpenTelemetry tracer (`trace.getTracer('my-app')` from `@opentelemetry/api`): each call
+   * is then a span `chat {model}` under the GenAI semantic conventions, retries and resumes as
+   * its events. Absent: nothing is traced, and nothing of OpenTelemetry is needed.
+   */
+  tracer?: SpanTracer;
 }
 
 /** One call as `Client.log` keeps it with `{ log: true }`: request, outcome, usage, retries and duration. */
@@ -128,6 +135,8 @@ export class Client {
       durationMs: 0,
     };
     const startedAt = performance.now();
+    const span =
+      this.options.tracer && new ClientCallSpan(this.options.tracer, this.model, this.provider.name);
     const stream = new MessageStream(
       async function* (this: Client, { signal, reportRetry }: SourceContext) {
         const request = this.buildRequest(
@@ -135,17 +144,20 @@ export class Client {
           options,
         );
         record.request = request;
+        span?.request(request);
         const events = resilientStream(this.provider, request, {
           policy: { ...this.options.policy, ...options.policy },
           signal,
           headers: { ...this.options.headers, ...options.headers },
           onRetry: (info) => {
+            span?.retry(info);
             record.retries.push(info);
             reportRetry(info);
           },
           // Called however the call ends: failed and aborted calls are counted too.
           onUsage: (usage) => {
             record.usage = usage;
+            span?.usage(usage);
             this.usage.add(usage, priceOf(this.model, this.prices));
           },
         });
@@ -156,10 +168,13 @@ export class Client {
     stream.observe('message', (message) => {
       this.result = message;
       record.message = message;
+      span?.message(message);
     });
     stream.observe('error', (error) => {
       record.error = error;
+      span?.error(error);
     });
+    if (span) stream.observe('end', () => span.end());
     if (this.options.log) {
       this.log.push(record);
       stream.observe('end', () => {

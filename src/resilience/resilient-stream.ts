@@ -32,6 +32,12 @@ export interface ResilientStreamOptions {
   /** Extra upstream headers, sent on every attempt. */
   headers?: Record<string, string>;
   onRetry?: (info: RetryInfo) => void;
+  /**
+   * Awaited before a retry, resume or restart asks the model again, with the request it will
+   * send: throwing ends the call there with that error (a gateway whose budget cannot pay for
+   * the attempt). A local finish and a provider's reattach ask nothing and do not call it.
+   */
+  beforeAttempt?: (request: MessageCreateParams, info: RetryInfo) => Promise<void> | void;
   /** Called once, however the call ends (success, error, abort), with the usage of every attempt summed. */
   onUsage?: (usage: Usage) => void;
   /** The jitter source; tests make it deterministic. */
@@ -195,17 +201,23 @@ async function* resilientBatches(
         // Finishing locally needs no request, so no wait; it still resumed the message.
         const mode =
           next.plan.mode === 'fresh' ? 'retry' : next.plan.mode === 'finish' ? 'resume' : next.plan.mode;
-        options.onRetry?.({
+        const info: RetryInfo = {
           attempt: ++attempts,
           reason: failureReason(error),
           delayMs: next.request === undefined ? 0 : delayMs,
           mode,
           error: error as SluiceError,
-        });
+        };
+        options.onRetry?.(info);
         if (next.request === undefined) continue;
         await sleep(delayMs, undefined, { signal: call.signal }).catch(() => {
           throw withPartial(call.signal.reason);
         });
+        if (options.beforeAttempt) {
+          await Promise.resolve(options.beforeAttempt(next.request, info)).catch((refused: unknown) => {
+            throw withPartial(refused);
+          });
+        }
         attemptRequest = next.request;
       } finally {
         call.signal.removeEventListener('abort', onCallAbort);

@@ -1,13 +1,18 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { AuthenticationError } from '../protocol/errors.ts';
 import { keyLabel } from './auth.ts';
 import type { GatewayContext } from './context.ts';
 import { errorForCaller } from './errors.ts';
+import { authenticate } from './keys/authenticate.ts';
+import type { KeyRecord } from './keys/key-store.ts';
 
 // The caller's key label, set by the admission hook for the route's telemetry and logs.
 const callers = new WeakMap<FastifyRequest, string | undefined>();
 // A digest of the caller's key (the owner of the streams it starts); '' without keys.
 const owners = new WeakMap<FastifyRequest, string>();
+// The store's record of the caller's key, when it is a stored key (budget, models, rpm).
+const storedKeys = new WeakMap<FastifyRequest, KeyRecord>();
 // Requests let in without a key because they carry a stream's resume token (checked by the route).
 const byToken = new WeakSet<FastifyRequest>();
 
@@ -22,6 +27,16 @@ export function ownerOf(request: FastifyRequest): string {
 /** Whether the request came in on a resume token alone: the route must check that token against the stream. */
 export function admittedByToken(request: FastifyRequest): boolean {
   return byToken.has(request);
+}
+
+/** The store's record of the key the request was admitted with; undefined for a configured key or none. */
+export function storedKeyOf(request: FastifyRequest): KeyRecord | undefined {
+  return storedKeys.get(request);
+}
+
+/** Whether callers need a key: configured keys, or a key store. */
+export function keysRequired(gateway: GatewayContext): boolean {
+  return gateway.apiKeys.required || gateway.metering !== undefined;
 }
 
 /** A label of the key the request was admitted with (never the key); undefined without keys. */
@@ -58,16 +73,20 @@ async function admit(gateway: GatewayContext, request: FastifyRequest): Promise<
       await gateway.rateLimiter.take(`address:${request.ip}`);
       return;
     }
+    let record: KeyRecord | undefined;
     try {
-      key = gateway.apiKeys.check(request.headers);
+      ({ key, record } = await authenticate(gateway.apiKeys, gateway.metering?.store, request.headers));
     } catch (error) {
-      gateway.authFailures.recordFailure(request.ip);
+      if (error instanceof AuthenticationError) gateway.authFailures.recordFailure(request.ip);
       throw error;
     }
     const label = keyLabel(key);
     callers.set(request, label);
     if (key !== undefined) owners.set(request, createHash('sha256').update(key).digest('hex'));
-    await gateway.rateLimiter.take(label ?? `address:${request.ip}`);
+    if (record) storedKeys.set(request, record);
+    // A stored key's own rpm takes the place of the gateway's rate for that key.
+    if (record?.rpm !== undefined && label !== undefined) await gateway.keyRates.take(label, record.rpm);
+    else await gateway.rateLimiter.take(label ?? `address:${request.ip}`);
   } catch (error) {
     // A refused request still has its log line and its count, as a route's failures do.
     const route = request.routeOptions.url ?? request.url;
@@ -80,7 +99,7 @@ async function admit(gateway: GatewayContext, request: FastifyRequest): Promise<
 
 /** A request to a stream's path carrying `?token=` and no key, on a gateway that wants keys. */
 function resumesByToken(gateway: GatewayContext, request: FastifyRequest): boolean {
-  if (!gateway.apiKeys.required || request.routeOptions.url !== STREAM_PATH) return false;
+  if (!keysRequired(gateway) || request.routeOptions.url !== STREAM_PATH) return false;
   const { headers } = request;
   if (headers['x-api-key'] !== undefined || headers.authorization !== undefined) return false;
   return typeof (request.query as { token?: unknown } | undefined)?.token === 'string';

@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import cors from '@fastify/cors';
 import Fastify, { type FastifyInstance } from 'fastify';
+import type { Price } from '../client/usage.ts';
 import { NotFoundError, OverloadedError, SluiceError } from '../protocol/errors.ts';
 import { ProviderRegistry } from '../providers/registry.ts';
 import type { ResiliencePolicy } from '../resilience/policy.ts';
-import { registerApi } from './admission.ts';
+import { keysRequired, registerApi } from './admission.ts';
 import { ApiKeys } from './auth.ts';
 import { type AuthFailureLimit, AuthFailures } from './auth-failures.ts';
 import { bodyTimeoutHook } from './body-timeout.ts';
@@ -18,10 +19,16 @@ import { ErrorShapes, errorForCaller, isInternal, sendError } from './errors.ts'
 import { hostChecker } from './host-check.ts';
 import { InFlight } from './in-flight.ts';
 import { useDepthLimitedJson } from './json-body.ts';
+import { registerAdminRoutes } from './keys/admin-routes.ts';
+import { KeyRates } from './keys/key-rates.ts';
+import type { KeyStore } from './keys/key-store.ts';
+import { registerUsageRoute } from './keys/usage-route.ts';
 import { DEFAULT_FAILED_KEY_LIMIT, DEFAULT_TIMEOUTS, type RequestTimeouts } from './limits.ts';
 import { type MetricsSource, registerMetricsEndpoint } from './metrics-endpoint.ts';
 import { ModelResolver } from './models.ts';
+import type { GatewayOtel } from './otel/types.ts';
 import { answerParserError } from './parser-errors.ts';
+import { PriceTable } from './prices.ts';
 import { RateLimiter, type RequestLimiter } from './rate-limit.ts';
 import { createRouter, type RouterOptions } from './router.ts';
 import { registerChatCompletionsRoute } from './routes/chat-completions.ts';
@@ -94,12 +101,23 @@ export interface GatewayOptions {
   streams?: Pick<StreamsConfig, 'detachGraceMs' | 'onDisconnect'>;
   /** Where the gateway's warnings go (a stream log failing mid-stream). */
   warn?: (message: string) => void;
+  /** Stored keys (budgets, models, rpm) and the ledger; with it, every caller needs a key. The caller closes it. */
+  keyStore?: KeyStore;
+  /** USD per million tokens per provider:model or alias, over the built-in DEFAULT_PRICES. */
+  prices?: Record<string, Price>;
+  /** The limiters of stored keys with their own rpm (startGateway shares them through Redis); absent: this process's. */
+  keyRates?: KeyRates;
+  /** The key of the admin API (`/admin/*`); absent: the admin API answers 404. */
+  adminKey?: string;
+  /** OpenTelemetry's GenAI spans and metrics (startGateway starts it when OTEL_EXPORTER_OTLP_ENDPOINT is set). */
+  otel?: GatewayOtel;
 }
 
 /** What the gateway's routes share, built from its options. */
 export function gatewayContext(options: GatewayOptions = {}): GatewayContext {
   const registry = options.registry ?? new ProviderRegistry();
   const shutdown = options.shutdown ?? new AbortController().signal;
+  const prices = new PriceTable(options.prices);
   return {
     apiKeys: new ApiKeys(options.apiKeys ?? []),
     rateLimiter:
@@ -113,7 +131,13 @@ export function gatewayContext(options: GatewayOptions = {}): GatewayContext {
     shutdown,
     inFlight: new InFlight(shutdown),
     errorShapes: new ErrorShapes(),
-    scrubber: options.scrubber ?? new SecretScrubber([...(options.apiKeys ?? []), options.metricsKey ?? '']),
+    scrubber:
+      options.scrubber ??
+      new SecretScrubber([...(options.apiKeys ?? []), options.metricsKey ?? '', options.adminKey ?? '']),
+    prices,
+    metering: options.keyStore && { store: options.keyStore, prices, warn: options.warn ?? (() => {}) },
+    keyRates: options.keyRates ?? new KeyRates(),
+    otel: options.otel,
     streams:
       options.durableStreams ??
       new DurableStreams({
@@ -214,7 +238,7 @@ export function createServer(options: GatewayOptions = {}): FastifyInstance {
   registerWebPage(app);
   const metrics = options.telemetry as Partial<MetricsSource> | undefined;
   if (typeof metrics?.metrics === 'function') {
-    const access = { metricsKey: options.metricsKey, keysRequired: gateway.apiKeys.required };
+    const access = { metricsKey: options.metricsKey, keysRequired: keysRequired(gateway) };
     registerMetricsEndpoint(app, metrics as MetricsSource, access);
   }
   const routing = { gateway, defaultModel: registry.defaultModel };
@@ -237,7 +261,10 @@ export function createServer(options: GatewayOptions = {}): FastifyInstance {
     registerChatCompletionsRoute(api, gateway);
     registerStreamingChatRoute(api, gateway, router, dispatcher, { log: options.log });
     registerStreamsRoutes(api, gateway);
+    registerUsageRoute(api, gateway);
   });
+  if (options.keyStore && options.adminKey)
+    registerAdminRoutes(app, gateway, options.keyStore, options.adminKey);
   return app;
 }
 

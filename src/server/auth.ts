@@ -23,19 +23,26 @@ export class ApiKeys {
     if (!this.required) return undefined;
     const key = presentedKey(headers);
     if (key === undefined) {
-      throw new AuthenticationError(
-        'No API key: send it in the x-api-key header, or in Authorization as a Bearer token.',
-      );
+      throw new AuthenticationError(NO_KEY);
     }
+    if (!this.matches(key)) throw new AuthenticationError('Invalid API key.');
+    return key;
+  }
+
+  /** Whether `key` is one of these keys, compared in constant time. */
+  matches(key: string): boolean {
     const candidate = digest(key);
     let matched = false;
     for (const known of this.digests) matched = timingSafeEqual(candidate, known) || matched;
-    if (!matched) throw new AuthenticationError('Invalid API key.');
-    return key;
+    return matched;
   }
 }
 
-function presentedKey(headers: IncomingHttpHeaders): string | undefined {
+/** The message of a request without a key. */
+export const NO_KEY = 'No API key: send it in the x-api-key header, or in Authorization as a Bearer token.';
+
+/** The key a request presents: `x-api-key`, else `Authorization: Bearer`. */
+export function presentedKey(headers: IncomingHttpHeaders): string | undefined {
   const apiKey = headers['x-api-key'];
   if (typeof apiKey === 'string' && apiKey !== '') return apiKey;
   const authorization = headers.authorization;

@@ -4,7 +4,11 @@ import type { AuthFailures } from './auth-failures.ts';
 import type { DurableStreams } from './durable/durable-streams.ts';
 import type { ErrorShapes } from './errors.ts';
 import type { InFlight } from './in-flight.ts';
+import type { Metering } from './keys/call-meter.ts';
+import type { KeyRates } from './keys/key-rates.ts';
 import type { ModelResolver } from './models.ts';
+import type { GatewayOtel } from './otel/types.ts';
+import type { PriceTable } from './prices.ts';
 import type { RequestLimiter } from './rate-limit.ts';
 import type { SecretScrubber } from './secrets.ts';
 import type { Telemetry } from './telemetry.ts';
@@ -29,4 +33,12 @@ export interface GatewayContext {
   scrubber?: SecretScrubber;
   /** The stream log every streamed answer is written to, and this instance's producers. */
   streams: DurableStreams;
+  /** USD per million tokens per model: the built-in table under the configuration's `prices`. */
+  prices: PriceTable;
+  /** With a database: stored keys (budgets, models, rpm) and the ledger. Absent: only `apiKeys`. */
+  metering?: Metering;
+  /** With OTEL_EXPORTER_OTLP_ENDPOINT: GenAI spans and metrics (otel/). */
+  otel?: GatewayOtel;
+  /** The rate limits of stored keys that have their own `rpm`. */
+  keyRates: KeyRates;
 }

@@ -3,6 +3,7 @@ import type { StreamEvent } from '../protocol/events.ts';
 import type { MessageCreateParams } from '../protocol/request.ts';
 import { type ResilientStreamOptions, resilientStream } from '../resilience/resilient-stream.ts';
 import { type BatchedIterable, batched, batchesOf, DONE } from '../stream/batches.ts';
+import { isGatewayRefusal } from './keys/errors.ts';
 import type { ResolvedModel } from './models.ts';
 
 // A request the upstream rejected as malformed or too large is the same request for every
@@ -12,6 +13,11 @@ const CALLER_ERRORS = new Set(['invalid_request_error', 'request_too_large']);
 export interface FallbackOptions extends ResilientStreamOptions {
   /** Called when a model failed before its first byte and the next one is tried. */
   onFallback?: (failed: ResolvedModel, next: ResolvedModel, error: unknown) => void;
+  /**
+   * Awaited before the next model is tried, with it and the request: throwing ends the call
+   * with that error instead (a budget that cannot pay for it).
+   */
+  beforeFallback?: (next: ResolvedModel, request: MessageCreateParams) => Promise<void> | void;
   /** Called with the model that answered, once its first events arrive. */
   onModel?: (model: ResolvedModel) => void;
   /** Sees every batch before it is passed on (telemetry watching for the first token). */
@@ -97,13 +103,19 @@ class FallbackBatches implements AsyncIterator<readonly StreamEvent[]> {
     if (this.started || !next || this.options.signal?.aborted || isCallerError(error)) {
       throw this.options.publicError ? this.options.publicError(error) : error;
     }
-    this.options.onFallback?.(failed, next, error);
-    this.position++;
-    this.current = this.open();
-    return this.next();
+    // Told once the next model is sure to be asked: after its reservation, if there is one.
+    const moveOn = () => {
+      this.options.onFallback?.(failed, next, error);
+      this.position++;
+      this.current = this.open();
+      return this.next();
+    };
+    if (!this.options.beforeFallback) return moveOn();
+    return Promise.resolve(this.options.beforeFallback(next, this.request)).then(moveOn);
   };
 }
 
 function isCallerError(error: unknown): boolean {
-  return error instanceof SluiceError && CALLER_ERRORS.has(error.type);
+  // The gateway's own refusal (a budget that cannot pay for a retry) would refuse the next model too.
+  return (error instanceof SluiceError && CALLER_ERRORS.has(error.type)) || isGatewayRefusal(error);
 }

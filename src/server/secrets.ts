@@ -92,6 +92,8 @@ export const DEFAULT_SCRUBBER = new SecretScrubber();
 export function configuredSecrets(config: GatewayConfig, env: Env = process.env): string[] {
   const secrets = [...config.server.apiKeys];
   if (config.server.metricsKey !== undefined) secrets.push(config.server.metricsKey);
+  if (config.server.adminKey !== undefined) secrets.push(config.server.adminKey);
+  if (config.database !== undefined) secrets.push(...urlCredentials(config.database));
   const keyEnvs = new Set(['ANTHROPIC_API_KEY', 'OPENAI_API_KEY']);
   const urls = [env.ANTHROPIC_BASE_URL, env.OPENAI_BASE_URL];
   for (const provider of Object.values(config.providers)) {

@@ -3,9 +3,11 @@ import { OverloadedError } from '../protocol/errors.ts';
 import { createServer } from './app.ts';
 import { assertSafeBinding, configuredModels, type GatewayConfig, isLoopback } from './config.ts';
 import { DurableStreams } from './durable/durable-streams.ts';
+import { openKeyStore } from './keys/open.ts';
 import { createLogger, scrubSecrets } from './logger.ts';
 import { MetricLabels } from './metric-labels.ts';
 import { createTelemetry } from './observability.ts';
+import { startOtel } from './otel/setup.ts';
 import { registryFromConfig } from './providers.ts';
 import type { RequestLimiter } from './rate-limit.ts';
 import { scrubberFor } from './secrets.ts';
@@ -67,6 +69,19 @@ export async function startGateway(
       throw error;
     },
   );
+  // Keys, budgets and the ledger: the configured database, else the default SQLite file once `sluice keys create` made it.
+  const keys = await openKeyStore(config, options.env).catch(async (error: unknown) => {
+    shared?.close();
+    await streamLog.close();
+    throw error;
+  });
+  // GenAI spans and metrics when OTEL_EXPORTER_OTLP_ENDPOINT is set; nothing of OpenTelemetry is loaded otherwise.
+  const otel = await startOtel(options.env ?? process.env).catch(async (error: unknown) => {
+    shared?.close();
+    await keys?.close();
+    await streamLog.close();
+    throw error;
+  });
   const durableStreams = new DurableStreams({
     log: streamLog,
     config: { detachGraceMs: streams.detachGraceMs, onDisconnect: streams.onDisconnect },
@@ -86,6 +101,12 @@ export async function startGateway(
     policy: config.resilience,
     rateLimit: server.rateLimit,
     rateLimiter: shared?.limiter ?? options.cluster?.rateLimiter,
+    keyStore: keys?.store,
+    keyRates: keys?.rates,
+    prices: config.prices,
+    adminKey: server.adminKey,
+    otel,
+    warn: (message) => logger?.warn(message),
     failedKeyLimit: server.failedKeyLimit,
     timeouts: {
       headersMs: server.headersTimeoutMs,
@@ -124,6 +145,8 @@ export async function startGateway(
     url = await app.listen({ host: server.host, port: server.port, backlog: server.listenBacklog });
   } catch (error) {
     shared?.close();
+    await keys?.close();
+    await otel?.shutdown();
     await streamLog.close();
     throw error;
   }
@@ -151,6 +174,13 @@ export async function startGateway(
         clearInterval(sweep);
         // After the last stream ended (or released its lease): nothing writes to the log any more.
         shared?.close();
+        await keys?.close();
+        // The last spans and metrics, exported before the process goes.
+        await otel
+          ?.shutdown()
+          .catch((error: unknown) =>
+            logger?.warn(`OpenTelemetry export failed: ${(error as Error).message}`),
+          );
         await streamLog.close();
       }
     })();

@@ -1,4 +1,5 @@
 import { AbortError, ApiError, errorFromDetail, SluiceError } from '../protocol/errors.ts';
+import { isGatewayRefusal } from './keys/errors.ts';
 import { DEFAULT_SCRUBBER, type SecretScrubber } from './secrets.ts';
 
 /*
@@ -18,7 +19,7 @@ const CREDENTIAL_FAILURES: ReadonlySet<string> = new Set(['authentication_error'
  * caller's key was fine, and an SDK told 401 would report the wrong key to its user.
  */
 export function publicUpstreamError(error: unknown, scrubber: SecretScrubber = DEFAULT_SCRUBBER): unknown {
-  if (!(error instanceof SluiceError) || error instanceof AbortError) return error;
+  if (!(error instanceof SluiceError) || error instanceof AbortError || isGatewayRefusal(error)) return error;
   const message = scrubber.scrub(error.message);
   if (CREDENTIAL_FAILURES.has(error.type) || error.status === 401 || error.status === 403) {
     return new ApiError(

@@ -22,6 +22,7 @@ const CONTEXT: Record<string, string> = {
   onStep: "declare const onStep: (step: import('sluice').ToolLoopStep) => void;",
   stopWhen: "declare const stopWhen: (step: import('sluice').ToolLoopStep) => boolean;",
   provider: "declare const provider: import('sluice').Provider;",
+  tracer: "declare const tracer: import('sluice').SpanTracer;",
   request: "declare const request: import('sluice').MessageCreateParams;",
   url: 'declare const url: string;',
   init: 'declare const init: RequestInit;',

@@ -78,6 +78,7 @@ describe('defaults', () => {
       providers: {},
       aliases: {},
       fallbacks: {},
+      prices: {},
       resilience: {},
       routes: { classifier: { type: 'rules' }, fallbackText: DEFAULT_FALLBACK_TEXT, definitions: [] },
       streams: {
@@ -267,7 +268,7 @@ describe('bad files', () => {
   it('an unknown key: named with its path, and the allowed keys', () => {
     const error = errorFor({ server: { prot: 8080 } });
     expect(error.issues).toEqual([
-      "server.prot: unrecognized key (did you mean 'port'?); expected one of host, port, apiKeys, metricsKey, apiKeysEnv, bodyLimitBytes, corsOrigins, rateLimit, shutdownGraceMs, pingIntervalMs, listenBacklog, logLevel, workers, headersTimeoutMs, bodyTimeoutMs, requestTimeoutMs, keepAliveTimeoutMs, maxConnectionsPerAddress, failedKeyLimit, allowedHosts",
+      "server.prot: unrecognized key (did you mean 'port'?); expected one of host, port, apiKeys, metricsKey, adminKey, apiKeysEnv, bodyLimitBytes, corsOrigins, rateLimit, shutdownGraceMs, pingIntervalMs, listenBacklog, logLevel, workers, headersTimeoutMs, bodyTimeoutMs, requestTimeoutMs, keepAliveTimeoutMs, maxConnectionsPerAddress, failedKeyLimit, allowedHosts",
     ]);
   });
 

@@ -25,7 +25,8 @@ export function isLoopback(host: string): boolean {
  */
 export function assertSafeBinding(config: GatewayConfig, options: { insecure?: boolean } = {}): void {
   const { host, apiKeys, apiKeysEnv } = config.server;
-  if (options.insecure || apiKeys.length > 0 || isLoopback(host)) return;
+  // A database holds the gateway's keys: with one, every caller needs a key.
+  if (options.insecure || apiKeys.length > 0 || config.database !== undefined || isLoopback(host)) return;
   throw new ConfigError(
     `Listening on ${host} without API keys would let anyone use your providers' keys; set ${apiKeysEnv} or pass --insecure`,
   );

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DATABASE_ENV, isDatabaseUrl } from '../store/open.ts';
 import { STREAM_STORE_ENV, STREAM_STORE_FLAG, StreamStoreSchema } from '../streams/config.ts';
 import { invalidConfig } from './errors.ts';
 import {
@@ -136,6 +137,19 @@ export const OVERRIDES: readonly Override[] = [
     env: 'SLUICE_METRICS_KEY',
     path: 'server.metricsKey',
     parseEnv: (value) => ({ ok: true, value }),
+  },
+  {
+    env: 'SLUICE_ADMIN_KEY',
+    path: 'server.adminKey',
+    parseEnv: (value) => ({ ok: true, value }),
+  },
+  {
+    env: DATABASE_ENV,
+    path: 'database',
+    parseEnv: (value) =>
+      isDatabaseUrl(value)
+        ? { ok: true, value }
+        : { ok: false, expected: 'sqlite:PATH or a postgres:// URL' },
   },
   {
     env: DEFAULT_API_KEYS_ENV,

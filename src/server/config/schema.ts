@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { ProviderSetting } from '../../providers/descriptor.ts';
 import { PROVIDER_KIND_NAMES, PROVIDER_KINDS, providerKind } from '../../providers/kinds.ts';
 import type { ResiliencePolicy } from '../../resilience/policy.ts';
+import { DatabaseUrlSchema, PricesSchema } from '../keys/config.ts';
 import { DEFAULT_FAILED_KEY_LIMIT, DEFAULT_TIMEOUTS } from '../limits.ts';
 import { StreamsConfigSchema } from '../streams/config.ts';
 
@@ -130,6 +131,8 @@ const ServerSchema = z.strictObject({
    * keys do not open it, since a scraper needs no right to spend the providers' keys.
    */
   metricsKey: z.string().min(1).optional(),
+  /** The key of the admin API (`/admin/keys`, `/admin/usage`; needs a `database`); absent: no admin API. */
+  adminKey: z.string().min(1).optional(),
   /** The environment variable whose comma-separated keys are added to `apiKeys`. */
   apiKeysEnv: EnvNameSchema.default(DEFAULT_API_KEYS_ENV),
   /** Larger request bodies are refused with 413. */
@@ -283,6 +286,10 @@ export const GatewayConfigSchema = z.strictObject({
   routes: RoutesSchema.prefault({}),
   /** The stream log every streamed answer is written to, so a client can resume it. */
   streams: StreamsConfigSchema.prefault({}),
+  /** Keys, budgets and the ledger: `sqlite:PATH` or `postgres://…`; absent: the default SQLite file when it exists. */
+  database: DatabaseUrlSchema.optional(),
+  /** USD per million tokens, per provider:model or alias, over the built-in table. */
+  prices: PricesSchema.default(() => ({})),
 });
 
 /** What a configuration file may contain. */

@@ -3,6 +3,7 @@ import type { MessageCreateParams } from '../../protocol/request.ts';
 import { batchesOf } from '../../stream/batches.ts';
 import type { GatewayContext } from '../context.ts';
 import { errorForCaller } from '../errors.ts';
+import type { KeyRecord } from '../keys/key-store.ts';
 import { callModel, detachedModelCall } from '../routes/model-call.ts';
 import { decodeEntries } from '../streams/entry.ts';
 import type { LogEntry, StreamInfo } from '../streams/types.ts';
@@ -38,7 +39,9 @@ export async function takeOver(
   const producer = streams.adopt(lease, entries.at(-1)?.last ?? 0);
   const release = gateway.inFlight.track(producer.generation);
   producer.generation.signal.addEventListener('abort', release, { once: true });
-  void continueGeneration(gateway, producer, params, events).finally(release);
+  // The continuation is billed to the key that started the stream (its digest is the stream's owner).
+  const key = info.ownerKeyHash ? await gateway.metering?.store.byHash(info.ownerKeyHash) : undefined;
+  void continueGeneration(gateway, producer, params, events, key).finally(release);
   return producer;
 }
 
@@ -47,11 +50,15 @@ async function continueGeneration(
   producer: StreamProducer,
   params: MessageCreateParams,
   delivered: ReturnType<typeof decodeEntries>,
+  key: KeyRecord | undefined,
 ): Promise<void> {
   const call = detachedModelCall(
     producer.generation.signal,
     gateway.telemetry.start('/v1/streams', undefined, true),
   );
+  call.route = '/v1/streams';
+  call.key = key;
+  call.streamId = producer.id;
   try {
     await gateway.streams.log.recordAttempt(producer.lease, {
       kind: 'takeover',

@@ -8,15 +8,21 @@ import { PROVIDER_SPECIFICATION_VERSION, type Provider } from '../../providers/t
 import type { ResiliencePolicy } from '../../resilience/policy.ts';
 import type { BatchedIterable } from '../../stream/batches.ts';
 import type { RetryInfo } from '../../stream/message-stream.ts';
-import { callerOf } from '../admission.ts';
+import { callerOf, storedKeyOf } from '../admission.ts';
 import type { GatewayContext } from '../context.ts';
+import { errorForCaller } from '../errors.ts';
 import { fallbackStream } from '../fallbacks.ts';
+import { CallMeter } from '../keys/call-meter.ts';
+import type { KeyRecord } from '../keys/key-store.ts';
+import { type CallObserver, observedCall } from '../observed-call.ts';
 import { requestSignal } from '../sse-response.ts';
 import { NO_TELEMETRY, type RequestTelemetry } from '../telemetry.ts';
 import { publicUpstreamError } from '../upstream-errors.ts';
 
 /** One request's share of the model calls it makes: its telemetry, its signal, its tokens so far. */
 export interface ModelCall {
+  /** The route the request came to (the ledger's `route`). */
+  route: string;
   telemetry: RequestTelemetry;
   /** Aborts when the client leaves (no reason) or the grace period ends (an OverloadedError). */
   signal: AbortSignal;
@@ -28,6 +34,12 @@ export interface ModelCall {
   spent: { input: number; output: number };
   /** The answer of the call's last model call that completed, as its caller received it. */
   answer?: Message;
+  /** The store's key the request came with (budget, models, rpm); absent for `SLUICE_API_KEYS` or no keys. */
+  key?: KeyRecord;
+  /** Whether the caller asked for a stream (the trace's `gen_ai.request.stream`). */
+  streaming?: boolean;
+  /** The durable stream the answer is logged to (`sluice-stream-id`), for the ledger. */
+  streamId?: string;
   /** Told of every upstream call after the first: a retry, a resume, a fallback (a durable stream records them). */
   onAttempt?: (attempt: UpstreamAttempt) => void;
 }
@@ -52,15 +64,19 @@ export function beginModelCall(
   signal?: AbortSignal,
 ): ModelCall {
   return {
+    route,
     telemetry: gateway.telemetry.start(route, callerOf(request), streaming),
     signal: signal ?? requestSignal(reply, gateway.inFlight),
     spent: { input: 0, output: 0 },
+    key: storedKeyOf(request),
+    streaming,
   };
 }
 
 /** A ModelCall outside an HTTP request (tests, tools): the given signal, and telemetry that records nothing unless given. */
 export function detachedModelCall(signal: AbortSignal, telemetry?: RequestTelemetry): ModelCall {
   return {
+    route: '',
     telemetry: telemetry ?? NO_TELEMETRY.start('', undefined, false),
     signal,
     spent: { input: 0, output: 0 },
@@ -88,33 +104,65 @@ export function callModel(
   telemetry.model(chain[0]!.ref);
   const before = { ...call.spent };
   let firstTokenSeen = false;
+  // With a database: the call's budget reservations and its ledger row (keys/call-meter.ts).
+  const meter =
+    gateway.metering && new CallMeter(gateway.metering, call.key, call.route, params.model, chain);
+  // With OTEL_EXPORTER_OTLP_ENDPOINT: the call's span, and a child span per upstream attempt.
+  const trace = gateway.otel?.traceCall(params, call.streaming ?? false, chain);
+  const models = trace ? trace.traced(chain) : chain;
   let current = chain[0]!.ref;
-  return fallbackStream(chain, params, {
-    policy: gateway.policy,
-    headers,
-    signal,
-    continueFrom,
-    publicError: (error) => publicUpstreamError(error, gateway.scrubber),
-    onRetry: (info) => {
-      telemetry.retry(info);
-      call.onAttempt?.({ kind: info.mode, model: current, reason: info.reason });
-    },
-    onFallback: (_failed, next, error) => {
-      current = next.ref;
-      const reason = error instanceof SluiceError ? error.type : 'connection';
-      call.onAttempt?.({ kind: 'fallback', model: next.ref, reason });
-    },
-    onUsage: (usage) => telemetry.usage(addSpent(call, before, usage)),
-    onModel: (model) => telemetry.model(model.ref),
-    onMessage: (message) => {
-      call.answer = message;
-    },
-    onBatch: (batch) => {
-      if (firstTokenSeen || !batch.some((event) => event.type === 'content_block_delta')) return;
-      firstTokenSeen = true;
-      telemetry.firstToken();
-    },
-  });
+  const events = () =>
+    fallbackStream(models, params, {
+      policy: gateway.policy,
+      headers,
+      signal,
+      continueFrom,
+      publicError: (error) => publicUpstreamError(error, gateway.scrubber),
+      onRetry: (info) => {
+        trace?.onRetry(info);
+        telemetry.retry(info);
+        call.onAttempt?.({ kind: info.mode, model: current, reason: info.reason });
+      },
+      onFallback: (_failed, next, error) => {
+        current = next.ref;
+        const reason = error instanceof SluiceError ? error.type : 'connection';
+        call.onAttempt?.({ kind: 'fallback', model: next.ref, reason });
+      },
+      beforeAttempt: meter?.beforeAttempt,
+      beforeFallback: meter?.beforeFallback,
+      onUsage: (usage) => {
+        meter?.onUsage(usage);
+        trace?.onUsage(usage);
+        telemetry.usage(addSpent(call, before, usage));
+      },
+      onModel: (model) => {
+        meter?.onModel(model);
+        trace?.onModel(model);
+        telemetry.model(model.ref);
+      },
+      onMessage: (message) => {
+        trace?.onMessage(message);
+        call.answer = message;
+      },
+      onBatch: (batch) => {
+        if (firstTokenSeen || !batch.some((event) => event.type === 'content_block_delta')) return;
+        firstTokenSeen = true;
+        meter?.onFirstToken();
+        trace?.onFirstToken();
+        telemetry.firstToken();
+      },
+    });
+  const observers: CallObserver[] = [];
+  if (meter) {
+    observers.push({
+      begin: () => meter.admit(params),
+      end: ({ status }) => meter.settle({ status, streamId: call.streamId }),
+    });
+  }
+  if (trace) observers.push(trace);
+  if (observers.length === 0) return events();
+  const statusOf = (error: unknown) => (cutReason(call) === 'client' ? 499 : errorForCaller(error).status);
+  return observedCall(observers, statusOf, events);
 }
 
 function addSpent(call: ModelCall, before: ModelCall['spent'], usage: Usage): Usage {

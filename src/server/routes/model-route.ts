@@ -73,6 +73,7 @@ export function modelRoute<P extends ParsedModelRequest>(
         openai: wire.openai,
       });
       call.signal = producer.generation.signal;
+      call.streamId = producer.id;
       bindGeneration(gateway, reply, producer);
       recordAttempts(gateway, call, producer);
       const events = callModel(gateway, call, parsed.params, parsed.headers);

@@ -88,6 +88,7 @@ export function registerStreamingChatRoute(
     }
     const { producer, token } = started;
     call.signal = producer.generation.signal;
+    call.streamId = producer.id;
     bindGeneration(gateway, reply, producer);
     recordAttempts(gateway, call, producer);
     const durable = { producer, token, events: new TextEvents('streaming_chat') };

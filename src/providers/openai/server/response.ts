@@ -86,5 +86,14 @@ function completionId(messageId: string): string {
 
 /** The OpenAI error body for a Sluice error: what an OpenAI client expects on failure. */
 export function openAIErrorBody(error: SluiceError): OpenAIErrorBody {
-  return { error: { message: error.message, type: error.type, param: null, code: null } };
+  // A gateway refusal names its reason as OpenAI does (`budget_exceeded`); other errors have no code.
+  const code = (error as { code?: unknown }).code;
+  return {
+    error: {
+      message: error.message,
+      type: error.type,
+      param: null,
+      code: typeof code === 'string' ? code : null,
+    },
+  };
 }
