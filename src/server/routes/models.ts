@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
-import { DEFAULT_PRICES, priceOf } from '../../client/usage.ts';
 import { type ModelEntry, modelEntry, modelList } from '../../protocol/models.ts';
 import type { GatewayContext } from '../context.ts';
+import type { PriceTable } from '../prices.ts';
 
 /**
  * What a model costs, in USD per million tokens, as `GET /v1/models` entries carry it (the
@@ -29,7 +29,7 @@ export function registerModelsRoute(app: FastifyInstance, gateway: GatewayContex
     // Any name a request could use is a model here, listed or not; anything else is the
     // resolver's 404, which names what there is.
     const { ref } = gateway.models.resolve(id);
-    return priced(modelEntry(id, providerPart(ref), since), ref);
+    return priced(gateway.prices, modelEntry(id, providerPart(ref), since), ref, id);
   });
 }
 
@@ -46,19 +46,29 @@ function listedEntry(
     // An alias to a provider that is not there (createServer does not check its options as
     // the config file is checked): listed still, and a request for it gets the 404 that says why.
   }
-  return priced(modelEntry(id, ref === undefined ? 'unknown' : providerPart(ref), since), ref);
+  return priced(
+    gateway.prices,
+    modelEntry(id, ref === undefined ? 'unknown' : providerPart(ref), since),
+    ref,
+    id,
+  );
 }
 
-function priced(entry: ModelEntry, ref: string | undefined): ModelEntry & { pricing: ModelPricing | null } {
-  return { ...entry, pricing: ref === undefined ? null : pricingOf(ref) };
+function priced(
+  prices: PriceTable,
+  entry: ModelEntry,
+  ref: string | undefined,
+  asked: string,
+): ModelEntry & { pricing: ModelPricing | null } {
+  return { ...entry, pricing: ref === undefined ? null : pricingOf(prices, ref, asked) };
 }
 
 /**
- * The one place the gateway looks up a model's price (the library's list prices; a gateway
- * price table from the configuration would be consulted here).
+ * A model's price as the gateway charges it: the configuration's `prices` over the library's
+ * list prices (the same table budgets and the ledger use), by model, else by the name asked.
  */
-export function pricingOf(ref: string): ModelPricing | null {
-  const price = priceOf(ref, DEFAULT_PRICES);
+export function pricingOf(prices: PriceTable, ref: string, asked?: string): ModelPricing | null {
+  const price = prices.of(ref, asked);
   if (!price) return null;
   return {
     input: price.input,
