@@ -27,6 +27,7 @@ import { createRouter, type RouterOptions } from './router.ts';
 import { registerChatCompletionsRoute } from './routes/chat-completions.ts';
 import { registerMessagesRoute } from './routes/messages.ts';
 import { registerModelsRoute } from './routes/models.ts';
+import { registerResponsesRoutes } from './routes/responses.ts';
 import { registerStreamingChatRoute, type StreamingChatLogEntry } from './routes/streaming-chat.ts';
 import { SecretScrubber } from './secrets.ts';
 import type { StreamsConfig } from './streams/config.ts';
@@ -232,6 +233,7 @@ export function createServer(options: GatewayOptions = {}): FastifyInstance {
     registerChatCompletionsRoute(api, gateway);
     registerStreamingChatRoute(api, gateway, router, dispatcher, { log: options.log });
     registerStreamsRoutes(api, gateway);
+    registerResponsesRoutes(api, gateway);
   });
   return app;
 }

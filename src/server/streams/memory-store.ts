@@ -175,6 +175,12 @@ export class MemoryStreamLog implements StreamLog {
     return () => stream.cancelHandlers.delete(handler);
   }
 
+  async delete(id: string): Promise<void> {
+    this.checkOpen();
+    const stream = this.streams.get(id);
+    if (stream) this.forget(id, stream);
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.sweeper);

@@ -297,6 +297,11 @@ export class RedisStreamLog implements StreamLog {
     return unsubscribe;
   }
 
+  async delete(id: string): Promise<void> {
+    const { meta, log, lease } = this.keys(id);
+    await this.call(() => this.redis.del(meta, log, lease));
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

@@ -1,7 +1,7 @@
 import type { ErrorType } from '../../protocol/errors.ts';
 
 /** The format the stream's first client asked for; a resume re-encodes the log's events into it. */
-export type WireFormat = 'anthropic' | 'openai' | 'text';
+export type WireFormat = 'anthropic' | 'openai' | 'responses' | 'text';
 
 export type StreamStatus = 'running' | 'finished' | 'failed';
 
@@ -145,5 +145,7 @@ export interface StreamLog {
   requestCancel(id: string): Promise<boolean>;
   /** Calls `handler` once when a cancel is requested (at once if it already was). Returns an unsubscribe. */
   onCancel(id: string, handler: () => void): () => void;
+  /** Forgets a stream at once (a deleted stored response); its readers end as if it expired. */
+  delete(id: string): Promise<void>;
   close(): Promise<void>;
 }
