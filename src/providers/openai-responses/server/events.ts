@@ -20,6 +20,12 @@ import {
 
 // Server side: canonical stream events as the Responses API's semantic events.
 
+/**
+ * How the gateway's error for a generation stopped by a cancel begins (see the durable relay's
+ * `stoppedError`): a response that failed with it was cancelled, on every replay alike.
+ */
+export const CANCELLED_MESSAGE = 'The answer was stopped: cancelled.';
+
 type Open =
   | { kind: 'text'; outputIndex: number; id: string; text: string }
   | { kind: 'reasoning'; outputIndex: number; id: string; text: string; signature: string }
@@ -76,7 +82,7 @@ export class ResponsesEncoder {
       incomplete_details: this.incomplete,
       model,
       output: this.output.filter((item) => item !== undefined),
-      usage: this.ended && this.status !== 'failed' ? usageToResponses(this.usage) : null,
+      usage: this.status === 'completed' || this.status === 'incomplete' ? usageToResponses(this.usage) : null,
       ...echo,
     });
   }
@@ -144,8 +150,8 @@ export class ResponsesEncoder {
     const out: ResponsesStreamEvent[] = [];
     this.begin(out);
     this.ended = true;
-    this.status = 'failed';
-    this.error = { code: failureCodeOf(error.type), message: error.message };
+    this.status = error.message.startsWith(CANCELLED_MESSAGE) ? 'cancelled' : 'failed';
+    if (this.status === 'failed') this.error = { code: failureCodeOf(error.type), message: error.message };
     this.emit(out, { type: 'error', code: error.type, message: error.message, param: null });
     this.emit(out, { type: 'response.failed', response: this.response });
     return out;

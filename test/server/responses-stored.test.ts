@@ -1,0 +1,149 @@
+import type { FastifyInstance } from 'fastify';
+import OpenAI from 'openai';
+import type { ResponseStreamEvent } from 'openai/resources/responses/responses';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ProviderRegistry } from '../../src/providers/registry.ts';
+import { createSimulatedProvider, NO_PACING } from '../../src/providers/simulated/provider.ts';
+import { createServer } from '../../src/server/app.ts';
+
+const KEY = 'sk-gateway-responses-stored';
+const OTHER_KEY = 'sk-gateway-responses-other';
+let gateway: FastifyInstance;
+let client: OpenAI;
+let other: OpenAI;
+
+// `sim:default` answers at once; `paced:default` slowly enough to leave or cancel mid-answer.
+beforeAll(async () => {
+  gateway = createServer({
+    registry: new ProviderRegistry({
+      env: {},
+      providers: {
+        sim: createSimulatedProvider({ pacing: NO_PACING }),
+        paced: createSimulatedProvider({ pacing: { ttftMs: 0, tokensPerSecond: 400 } }),
+      },
+    }),
+    apiKeys: [KEY, OTHER_KEY],
+  });
+  const url = await gateway.listen({ host: '127.0.0.1', port: 0 });
+  client = new OpenAI({ apiKey: KEY, baseURL: `${url}/v1`, maxRetries: 0 });
+  other = new OpenAI({ apiKey: OTHER_KEY, baseURL: `${url}/v1`, maxRetries: 0 });
+});
+afterAll(async () => {
+  await gateway?.close();
+});
+
+function textOf(events: readonly ResponseStreamEvent[]): string {
+  return events.flatMap((event) => (event.type === 'response.output_text.delta' ? [event.delta] : [])).join('');
+}
+
+describe('stored responses', () => {
+  it('retrieve returns the stored response as it was created, to its key only', async () => {
+    const created = await client.responses.create({ model: 'sim:default', input: 'Hi', metadata: { a: 'b' } });
+    const retrieved = await client.responses.retrieve(created.id);
+    expect(retrieved).toEqual(created);
+    await expect(other.responses.retrieve(created.id)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+  });
+
+  it('store: false is not kept', async () => {
+    const created = await client.responses.create({ model: 'sim:default', input: 'Hi', store: false });
+    await expect(client.responses.retrieve(created.id)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+  });
+
+  it('previous_response_id continues the conversation the stored response had', async () => {
+    const first = await client.responses.create({ model: 'sim:default', input: "I'm Jeremy" });
+    const second = await client.responses.create({
+      model: 'sim:default',
+      previous_response_id: first.id,
+      input: 'What is my name?',
+    });
+    // The simulated model finds the name in the conversation it was sent.
+    expect(second.output_text).toContain('Jeremy');
+    expect(second.previous_response_id).toBe(first.id);
+    const unknown = await client.responses
+      .create({ model: 'sim:default', previous_response_id: 'resp_gone', input: 'Hi' })
+      .catch((e: unknown) => e);
+    expect((unknown as InstanceType<typeof OpenAI.BadRequestError>).error).toMatchObject({
+      param: 'previous_response_id',
+    });
+  });
+
+  it('item_reference: an output item of a stored response, by its id', async () => {
+    const first = await client.responses.create({ model: 'sim:default', input: "I'm Jeremy" });
+    const [item] = first.output;
+    const second = await client.responses.create({
+      model: 'sim:default',
+      input: [
+        { role: 'user', content: "I'm Jeremy" },
+        { type: 'item_reference', id: item?.id ?? '' },
+        { role: 'user', content: 'What is my name?' },
+      ],
+    });
+    expect(second.output_text).toContain('Jeremy');
+    const missing = await client.responses
+      .create({ model: 'sim:default', input: [{ type: 'item_reference', id: 'msg_nothing_0' }] })
+      .catch((e: unknown) => e);
+    expect((missing as InstanceType<typeof OpenAI.BadRequestError>).error).toMatchObject({
+      param: 'input[0].id',
+    });
+  });
+
+  it('a stream dropped mid-answer is retrieved with starting_after: the text joined equals the uninterrupted one', async () => {
+    const input = 'Tell me about resumable streams';
+    const whole = await client.responses.create({ model: 'paced:default', input, store: false });
+
+    const stream = await client.responses.create({ model: 'paced:default', input, stream: true });
+    const seen: ResponseStreamEvent[] = [];
+    for await (const event of stream) {
+      seen.push(event);
+      if (event.type === 'response.output_text.delta' && seen.length >= 8) break; // drops the connection
+    }
+    const id = seen[0]?.type === 'response.created' ? seen[0].response.id : '';
+    const last = seen.at(-1)?.sequence_number ?? -1;
+    const rest: ResponseStreamEvent[] = [];
+    const resumed = await client.responses.retrieve(id, { stream: true, starting_after: last });
+    for await (const event of resumed) rest.push(event);
+
+    expect(rest[0]?.sequence_number).toBe(last + 1);
+    expect([...seen, ...rest].map((event) => event.sequence_number)).toEqual([...seen, ...rest].map((_, i) => i));
+    expect(rest.at(-1)?.type).toBe('response.completed');
+    expect(textOf(seen) + textOf(rest)).toBe(whole.output_text);
+    expect((await client.responses.retrieve(id)).output_text).toBe(whole.output_text);
+  });
+
+  it('retrieving a stream again gives the same numbered events', async () => {
+    const stream = await client.responses.create({ model: 'sim:default', input: 'Hi', stream: true });
+    const live: ResponseStreamEvent[] = [];
+    for await (const event of stream) live.push(event);
+    const id = live[0]?.type === 'response.created' ? live[0].response.id : '';
+    const replayed: ResponseStreamEvent[] = [];
+    for await (const event of await client.responses.retrieve(id, { stream: true })) replayed.push(event);
+    expect(replayed).toEqual(live);
+  });
+
+  it('cancel stops a response mid-answer; it stays cancelled', async () => {
+    const stream = await client.responses.create({
+      model: 'paced:default',
+      input: 'Tell me a long story about rivers',
+      stream: true,
+    });
+    const seen: ResponseStreamEvent[] = [];
+    let cancelled: OpenAI.Responses.Response | undefined;
+    for await (const event of stream) {
+      seen.push(event);
+      if (event.type === 'response.output_text.delta' && !cancelled) {
+        cancelled = await client.responses.cancel(event.item_id.replace(/^msg_(.+)_\d+$/, 'resp_$1'));
+      }
+    }
+    expect(cancelled?.status).toBe('cancelled');
+    expect(seen.at(-1)).toMatchObject({ type: 'response.failed', response: { status: 'cancelled' } });
+    const retrieved = await client.responses.retrieve(cancelled?.id ?? '');
+    expect(retrieved.status).toBe('cancelled');
+  });
+
+  it('delete forgets a stored response', async () => {
+    const created = await client.responses.create({ model: 'sim:default', input: 'Hi' });
+    await client.responses.delete(created.id);
+    await expect(client.responses.retrieve(created.id)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+    await expect(client.responses.delete(created.id)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+  });
+});
