@@ -33,12 +33,18 @@ afterAll(async () => {
 });
 
 function textOf(events: readonly ResponseStreamEvent[]): string {
-  return events.flatMap((event) => (event.type === 'response.output_text.delta' ? [event.delta] : [])).join('');
+  return events
+    .flatMap((event) => (event.type === 'response.output_text.delta' ? [event.delta] : []))
+    .join('');
 }
 
 describe('stored responses', () => {
   it('retrieve returns the stored response as it was created, to its key only', async () => {
-    const created = await client.responses.create({ model: 'sim:default', input: 'Hi', metadata: { a: 'b' } });
+    const created = await client.responses.create({
+      model: 'sim:default',
+      input: 'Hi',
+      metadata: { a: 'b' },
+    });
     const retrieved = await client.responses.retrieve(created.id);
     expect(retrieved).toEqual(created);
     await expect(other.responses.retrieve(created.id)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
@@ -104,7 +110,9 @@ describe('stored responses', () => {
     for await (const event of resumed) rest.push(event);
 
     expect(rest[0]?.sequence_number).toBe(last + 1);
-    expect([...seen, ...rest].map((event) => event.sequence_number)).toEqual([...seen, ...rest].map((_, i) => i));
+    expect([...seen, ...rest].map((event) => event.sequence_number)).toEqual(
+      [...seen, ...rest].map((_, i) => i),
+    );
     expect(rest.at(-1)?.type).toBe('response.completed');
     expect(textOf(seen) + textOf(rest)).toBe(whole.output_text);
     expect((await client.responses.retrieve(id)).output_text).toBe(whole.output_text);

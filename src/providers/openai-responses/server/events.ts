@@ -82,7 +82,8 @@ export class ResponsesEncoder {
       incomplete_details: this.incomplete,
       model,
       output: this.output.filter((item) => item !== undefined),
-      usage: this.status === 'completed' || this.status === 'incomplete' ? usageToResponses(this.usage) : null,
+      usage:
+        this.status === 'completed' || this.status === 'incomplete' ? usageToResponses(this.usage) : null,
       ...echo,
     });
   }
