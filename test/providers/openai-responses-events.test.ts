@@ -137,7 +137,7 @@ describe('canonical events as Responses events', () => {
           expect(final?.type).toBe(
             stopReason === 'max_tokens' ? 'response.incomplete' : 'response.completed',
           );
-          expect((final?.response as { output: unknown }).output).toEqual(expected);
+          expect((final.response as { output: unknown }).output).toEqual(expected);
           expect(encoder.response.output).toEqual(expected);
         },
       ),
