@@ -134,7 +134,8 @@ describe('canonical events as Responses events', () => {
           const expected = outputOf(message, OPTIONS.id);
           expect(assembleOutput(encoded)).toEqual(expected);
           const final = encoded.at(-1);
-          expect(final?.type).toBe(
+          if (!final) throw new Error('no events');
+          expect(final.type).toBe(
             stopReason === 'max_tokens' ? 'response.incomplete' : 'response.completed',
           );
           expect((final.response as { output: unknown }).output).toEqual(expected);
