@@ -135,9 +135,7 @@ describe('canonical events as Responses events', () => {
           expect(assembleOutput(encoded)).toEqual(expected);
           const final = encoded.at(-1);
           if (!final) throw new Error('no events');
-          expect(final.type).toBe(
-            stopReason === 'max_tokens' ? 'response.incomplete' : 'response.completed',
-          );
+          expect(final.type).toBe(stopReason === 'max_tokens' ? 'response.incomplete' : 'response.completed');
           expect((final.response as { output: unknown }).output).toEqual(expected);
           expect(encoder.response.output).toEqual(expected);
         },

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import OpenAI from 'openai';
 import type { ResponseStreamEvent } from 'openai/resources/responses/responses';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { InvalidRequestError } from '../../src/protocol/errors.ts';
 import type { StreamEvent } from '../../src/protocol/events.ts';
 import { ProviderRegistry } from '../../src/providers/registry.ts';
 import { createSimulatedProvider, NO_PACING } from '../../src/providers/simulated/provider.ts';
@@ -43,12 +44,17 @@ const THINKING_ANSWER: StreamEvent[] = [
   { type: 'message_stop' },
 ];
 const thinker = new ScriptedProvider(() => ({ events: THINKING_ANSWER }));
+// Fails after the first text delta with an error no retry can help.
+const failing = new ScriptedProvider(() => ({
+  events: THINKING_ANSWER,
+  throwAfter: { count: 8, error: new InvalidRequestError('The upstream refused the rest.') },
+}));
 
 beforeAll(async () => {
   gateway = createServer({
     registry: new ProviderRegistry({
       env: {},
-      providers: { sim: createSimulatedProvider({ pacing: NO_PACING }), scripted: thinker },
+      providers: { sim: createSimulatedProvider({ pacing: NO_PACING }), scripted: thinker, failing },
     }),
     apiKeys: [KEY],
     aliases: { 'gpt-5-mini': 'sim:default' },
@@ -292,6 +298,48 @@ describe('errors on /v1/responses, in the Responses API’s shape', () => {
     expect((schema as InstanceType<typeof OpenAI.BadRequestError>).error).toMatchObject({
       param: 'temperature',
     });
+  });
+
+  it('429 when the key’s rate is spent, with retry-after', async () => {
+    const limited = createServer({
+      registry: new ProviderRegistry({
+        env: {},
+        providers: { sim: createSimulatedProvider({ pacing: NO_PACING }) },
+      }),
+      apiKeys: [KEY],
+      rateLimit: { requestsPerMinute: 1, burst: 1 },
+    });
+    const url = await limited.listen({ host: '127.0.0.1', port: 0 });
+    try {
+      const limitedClient = new OpenAI({ apiKey: KEY, baseURL: `${url}/v1`, maxRetries: 0 });
+      await limitedClient.responses.create({ model: 'sim:default', input: 'Hi' });
+      const error = await limitedClient.responses
+        .create({ model: 'sim:default', input: 'Hi' })
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(OpenAI.RateLimitError);
+      const rateLimited = error as InstanceType<typeof OpenAI.RateLimitError>;
+      expect(rateLimited.error).toMatchObject({ type: 'rate_limit_error', param: null, code: null });
+      expect(Number(rateLimited.headers.get('retry-after'))).toBeGreaterThan(0);
+    } finally {
+      await limited.close();
+    }
+  });
+
+  it('a failure mid-stream: the error event, then response.failed with what came before', async () => {
+    const stream = await client.responses.create({ model: 'failing:any', input: 'Hi', stream: true });
+    const events: ResponseStreamEvent[] = [];
+    for await (const event of stream) events.push(event);
+    expect(events.slice(-2)).toMatchObject([
+      { type: 'error', code: 'invalid_request_error', message: 'The upstream refused the rest.' },
+      {
+        type: 'response.failed',
+        response: {
+          status: 'failed',
+          error: { code: 'invalid_prompt', message: 'The upstream refused the rest.' },
+        },
+      },
+    ]);
+    expect(events.map((event) => event.sequence_number)).toEqual(events.map((_, i) => i));
   });
 
   it('401 for a wrong key, 404 for an unknown model and an unknown response', async () => {
