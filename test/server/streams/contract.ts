@@ -262,6 +262,18 @@ export function describeStreamLogContract(name: string, open: OpenPair): void {
       expect(await a.acquireLease('str_nope', 'x')).toBeUndefined();
     });
 
+    it('deletes a stream at once, for every instance: it is unknown, and deleting it again is no error', async () => {
+      const { a, b } = await use();
+      const stream = newStream();
+      const lease = await a.create(stream);
+      await a.append(lease, batch(1, 2));
+      await a.finish(lease, { message: null, usage: null });
+      await b.delete(stream.id);
+      expect(await a.lookup(stream.id)).toBeUndefined();
+      await expect(readAll(a, stream.id)).rejects.toBeInstanceOf(StreamNotFoundError);
+      await a.delete(stream.id);
+    });
+
     it('refuses a second stream with the same id', async () => {
       const { a, b } = await use();
       const stream = newStream();
