@@ -148,6 +148,53 @@ describe('stored responses', () => {
     expect(retrieved.status).toBe('cancelled');
   });
 
+  it('background: returned at once in progress, generated to the end with nobody reading, then retrieved whole', async () => {
+    const input = 'Tell me about background work';
+    const whole = await client.responses.create({ model: 'paced:default', input, store: false });
+    const started = await client.responses.create({ model: 'paced:default', input, background: true });
+    expect(started).toMatchObject({ status: 'in_progress', background: true, output: [] });
+    const events: ResponseStreamEvent[] = [];
+    for await (const event of await client.responses.retrieve(started.id, { stream: true }))
+      events.push(event);
+    expect(events.at(-1)?.type).toBe('response.completed');
+    expect(textOf(events)).toBe(whole.output_text);
+  });
+
+  it('background and streaming: the caller leaving does not stop the answer, where it stops any other', async () => {
+    const abortOnLeave = createServer({
+      registry: new ProviderRegistry({
+        env: {},
+        providers: { paced: createSimulatedProvider({ pacing: { ttftMs: 0, tokensPerSecond: 400 } }) },
+      }),
+      apiKeys: [KEY],
+      streams: { onDisconnect: 'abort', detachGraceMs: 0 },
+    });
+    const url = await abortOnLeave.listen({ host: '127.0.0.1', port: 0 });
+    const strict = new OpenAI({ apiKey: KEY, baseURL: `${url}/v1`, maxRetries: 0 });
+    const leaveEarly = async (background: boolean) => {
+      const stream = await strict.responses.create({
+        model: 'paced:default',
+        input: 'Tell me about rivers',
+        background,
+        stream: true,
+      });
+      let id = '';
+      for await (const event of stream) {
+        if (event.type === 'response.created') id = event.response.id;
+        if (event.type === 'response.output_text.delta') break;
+      }
+      const rest: ResponseStreamEvent[] = [];
+      for await (const event of await strict.responses.retrieve(id, { stream: true })) rest.push(event);
+      return rest.at(-1)?.type;
+    };
+    try {
+      expect(await leaveEarly(true)).toBe('response.completed');
+      expect(await leaveEarly(false)).toBe('response.failed');
+    } finally {
+      await abortOnLeave.close();
+    }
+  });
+
   it('delete forgets a stored response', async () => {
     const created = await client.responses.create({ model: 'sim:default', input: 'Hi' });
     await client.responses.delete(created.id);

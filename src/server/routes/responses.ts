@@ -16,14 +16,14 @@ import {
 } from '../../providers/openai-responses/server/request.ts';
 import type { ResponsesRequest } from '../../providers/openai-responses/wire.ts';
 import { batchesOf } from '../../stream/batches.ts';
-import { ownerOf } from '../admission.ts';
+import { callerOf, ownerOf } from '../admission.ts';
 import type { GatewayContext } from '../context.ts';
 import type { StreamProducer } from '../durable/producer.ts';
 import { bindGeneration, relayDurably, stoppedError } from '../durable/relay.ts';
 import { resumeSse } from '../durable/resume-sse.ts';
 import { responsesWire } from '../durable/wire.ts';
 import { errorForCaller } from '../errors.ts';
-import { beginModelCall, callModel, cutReason, type ModelCall } from './model-call.ts';
+import { beginModelCall, callModel, cutReason, detachedModelCall, type ModelCall } from './model-call.ts';
 import { historyOf, requireStoredResponse, storedResponseObject } from './responses-store.ts';
 
 const PATH = '/v1/responses';
@@ -51,7 +51,9 @@ export function registerResponsesRoutes(api: FastifyInstance, gateway: GatewayCo
         echo: echoOf(body),
       };
       if (structuredTool) options.structuredTool = structuredTool;
-      if (streaming) await streamResponse(gateway, request, reply, call, params, options);
+      if (body.background === true)
+        await startInBackground(gateway, request, reply, params, options, streaming);
+      else if (streaming) await streamResponse(gateway, request, reply, call, params, options);
       else await answerWhole(gateway, request, reply, call, params, options);
       call.telemetry.finish(cutReason(call) === 'client' ? 499 : 200);
       return reply;
@@ -161,6 +163,75 @@ async function answerWhole(
   reply.send(encoder.response);
 }
 
+/**
+ * `background: true`: the answer is generated to its end whoever reads it (no detach grace),
+ * logged as any stored response. The caller gets the response at once (in progress), or, when
+ * streaming, reads the log live as any resuming reader does; leaving stops only its reading.
+ */
+async function startInBackground(
+  gateway: GatewayContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  params: MessageCreateParams,
+  options: ResponsesWireOptions,
+  streaming: boolean,
+): Promise<void> {
+  if (options.echo.store === false) {
+    throw new InvalidRequestError('background: a background response must be stored; leave store at true.');
+  }
+  const { producer } = await gateway.streams.start({
+    id: options.id,
+    wire: 'responses',
+    ownerKeyHash: ownerOf(request),
+    params,
+    responses: options,
+  });
+  const release = gateway.inFlight.track(producer.generation);
+  producer.generation.signal.addEventListener('abort', release, { once: true });
+  const call = detachedModelCall(
+    producer.generation.signal,
+    gateway.telemetry.start(PATH, callerOf(request), true),
+  );
+  void generate(gateway, producer, call, params).finally(release);
+  if (!streaming) {
+    reply.send(new ResponsesEncoder(options).response);
+    return;
+  }
+  const info = await gateway.streams.log.lookup(options.id);
+  if (!info)
+    throw new IncompleteStreamError(
+      'The background response was lost from the stream log before it could be read.',
+    );
+  await resumeSse(reply, gateway, info, 0, responsesWire(options));
+}
+
+/** A background generation: every batch logged, the end logged as a finish or a failure. */
+async function generate(
+  gateway: GatewayContext,
+  producer: StreamProducer,
+  call: ModelCall,
+  params: MessageCreateParams,
+): Promise<void> {
+  try {
+    let complete = false;
+    for await (const batch of batchesOf(callModel(gateway, call, params))) {
+      producer.logBatch(batch);
+      complete ||= batch.some((event) => event.type === 'message_stop');
+    }
+    if (call.signal.aborted) throw call.signal.reason;
+    if (!complete)
+      throw new IncompleteStreamError(
+        'The upstream stream ended before message_stop; the answer is incomplete.',
+      );
+    await producer.finish(call.answer);
+    call.telemetry.finish(200);
+  } catch (error) {
+    const sluice = errorForCaller(stoppedError(producer) ?? error);
+    await producer.fail(sluice.type, sluice.message).catch(() => {});
+    call.telemetry.finish(sluice.status, sluice);
+  }
+}
+
 /** Cancels a running response wherever it generates; whether it was running. */
 async function cancel(gateway: GatewayContext, id: string, status: string): Promise<boolean> {
   if (status !== 'running') return false;
@@ -185,7 +256,7 @@ function echoOf(body: ResponsesRequest): Record<string, unknown> {
     tools: body.tools ?? [],
     top_p: body.top_p ?? 1,
     truncation: 'disabled',
-    background: false,
+    background: body.background ?? false,
   };
 }
 
