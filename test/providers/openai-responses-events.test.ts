@@ -1,7 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { ContentBlock } from '../../src/protocol/content.ts';
-import type { StreamEvent } from '../../src/protocol/events.ts';
 import {
   encodeResponsesEvent,
   ResponsesEncoder,
@@ -11,83 +10,10 @@ import type { ResponsesOutputItem, ResponsesStreamEvent } from '../../src/provid
 import { responsesWire } from '../../src/server/durable/wire.ts';
 import { encodeBatch } from '../../src/server/streams/entry.ts';
 import { MessageAssembler } from '../../src/stream/assemble.ts';
+import { blockSpec, eventsOf } from '../helpers/canonical-arbitraries.ts';
 import { messageStart } from '../helpers/events.ts';
 
 const OPTIONS: ResponsesWireOptions = { id: 'resp_prop', createdAt: 1_700_000_000, model: 'm', echo: {} };
-
-// A block of the canonical message, with the pieces its deltas come in.
-type BlockSpec =
-  | { kind: 'text'; pieces: string[] }
-  | { kind: 'thinking'; pieces: string[]; signature: string }
-  | { kind: 'tool'; input: Record<string, number | string>; cuts: number[] };
-
-const blockSpec: fc.Arbitrary<BlockSpec> = fc.oneof(
-  fc.record({ kind: fc.constant('text' as const), pieces: fc.array(fc.string(), { maxLength: 5 }) }),
-  fc.record({
-    kind: fc.constant('thinking' as const),
-    pieces: fc.array(fc.string(), { maxLength: 5 }),
-    signature: fc.string({ minLength: 1 }),
-  }),
-  fc.record({
-    kind: fc.constant('tool' as const),
-    input: fc.dictionary(fc.string(), fc.oneof(fc.integer(), fc.string()), { maxKeys: 3 }),
-    cuts: fc.array(fc.nat(), { maxLength: 4 }),
-  }),
-);
-
-/** The canonical events of a message with these blocks, its deltas cut where the spec says. */
-function eventsOf(blocks: BlockSpec[], stopReason: string): StreamEvent[] {
-  const events: StreamEvent[] = [messageStart('msg_prop', { input_tokens: 7, output_tokens: 1 })];
-  blocks.forEach((block, index) => {
-    if (block.kind === 'text') {
-      events.push({ type: 'content_block_start', index, content_block: { type: 'text', text: '' } });
-      for (const text of block.pieces) {
-        events.push({ type: 'content_block_delta', index, delta: { type: 'text_delta', text } });
-      }
-    } else if (block.kind === 'thinking') {
-      events.push({
-        type: 'content_block_start',
-        index,
-        content_block: { type: 'thinking', thinking: '', signature: '' },
-      });
-      for (const thinking of block.pieces) {
-        events.push({ type: 'content_block_delta', index, delta: { type: 'thinking_delta', thinking } });
-      }
-      events.push({
-        type: 'content_block_delta',
-        index,
-        delta: { type: 'signature_delta', signature: block.signature },
-      });
-    } else {
-      const json = JSON.stringify(block.input);
-      events.push({
-        type: 'content_block_start',
-        index,
-        content_block: { type: 'tool_use', id: `toolu_${index}`, name: `tool${index}`, input: {} },
-      });
-      const cuts = [...new Set(block.cuts.map((cut) => cut % (json.length + 1)))].sort((a, b) => a - b);
-      let from = 0;
-      for (const cut of [...cuts, json.length]) {
-        if (cut > from) {
-          events.push({
-            type: 'content_block_delta',
-            index,
-            delta: { type: 'input_json_delta', partial_json: json.slice(from, cut) },
-          });
-        }
-        from = Math.max(from, cut);
-      }
-    }
-    events.push({ type: 'content_block_stop', index });
-  });
-  events.push({
-    type: 'message_delta',
-    delta: { stop_reason: stopReason, stop_sequence: null },
-    usage: { output_tokens: 20 },
-  });
-  events.push({ type: 'message_stop' });
-  return events;
-}
 
 /** A client's view: the output items assembled from the deltas, checked against each item's done event. */
 function assembleOutput(events: ResponsesStreamEvent[]): ResponsesOutputItem[] {
