@@ -93,12 +93,25 @@ export interface GatewayOptions {
   streams?: Pick<StreamsConfig, 'detachGraceMs' | 'onDisconnect'>;
   /** Where the gateway's warnings go (a stream log failing mid-stream). */
   warn?: (message: string) => void;
+  /** How long a stored response is kept; default 30 days with a shared (Redis) log, 1 hour in memory. */
+  responses?: { ttlSeconds?: number | undefined };
 }
+
+/** How long stored responses are kept by default: OpenAI's 30 days in a shared log, an hour in this process's memory. */
+const RESPONSES_TTL_SHARED = 30 * 24 * 3600;
+const RESPONSES_TTL_MEMORY = 3600;
 
 /** What the gateway's routes share, built from its options. */
 export function gatewayContext(options: GatewayOptions = {}): GatewayContext {
   const registry = options.registry ?? new ProviderRegistry();
   const shutdown = options.shutdown ?? new AbortController().signal;
+  const streams =
+    options.durableStreams ??
+    new DurableStreams({
+      log: options.streamLog ?? new MemoryStreamLog(),
+      config: options.streams,
+      warn: options.warn,
+    });
   return {
     apiKeys: new ApiKeys(options.apiKeys ?? []),
     rateLimiter:
@@ -113,13 +126,9 @@ export function gatewayContext(options: GatewayOptions = {}): GatewayContext {
     inFlight: new InFlight(shutdown),
     errorShapes: new ErrorShapes(),
     scrubber: options.scrubber ?? new SecretScrubber([...(options.apiKeys ?? []), options.metricsKey ?? '']),
-    streams:
-      options.durableStreams ??
-      new DurableStreams({
-        log: options.streamLog ?? new MemoryStreamLog(),
-        config: options.streams,
-        warn: options.warn,
-      }),
+    streams,
+    responsesTtlSeconds:
+      options.responses?.ttlSeconds ?? (streams.shared ? RESPONSES_TTL_SHARED : RESPONSES_TTL_MEMORY),
   };
 }
 

@@ -29,4 +29,6 @@ export interface GatewayContext {
   scrubber?: SecretScrubber;
   /** The stream log every streamed answer is written to, and this instance's producers. */
   streams: DurableStreams;
+  /** How long a stored response (`/v1/responses`) is kept after its last write. */
+  responsesTtlSeconds: number;
 }

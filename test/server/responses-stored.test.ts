@@ -4,7 +4,9 @@ import type { ResponseStreamEvent } from 'openai/resources/responses/responses';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProviderRegistry } from '../../src/providers/registry.ts';
 import { createSimulatedProvider, NO_PACING } from '../../src/providers/simulated/provider.ts';
-import { createServer } from '../../src/server/app.ts';
+import { createServer, gatewayContext } from '../../src/server/app.ts';
+import { GatewayConfigSchema } from '../../src/server/config/schema.ts';
+import { MemoryStreamLog } from '../../src/server/streams/memory-store.ts';
 
 const KEY = 'sk-gateway-responses-stored';
 const OTHER_KEY = 'sk-gateway-responses-other';
@@ -200,5 +202,57 @@ describe('stored responses', () => {
     await client.responses.delete(created.id);
     await expect(client.responses.retrieve(created.id)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
     await expect(client.responses.delete(created.id)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+  });
+});
+
+describe('how long stored responses are kept (responses.ttlSeconds)', () => {
+  it('an hour in memory by default; the configuration says otherwise', () => {
+    expect(gatewayContext({}).responsesTtlSeconds).toBe(3600);
+    expect(gatewayContext({ responses: { ttlSeconds: 90 } }).responsesTtlSeconds).toBe(90);
+    expect(GatewayConfigSchema.parse({ responses: { ttlSeconds: 90 } }).responses).toEqual({
+      ttlSeconds: 90,
+    });
+    expect(GatewayConfigSchema.safeParse({ responses: { ttl: 90 } }).success).toBe(false);
+  });
+
+  it('a stored response outlives the log’s TTL when its own is longer', async () => {
+    const short = createServer({
+      registry: new ProviderRegistry({
+        env: {},
+        providers: { sim: createSimulatedProvider({ pacing: NO_PACING }) },
+      }),
+      apiKeys: [KEY],
+      streamLog: new MemoryStreamLog({ ttlSeconds: 1 }),
+      responses: { ttlSeconds: 60 },
+    });
+    const url = await short.listen({ host: '127.0.0.1', port: 0 });
+    try {
+      const shortClient = new OpenAI({ apiKey: KEY, baseURL: `${url}/v1`, maxRetries: 0 });
+      const kept = await shortClient.responses.create({ model: 'sim:default', input: 'Hi' });
+      // A chat completion's stream follows the log's TTL: once it is gone, the response is still there.
+      const chat = await fetch(`${url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          model: 'sim:default',
+          stream: true,
+          messages: [{ role: 'user', content: 'Hi' }],
+        }),
+      });
+      const streamId = chat.headers.get('sluice-stream-id');
+      await chat.text();
+      const deadline = performance.now() + 5000;
+      for (;;) {
+        const status = (
+          await fetch(`${url}/v1/streams/${streamId}`, { headers: { authorization: `Bearer ${KEY}` } })
+        ).status;
+        if (status === 404) break;
+        if (performance.now() > deadline) throw new Error('the chat stream did not expire');
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      expect((await shortClient.responses.retrieve(kept.id)).status).toBe('completed');
+    } finally {
+      await short.close();
+    }
   });
 });

@@ -283,6 +283,8 @@ export const GatewayConfigSchema = z.strictObject({
   routes: RoutesSchema.prefault({}),
   /** The stream log every streamed answer is written to, so a client can resume it. */
   streams: StreamsConfigSchema.prefault({}),
+  /** `/v1/responses`: how long a stored response is kept (default: 30 days in Redis, 1 hour in memory). */
+  responses: z.strictObject({ ttlSeconds: z.number().int().positive().optional() }).prefault({}),
 });
 
 /** What a configuration file may contain. */

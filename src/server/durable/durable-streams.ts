@@ -23,6 +23,8 @@ export interface NewDurableStream {
   responses?: ResponsesWireOptions;
   /** The stream's id (a Responses stream's is its response's); a new one by default. */
   id?: string;
+  /** How long it is kept after its last write, instead of the log's TTL. */
+  ttlSeconds?: number;
 }
 
 /**
@@ -64,6 +66,7 @@ export class DurableStreams {
       wire: spec.wire,
       ownerKeyHash: spec.ownerKeyHash,
       owner: this.owner,
+      ...(spec.ttlSeconds === undefined ? {} : { ttlSeconds: spec.ttlSeconds }),
     });
     return { producer: this.produce(lease, { assemble: spec.wire === 'text' }), token };
   }

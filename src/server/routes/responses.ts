@@ -101,13 +101,7 @@ async function streamResponse(
   options: ResponsesWireOptions,
 ): Promise<void> {
   const wire = responsesWire(options);
-  const { producer, token } = await gateway.streams.start({
-    id: options.id,
-    wire: 'responses',
-    ownerKeyHash: ownerOf(request),
-    params,
-    responses: options,
-  });
+  const { producer, token } = await startLogged(gateway, request, params, options);
   call.signal = producer.generation.signal;
   bindGeneration(gateway, reply, producer);
   const events = callModel(gateway, call, params);
@@ -129,15 +123,7 @@ async function answerWhole(
 ): Promise<void> {
   let producer: StreamProducer | undefined;
   if (options.echo.store !== false) {
-    producer = (
-      await gateway.streams.start({
-        id: options.id,
-        wire: 'responses',
-        ownerKeyHash: ownerOf(request),
-        params,
-        responses: options,
-      })
-    ).producer;
+    producer = (await startLogged(gateway, request, params, options)).producer;
     // A cancel stops it as it stops a stream; the client leaving stops it too.
     call.signal = AbortSignal.any([call.signal, producer.generation.signal]);
   }
@@ -179,13 +165,7 @@ async function startInBackground(
   if (options.echo.store === false) {
     throw new InvalidRequestError('background: a background response must be stored; leave store at true.');
   }
-  const { producer } = await gateway.streams.start({
-    id: options.id,
-    wire: 'responses',
-    ownerKeyHash: ownerOf(request),
-    params,
-    responses: options,
-  });
+  const { producer } = await startLogged(gateway, request, params, options);
   const release = gateway.inFlight.track(producer.generation);
   producer.generation.signal.addEventListener('abort', release, { once: true });
   const call = detachedModelCall(
@@ -230,6 +210,23 @@ async function generate(
     await producer.fail(sluice.type, sluice.message).catch(() => {});
     call.telemetry.finish(sluice.status, sluice);
   }
+}
+
+/** A response's durable stream: its id the response's, kept `responses.ttlSeconds`. */
+function startLogged(
+  gateway: GatewayContext,
+  request: FastifyRequest,
+  params: MessageCreateParams,
+  options: ResponsesWireOptions,
+) {
+  return gateway.streams.start({
+    id: options.id,
+    wire: 'responses',
+    ownerKeyHash: ownerOf(request),
+    params,
+    responses: options,
+    ttlSeconds: gateway.responsesTtlSeconds,
+  });
 }
 
 /** Cancels a running response wherever it generates; whether it was running. */

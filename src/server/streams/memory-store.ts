@@ -31,6 +31,8 @@ interface MemoryStream {
   entries: LogEntry[];
   lease: LeaseState | undefined;
   expiresAt: number;
+  /** How long it is kept after its last write. */
+  ttlMs: number;
   /** Readers waiting for the next write; each is called once and removed. */
   waiters: Set<() => void>;
   cancelHandlers: Set<() => void>;
@@ -74,7 +76,8 @@ export class MemoryStreamLog implements StreamLog {
       },
       entries: [],
       lease: { owner: stream.owner, token: 1, expiresAt: now + this.leaseMs },
-      expiresAt: now + this.ttlSeconds * 1000,
+      expiresAt: now + (stream.ttlSeconds ?? this.ttlSeconds) * 1000,
+      ttlMs: (stream.ttlSeconds ?? this.ttlSeconds) * 1000,
       waiters: new Set(),
       cancelHandlers: new Set(),
     });
@@ -248,7 +251,7 @@ export class MemoryStreamLog implements StreamLog {
   }
 
   private touch(stream: MemoryStream): void {
-    stream.expiresAt = Date.now() + this.ttlSeconds * 1000;
+    stream.expiresAt = Date.now() + stream.ttlMs;
     wake(stream);
   }
 

@@ -132,7 +132,7 @@ export class RedisStreamLog implements StreamLog {
         Date.now(),
         stream.owner,
         this.leaseMs,
-        this.ttlMs,
+        (stream.ttlSeconds ?? this.ttlSeconds) * 1000,
       ),
     );
     if (created !== 1) throw new StreamExistsError(stream.id);

@@ -47,6 +47,8 @@ export interface NewStream {
   ownerKeyHash: string;
   /** The instance creating it: it holds the first lease. */
   owner: string;
+  /** How long this stream is kept after its last write, instead of the log's `ttlSeconds` (a stored response's). */
+  ttlSeconds?: number;
 }
 
 /** The right to write a stream: whoever holds the highest fencing token. */

@@ -408,6 +408,27 @@ export function describeStreamLogContract(name: string, open: OpenPair): void {
       await expect(readAll(b, stream.id)).rejects.toBeInstanceOf(StreamNotFoundError);
     });
 
+    it('keeps a stream created with a TTL of its own for that long, through appends and its end', async () => {
+      const { a, b } = await use({ ttlSeconds: 1 });
+      const kept = { ...newStream(), ttlSeconds: 60 };
+      const keptRunning = { ...newStream(), ttlSeconds: 60 };
+      const usual = newStream();
+      for (const stream of [kept, keptRunning, usual]) {
+        const lease = await a.create(stream);
+        await a.append(lease, batch(1, 1));
+        await a.append(lease, batch(2, 1));
+        if (stream !== keptRunning) await a.finish(lease, { message: null, usage: null });
+      }
+      await eventually(
+        () => b.lookup(usual.id),
+        (info) => info === undefined,
+        5000,
+      );
+      expect((await b.lookup(kept.id))?.status).toBe('finished');
+      expect((await b.lookup(keptRunning.id))?.lastSeq).toBe(2);
+      expect(await readAll(b, kept.id)).toEqual([batch(1, 1), batch(2, 1)]);
+    });
+
     it('passes a cancel request from any instance to the producer', async () => {
       const { a, b } = await use();
       const stream = newStream();
