@@ -88,6 +88,7 @@ describe('defaults', () => {
         onDisconnect: 'detach',
         keyPrefix: 'sluice:streams:',
       },
+      responses: {},
     });
   });
 
