@@ -261,6 +261,17 @@ describe('POST /v1/responses with the official openai SDK', () => {
     });
     expect(response.output).toHaveLength(1);
     expect(JSON.parse(response.output_text)).toEqual({ a: 12, b: 30 });
+    // Continued, the answer is the text it stood for, not a call waiting for its result.
+    await client.responses.create({
+      model: 'scripted:thinker',
+      previous_response_id: response.id,
+      input: 'Thanks',
+    });
+    expect(thinker.requests.at(-1)?.messages).toEqual([
+      { role: 'user', content: 'What is 12+30?' },
+      { role: 'assistant', content: '{"a":12,"b":30}' },
+      { role: 'user', content: 'Thanks' },
+    ]);
   });
 
   it('max_output_tokens cut: status incomplete with its reason', async () => {

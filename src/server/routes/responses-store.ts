@@ -108,7 +108,10 @@ export async function historyOf(
         `previous_response_id: no completed stored response ${body.previous_response_id}; it may still be generating, have failed, have expired, or have been stored with store: false. Send the conversation as input items instead.`,
       );
     }
-    history.previous = { params: previous.stored.params, message: previous.message };
+    history.previous = {
+      params: previous.stored.params,
+      message: asAnswered(previous.message, previous.stored.options.structuredTool),
+    };
   }
   for (const itemId of referencedItemIds(body)) {
     const place = parseItemId(itemId);
@@ -132,4 +135,20 @@ async function completedResponse(
   const message =
     stored?.info.status === 'finished' ? (stored.info.final?.message as Message | undefined) : undefined;
   return stored && message ? { stored, message } : undefined;
+}
+
+/**
+ * A stored answer as the conversation goes on from it: a json_schema answer tool's call is
+ * the text it stood for (a tool call left without its result would be refused upstream).
+ */
+function asAnswered(message: Message, structuredTool: string | undefined): Message {
+  if (!structuredTool) return message;
+  return {
+    ...message,
+    content: message.content.map((block) =>
+      block.type === 'tool_use' && (block as { name: string }).name === structuredTool
+        ? { type: 'text', text: JSON.stringify((block as { input: unknown }).input ?? {}) }
+        : block,
+    ),
+  };
 }
