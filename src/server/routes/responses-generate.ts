@@ -95,6 +95,9 @@ export async function startInBackground(
   const { producer } = await startLogged(gateway, request, params, options);
   const release = gateway.inFlight.track(producer.generation);
   producer.generation.signal.addEventListener('abort', release, { once: true });
+  // The generation reads for itself: readers coming and going never leave it unread, so no
+  // detach grace ever stops it.
+  producer.attachReader();
   const call = detachedModelCall(
     producer.generation.signal,
     gateway.telemetry.start(PATH, callerOf(request), true),
