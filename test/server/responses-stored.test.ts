@@ -22,6 +22,8 @@ beforeAll(async () => {
       providers: {
         sim: createSimulatedProvider({ pacing: NO_PACING }),
         paced: createSimulatedProvider({ pacing: { ttftMs: 0, tokensPerSecond: 400 } }),
+        // For cancels: an answer that takes seconds, so the cancel always comes before its end.
+        slow: createSimulatedProvider({ pacing: { ttftMs: 0, tokensPerSecond: 40 } }),
       },
     }),
     apiKeys: [KEY, OTHER_KEY],
@@ -143,7 +145,7 @@ describe('stored responses', () => {
 
   it('cancel stops a response mid-answer; it stays cancelled', async () => {
     const stream = await client.responses.create({
-      model: 'paced:default',
+      model: 'slow:default',
       input: 'Tell me a long story about rivers',
       stream: true,
     });
@@ -189,7 +191,7 @@ describe('stored responses', () => {
     const leaveEarly = async (background: boolean) => {
       const stream = await strict.responses.create({
         model: 'paced:default',
-        input: 'Tell me about rivers',
+        input: 'Hi',
         background,
         stream: true,
       });
@@ -206,6 +208,13 @@ describe('stored responses', () => {
     } finally {
       await noGrace.close();
     }
+  });
+
+  it('cancel stops a background response; retrieved, it is cancelled', async () => {
+    const started = await client.responses.create({ model: 'slow:default', input: 'Hi', background: true });
+    const cancelled = await client.responses.cancel(started.id);
+    expect(cancelled.status).toBe('cancelled');
+    expect(await untilEnded(client, started.id)).toBe('cancelled');
   });
 
   it('delete forgets a stored response', async () => {
