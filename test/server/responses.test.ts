@@ -274,6 +274,24 @@ describe('POST /v1/responses with the official openai SDK', () => {
     ]);
   });
 
+  it('text.format json_schema streamed: the answer’s JSON comes as text deltas', async () => {
+    const stream = await client.responses.create({
+      model: 'sim:default',
+      input: 'What is 12+30?',
+      stream: true,
+      text: { format: { type: 'json_schema', name: 'sums', schema: sums.parameters } },
+    });
+    let text = '';
+    let done: string | undefined;
+    for await (const event of stream) {
+      if (event.type === 'response.output_text.delta') text += event.delta;
+      if (event.type === 'response.output_text.done') done = event.text;
+      expect(event.type).not.toMatch(/function_call/);
+    }
+    expect(done).toBe(text);
+    expect(JSON.parse(text)).toEqual({ a: 12, b: 30 });
+  });
+
   it('max_output_tokens cut: status incomplete with its reason', async () => {
     const response = await client.responses.create({
       model: 'sim:default',
