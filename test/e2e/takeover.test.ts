@@ -66,7 +66,18 @@ describe('takeover of a stream whose producing process died', () => {
     await follower.until((text) => eventIds(text).some((n) => n > lastByA));
     const continuedMs = performance.now() - killedAt;
     await follower.all();
-    await first.cancel();
+    // The client A was serving reconnects to B after the last whole event it got (what an
+    // EventSource does): it gets the rest, and its text is the exact answer too.
+    await first.all();
+    const seen = sseEvents(first.text);
+    const lastSeen = eventIds(seen.join('')).at(-1)!;
+    const rest = await (
+      await fetch(`${b.url}/v1/streams/${id}`, { headers: { 'last-event-id': String(lastSeen) } })
+    ).text();
+    const reconnected = seen.join('') + rest;
+    expect(anthropicText(reconnected)).toBe(whole);
+    const reconnectedIds = eventIds(reconnected);
+    expect(reconnectedIds).toEqual(reconnectedIds.map((_, i) => i + 1));
 
     const events = sseEvents(follower.text);
     expect(events.filter((event) => /event: message_start/.test(event))).toHaveLength(1);

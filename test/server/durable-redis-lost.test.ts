@@ -84,4 +84,38 @@ describe('the Redis stream store lost mid-stream', () => {
     }
     expect(status).toBe(200);
   }, 30_000);
+
+  it('a Redis that stops answering (SIGSTOP) delays the live answer by a command timeout at most, then marks the stream failed once back', async () => {
+    warnings.length = 0;
+    const live = await post();
+    const id = live.headers.get('sluice-stream-id')!;
+    const reader = new BodyReader(live);
+    await reader.until((text) => sseEvents(text).length >= 3);
+    redis.pause();
+    let text: string;
+    try {
+      // Without a command timeout every batch would wait for the log forever.
+      text = await reader.all();
+    } finally {
+      redis.resume();
+    }
+    expect(text).toMatch(/event: message_stop/);
+    expect(text).not.toMatch(/event: error/);
+    const ids = eventIds(text);
+    expect(ids).toEqual(ids.map((_, i) => i + 1));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/cannot be reached.*the answer goes on unlogged/);
+
+    // Back, the log holds part of the answer: the stream is failed (not left running for an
+    // instance to continue from the part), and a reader ends with that error, not a message_stop.
+    let status = '';
+    for (const deadline = performance.now() + 10_000; status !== 'failed' && performance.now() < deadline; ) {
+      const response = await fetch(`${url}/v1/streams/${id}`, { headers: { accept: 'application/json' } });
+      status = ((await response.json()) as { status: string }).status;
+    }
+    expect(status).toBe('failed');
+    const resumed = await (await fetch(`${url}/v1/streams/${id}?after=0`)).text();
+    expect(resumed).not.toMatch(/event: message_stop/);
+    expect(resumed).toMatch(/event: error\ndata: .*missed part of this answer/);
+  }, 30_000);
 });

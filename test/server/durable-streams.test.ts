@@ -1,3 +1,4 @@
+import { Writable } from 'node:stream';
 import Anthropic from '@anthropic-ai/sdk';
 import type { RawMessageStreamEvent } from '@anthropic-ai/sdk/resources/messages';
 import type { Stream } from '@anthropic-ai/sdk/streaming';
@@ -7,13 +8,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Usage } from '../../src/protocol/message.ts';
 import { createAnthropicProvider } from '../../src/providers/anthropic.ts';
 import { ProviderRegistry } from '../../src/providers/registry.ts';
+import { STREAM_PATH } from '../../src/server/admission.ts';
 import { createServer } from '../../src/server/app.ts';
 import { loadConfig } from '../../src/server/config.ts';
+import { createLogger } from '../../src/server/logger.ts';
+import { createTelemetry } from '../../src/server/observability.ts';
 import { Simulator } from '../../src/server/simulator/simulator.ts';
 import { startGateway } from '../../src/server/start.ts';
 import { MemoryStreamLog } from '../../src/server/streams/memory-store.ts';
 import { openRedisStreamLog } from '../../src/server/streams/redis-store.ts';
-import type { StreamLog } from '../../src/server/streams/types.ts';
+import type { Lease, LogEntry, StreamLog } from '../../src/server/streams/types.ts';
 import type { RequestTelemetry, Telemetry } from '../../src/server/telemetry.ts';
 import { anthropicText, BodyReader, eventIds, openAIText, sseEvents } from '../helpers/sse-reader.ts';
 import { deleteKeys, REDIS_URL, redisForTests, uniquePrefix } from './streams/redis-service.ts';
@@ -37,6 +41,8 @@ function useInstances(
   options: {
     streams?: { detachGraceMs: number; onDisconnect: 'detach' | 'abort' };
     telemetry?: Telemetry;
+    /** The keys the gateways want (default KEY and OTHER_KEY); none: a keyless gateway. */
+    apiKeys?: string[];
   } = {},
 ) {
   const streams = options.streams ?? { detachGraceMs: 30_000, onDisconnect: 'detach' as const };
@@ -53,7 +59,7 @@ function useInstances(
           env: {},
           providers: { upstream: createAnthropicProvider({ apiKey: 'sk-up', baseURL: state.sim.url }) },
         }),
-        apiKeys: [KEY, OTHER_KEY],
+        apiKeys: options.apiKeys ?? [KEY, OTHER_KEY],
         pingIntervalMs: 0,
         streamLog: log,
         streams,
@@ -183,6 +189,9 @@ describe.each(['memory', 'redis'] as const)('durable streams on the %s store', (
     expect(wrongStream.status).toBe(404);
     const noToken = await fetch(`${instances.b}/v1/streams/${id}`);
     expect(noToken.status).toBe(401);
+    // The right key with a wrong token is refused too: a token given must be the stream's.
+    const keyWrongToken = await resume(instances.b, id, { query: `?token=${token}x` });
+    expect(keyWrongToken.status).toBe(404);
   });
 
   it('is read by the official Anthropic SDK from a Last-Event-ID, as a stream of events', async () => {
@@ -311,6 +320,106 @@ function recordingTelemetry() {
   return { telemetry, finished, nextFinish };
 }
 
+describe('the log lines of /v1/streams', () => {
+  const raw: string[] = [];
+  const destination = new Writable({
+    write(chunk, _encoding, done) {
+      raw.push(...String(chunk).split('\n').filter(Boolean));
+      done();
+    },
+  });
+  const telemetry = createTelemetry({ logger: createLogger({ destination }) });
+  const instances = useInstances('memory', { telemetry });
+  const streamLines = () =>
+    raw
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .filter((line) => line.route === STREAM_PATH);
+
+  it("writes one line per resume, status, cancel and refusal, with the stream's model and never its token", async () => {
+    const live = await post(instances.a, '/v1/messages', messages(10));
+    const [id, token] = [live.headers.get('sluice-stream-id')!, live.headers.get('sluice-resume-token')!];
+    await live.text();
+    await (await fetch(`${instances.a}/v1/streams/${id}?after=0&token=${token}`)).text();
+    await (await resume(instances.a, id, { headers: { accept: 'application/json' } })).json();
+    await fetch(`${instances.a}/v1/streams/${id}`, { method: 'DELETE', headers: auth() });
+    await (await fetch(`${instances.a}/v1/streams/${id}?token=${token}x`)).text();
+    expect(streamLines().map((line) => [line.status, line.streaming, line.model])).toEqual([
+      [200, true, 'upstream:default'],
+      [200, false, 'upstream:default'],
+      [204, false, 'upstream:default'],
+      [404, true, 'unknown'],
+    ]);
+    expect(raw.join('\n')).not.toContain(token);
+  });
+});
+
+/** A memory log whose appends take a while, as Redis's do: it says what is logged so far. */
+class SlowLog extends MemoryStreamLog {
+  loggedLast = 0;
+  override async append(lease: Lease, entry: LogEntry) {
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const result = await super.append(lease, entry);
+    this.loggedLast = Math.max(this.loggedLast, entry.last);
+    return result;
+  }
+}
+
+describe('a slow log', () => {
+  it('holds each batch back from the client until it is logged: a client never has an event a takeover lacks', async () => {
+    const sim = await Simulator.start({ pacing: { ttftMs: 0, tokensPerSecond: 400 } });
+    const log = new SlowLog();
+    const app = createServer({
+      registry: new ProviderRegistry({
+        env: {},
+        providers: { upstream: createAnthropicProvider({ apiKey: 'sk-up', baseURL: sim.url }) },
+      }),
+      apiKeys: [KEY],
+      pingIntervalMs: 0,
+      streamLog: log,
+    });
+    try {
+      const url = await app.listen({ host: '127.0.0.1', port: 0 });
+      const response = await post(url, '/v1/messages', messages(60));
+      const reader = response.body!.getReader();
+      const decoder = new TextDecoder();
+      let text = '';
+      const ahead: number[] = [];
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += decoder.decode(value, { stream: true });
+        const received = eventIds(text).at(-1) ?? 0;
+        if (received > log.loggedLast) ahead.push(received - log.loggedLast);
+      }
+      expect(text).toMatch(/event: message_stop/);
+      expect(ahead).toEqual([]);
+    } finally {
+      await app.close();
+      await sim.close();
+    }
+  });
+});
+
+describe('a keyless gateway', () => {
+  const instances = useInstances('memory', { apiKeys: [] });
+
+  it('resumes without a key or with its token, and refuses a wrong token as an unknown stream', async () => {
+    const live = await fetch(`${instances.a}/v1/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(messages(10)),
+    });
+    const [id, token] = [live.headers.get('sluice-stream-id')!, live.headers.get('sluice-resume-token')!];
+    const whole = await live.text();
+    const plain = await fetch(`${instances.a}/v1/streams/${id}?after=0`);
+    expect(await plain.text()).toBe(whole.slice(whole.indexOf('id: 1\n')));
+    expect((await fetch(`${instances.a}/v1/streams/${id}?after=0&token=${token}`)).status).toBe(200);
+    const wrong = await fetch(`${instances.a}/v1/streams/${id}?after=0&token=${token.slice(1)}`);
+    expect(wrong.status).toBe(404);
+    expect(await wrong.text()).not.toContain(token.slice(1));
+  });
+});
+
 describe('the detach grace', () => {
   const GRACE = 300;
   const recorded = recordingTelemetry();
@@ -363,6 +472,29 @@ describe('the detach grace', () => {
     expect(rest).toMatch(/event: message_stop/);
     const ids = eventIds(kept + rest);
     expect(ids).toEqual(ids.map((_, i) => i + 1));
+  });
+});
+
+describe('the detach grace, with the reader on another instance', () => {
+  const GRACE = 300;
+  const instances = useInstances('redis', { streams: { detachGraceMs: GRACE, onDisconnect: 'detach' } });
+
+  it('keeps the answer alive on A while a reader on B reads it, past the grace', async () => {
+    const live = await post(instances.a, '/v1/messages', messages(600));
+    const id = live.headers.get('sluice-stream-id')!;
+    const reader = new BodyReader(live);
+    await reader.until((text) => sseEvents(text).length >= 3);
+    const kept = sseEvents(reader.text).slice(0, 3).join('');
+    await reader.cancel();
+    const startedAt = performance.now();
+    // A has no reader of its own from here on: only B's notes in the log keep it generating.
+    const rest = await (await resume(instances.b, id, { after: 3 })).text();
+    expect(performance.now() - startedAt).toBeGreaterThan(GRACE);
+    expect(rest).not.toMatch(/event: error/);
+    expect(rest).toMatch(/event: message_stop/);
+    const ids = eventIds(kept + rest);
+    expect(ids).toEqual(ids.map((_, i) => i + 1));
+    expect(instances.sim.requests.at(-1)?.completed).toBe(true);
   });
 });
 

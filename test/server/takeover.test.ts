@@ -127,6 +127,32 @@ describe('takeover of a stream whose producer stopped renewing its lease', () =>
     await expect(dead.append(lease, late)).rejects.toBeInstanceOf(LeaseLostError);
   });
 
+  it('takes over at once when the reader comes after the lease was given up, not a lease period later', async () => {
+    const patient = createServer({
+      registry: new ProviderRegistry({
+        env: {},
+        providers: { upstream: createAnthropicProvider({ apiKey: 'sk-up', baseURL: sim.url }) },
+      }),
+      apiKeys: [KEY],
+      pingIntervalMs: 0,
+      // A follower would wait this long before it looks at the lease again.
+      streamLog: await openRedisStreamLog(REDIS_URL, { keyPrefix: prefix, leaseMs: 60_000 }),
+    });
+    try {
+      const patientUrl = await patient.listen({ host: '127.0.0.1', port: 0 });
+      const { id, token, lease } = await deadStream(reference.events.slice(0, 4));
+      // What a shutting-down producer does: the lease is free at once, the stream still running.
+      await dead.releaseLease(lease);
+      const startedAt = performance.now();
+      const text = await (await fetch(`${patientUrl}/v1/streams/${id}?token=${token}`)).text();
+      expect(performance.now() - startedAt).toBeLessThan(20_000);
+      expect(anthropicText(text)).toBe(reference.text);
+      expect(eventsOf(text).filter((event) => event.type === 'message_stop')).toHaveLength(1);
+    } finally {
+      await patient.close();
+    }
+  });
+
   it('a partial message ending inside a tool call fails with an error event, not a hang', async () => {
     const { id, token } = await deadStream([
       reference.events[0]!,

@@ -3,9 +3,13 @@ import type { ErrorEvent, StreamEvent } from '../../protocol/events.ts';
 import type { Message } from '../../protocol/message.ts';
 import { MessageAssembler } from '../../stream/assemble.ts';
 import { encodeBatch } from '../streams/entry.ts';
-import { LeaseLostError } from '../streams/errors.ts';
+import { LeaseLostError, StreamNotFoundError } from '../streams/errors.ts';
 import { LeaseKeeper } from '../streams/lease-keeper.ts';
 import type { Lease, LogEntry, StreamLog } from '../streams/types.ts';
+
+/** The error of a stream whose log failed mid-answer, for its readers. */
+const PARTLY_LOGGED =
+  'The stream log missed part of this answer (it was unreachable for a while), so it cannot be resumed: start a new request.';
 
 /** Why a generation was aborted by its stream rather than by the shutdown. */
 export class GenerationStopped extends Error {
@@ -26,10 +30,10 @@ export interface ProducerHandlers {
  * from the model call, which has assembled it already (`ModelCall.answer`); only a producer
  * whose events are its own (`/streaming_chat`'s text) assembles them here.
  *
- * Appends are not awaited: each batch's entry is handed to the log as the client's bytes are
- * written (the Redis store pipelines the appends of one tick), and finish/fail follow them in
- * order. A log that fails mid-stream is dropped for this stream with one warning: a live
- * answer never breaks because of its log.
+ * Appends are pipelined: each batch's entry is handed to the log at once (the Redis store
+ * sends the appends of one tick together), a relay waits for it (`logged`) before the client
+ * gets the batch, and finish/fail follow the appends in order. A log that fails mid-stream is
+ * dropped for this stream with one warning: a live answer never breaks because of its log.
  */
 export class StreamProducer {
   readonly id: string;
@@ -46,6 +50,7 @@ export class StreamProducer {
   private done = false;
   private readers = 0;
   private detachTimer: NodeJS.Timeout | undefined;
+  private appended: Promise<unknown> = Promise.resolve();
 
   /**
    * `afterId`: a takeover's producer appends after the log's last id. `assemble`: the events
@@ -81,8 +86,18 @@ export class StreamProducer {
     const entry = encodeBatch(this.next, events);
     this.next = entry.last + 1;
     if (this.assembler) for (const event of events) if (event.type !== 'error') this.assembler.apply(event);
-    if (!this.logBroken) this.log.append(this.lease, entry).catch(this.onLogError);
+    if (!this.logBroken) this.appended = this.log.append(this.lease, entry).catch(this.onLogError);
     return entry;
+  }
+
+  /**
+   * Resolves once every batch logged so far is in the log (or the log failed, and the answer
+   * goes on unlogged). A relay sends a batch to its client only then: whatever a client saw
+   * is what a resume replays and what a takeover continues from, even if this instance dies
+   * the next moment. (Appends are answered in order, so the last one stands for all.)
+   */
+  logged(): Promise<unknown> {
+    return this.appended;
   }
 
   /** The answer is complete: the log gets its message (the model call's, or the one assembled here) and usage. */
@@ -118,30 +133,85 @@ export class StreamProducer {
     this.detachTimer = undefined;
   }
 
-  /** A reader left: with none left, the generation runs on for `graceMs`, then is aborted. */
+  /**
+   * A reader left: with none left here, the generation runs on for `graceMs` after the last
+   * read anywhere, then is aborted. Readers on other instances note their reading in the log
+   * (`noteReader`): when the grace runs out, a read noted since pushes the end back.
+   */
   detachReader(graceMs: number): void {
     this.readers = Math.max(0, this.readers - 1);
     if (this.readers > 0 || this.done || this.detachTimer) return;
-    this.detachTimer = setTimeout(
-      () => this.generation.abort(new GenerationStopped(`nobody read it for ${graceMs} ms`)),
-      graceMs,
-    );
-    this.detachTimer.unref();
+    this.armDetach(graceMs, graceMs);
+  }
+
+  private armDetach(graceMs: number, waitMs: number): void {
+    const timer = setTimeout(() => {
+      this.graceOver(graceMs, timer).catch(() => {
+        // The log is away: nobody can be seen reading, so the grace ends as it would alone.
+        this.stopUnread(graceMs, timer);
+      });
+    }, waitMs);
+    timer.unref();
+    this.detachTimer = timer;
+  }
+
+  private async graceOver(graceMs: number, timer: NodeJS.Timeout): Promise<void> {
+    const lastRead = await this.log.lastReadAt(this.id);
+    const left = lastRead === undefined ? 0 : lastRead + graceMs - Date.now();
+    if (left > 0 && this.detachTimer === timer) this.armDetach(graceMs, left);
+    else this.stopUnread(graceMs, timer);
+  }
+
+  /** Aborts the generation, unless a reader came back here (or the stream ended) since `timer` was set. */
+  private stopUnread(graceMs: number, timer: NodeJS.Timeout): void {
+    if (this.detachTimer !== timer || this.done) return;
+    this.detachTimer = undefined;
+    this.generation.abort(new GenerationStopped(`nobody read it for ${graceMs} ms`));
   }
 
   private end(): boolean {
     if (this.done) return false;
     this.done = true;
     clearTimeout(this.detachTimer);
-    this.keeper.stop();
+    // A broken log's failure is still to be written: the lease is kept until it is (`failOnceLogged`).
+    if (!this.logBroken) this.keeper.stop();
     this.unsubscribeCancel();
     this.handlers.onDone(this);
     return true;
   }
 
+  /**
+   * Writes the stream's end. With a log that failed mid-stream, the end written is a failure
+   * whatever the answer did (best effort: the log may still be away), so that a reader never
+   * takes the logged part for the whole, nor an instance continues it as if its producer died.
+   */
   private async write(operation: () => Promise<void>): Promise<void> {
-    if (this.logBroken) return;
+    if (this.logBroken) {
+      void this.failOnceLogged();
+      return;
+    }
     await operation().catch(this.onLogError);
+  }
+
+  /**
+   * Writes the failure of a stream whose log broke, retrying while the log is away (backing
+   * off to 5 s, until the stream's TTL). The lease is renewed meanwhile, so nobody takes the
+   * stream over and continues it from its incomplete log; it stops once the failure is
+   * written, the stream is gone (a Redis that lost its data), or the lease was lost anyway.
+   */
+  private async failOnceLogged(): Promise<void> {
+    const giveUpAt = Date.now() + this.log.ttlSeconds * 1000;
+    for (let waitMs = 250; ; waitMs = Math.min(waitMs * 2, 5000)) {
+      try {
+        await this.log.fail(this.lease, { type: 'api_error', message: PARTLY_LOGGED });
+        break;
+      } catch (error) {
+        if (error instanceof LeaseLostError || error instanceof StreamNotFoundError) break;
+        if (Date.now() + waitMs > giveUpAt) break;
+      }
+      await new Promise((resolve) => setTimeout(resolve, waitMs).unref());
+    }
+    this.keeper.stop();
   }
 
   private readonly onLogError = (error: unknown): void => {

@@ -60,6 +60,8 @@ export async function relayDurably(
   try {
     for await (const batch of batches) {
       const entry = producer.logBatch(batch);
+      // Logged first, then sent: a client never holds an event that a resume or a takeover lacks.
+      await producer.logged();
       const text = wire.encode(entry, wire.needsEvents ? batch : undefined);
       sse ??= open();
       const slowClient = sse.writeText(text);

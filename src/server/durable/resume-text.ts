@@ -6,6 +6,7 @@ import { errorMarker } from '../routes/streaming-chat.ts';
 import { decodeEntries } from '../streams/entry.ts';
 import type { StreamInfo, StreamLog } from '../streams/types.ts';
 import { openTextResponse } from '../text-response.ts';
+import { enterAsReader } from './reader-presence.ts';
 import { textOf } from './text-events.ts';
 
 /**
@@ -27,12 +28,12 @@ export async function resumeText(
     }
     if (offset >= total && info.status === 'finished') return reply.code(204).send();
   }
-  const producer = gateway.streams.producer(info.id);
-  producer?.attachReader();
+  const presence = enterAsReader(gateway.streams, info.id, info.status === 'running');
   const res = openTextResponse(reply, { 'sluice-stream-id': info.id });
   const gone = new AbortController();
   res.onClose(() => gone.abort());
   let skip = offset;
+  let errorWritten = false;
   try {
     for await (const entry of log.read(info.id, { signal: gone.signal })) {
       const events = decodeEntries([entry]);
@@ -45,12 +46,18 @@ export async function resumeText(
       if (bytes.length > 0) await res.write(bytes);
       const failure = events.find((event) => isEvent(event, 'error'));
       if (failure) await res.write(errorMarker(errorFromEvent(failure)));
+      errorWritten ||= failure !== undefined;
+    }
+    const ended = await log.lookup(info.id);
+    if (ended?.status === 'failed' && ended.error && !errorWritten) {
+      // Failed with no error event logged (its log was away for part of it): say so all the same.
+      await res.write(errorMarker(errorFromEvent({ type: 'error', error: ended.error })));
     }
   } catch {
     // The reader left, or the log went away mid-read: the client's offset lets it try again.
   } finally {
     res.end();
-    producer?.detachReader(gateway.streams.detachGraceMs);
+    presence.leave();
   }
   return reply;
 }

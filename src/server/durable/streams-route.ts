@@ -1,12 +1,13 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { InvalidRequestError } from '../../protocol/errors.ts';
 import { MessageAssembler } from '../../stream/assemble.ts';
-import { admittedByToken, ownerOf, STREAM_PATH } from '../admission.ts';
+import { admittedByToken, callerOf, ownerOf, STREAM_PATH } from '../admission.ts';
 import type { GatewayContext } from '../context.ts';
-import { anthropicErrorBody } from '../errors.ts';
+import { anthropicErrorBody, errorForCaller } from '../errors.ts';
 import { decodeEntries } from '../streams/entry.ts';
 import { StreamNotFoundError } from '../streams/errors.ts';
-import type { LogEntry, StreamInfo } from '../streams/types.ts';
+import type { LogEntry, LookupOptions, StreamInfo } from '../streams/types.ts';
+import type { RequestTelemetry } from '../telemetry.ts';
 import { resumeSse } from './resume-sse.ts';
 import { resumeText } from './resume-text.ts';
 import { tokenMatches } from './resume-token.ts';
@@ -26,42 +27,85 @@ interface StreamQuery {
  */
 export function registerStreamsRoutes(api: FastifyInstance, gateway: GatewayContext): void {
   gateway.errorShapes.register('/v1/streams', anthropicErrorBody);
-  api.get(STREAM_PATH, async (request, reply) => {
-    const info = await authorizedStream(gateway, request);
-    if (wantsJson(request)) return reply.send(await statusOf(gateway, info));
-    const query = request.query as StreamQuery;
-    const log = gateway.streams.log;
-    if (info.wire === 'text') {
-      return resumeText(reply, gateway, info, nonNegative(query.offset, 'offset') ?? 0, log);
-    }
-    const lastEventId = request.headers['last-event-id'];
-    // EventSource sends Last-Event-ID on its own reconnects: it wins over the URL's `after`.
-    const after =
-      nonNegative(typeof lastEventId === 'string' ? lastEventId : undefined, 'Last-Event-ID') ??
-      nonNegative(query.after, 'after') ??
-      0;
-    return resumeSse(reply, gateway, info, after);
-  });
+  api.get(STREAM_PATH, (request, reply) =>
+    logged(gateway, request, reply, async (telemetry) => {
+      const query = request.query as StreamQuery;
+      const json = wantsJson(request);
+      const lastEventId = request.headers['last-event-id'];
+      // EventSource sends Last-Event-ID on its own reconnects: it wins over the URL's `after`.
+      const after =
+        nonNegative(typeof lastEventId === 'string' ? lastEventId : undefined, 'Last-Event-ID') ??
+        nonNegative(query.after, 'after') ??
+        0;
+      // An SSE resume has the entries after `after` read with the lookup: one round trip, not two.
+      const info = await authorizedStream(gateway, request, json ? {} : { readAfter: after });
+      modelOf(info, telemetry);
+      if (json) return reply.send(await statusOf(gateway, info));
+      const log = gateway.streams.log;
+      if (info.wire === 'text') {
+        return resumeText(reply, gateway, info, nonNegative(query.offset, 'offset') ?? 0, log);
+      }
+      return resumeSse(reply, gateway, info, after);
+    }),
+  );
 
-  api.delete(STREAM_PATH, async (request, reply) => {
-    const info = await authorizedStream(gateway, request);
-    if (info.status !== 'running') return reply.code(204).send();
-    // Here at once; elsewhere through the log (the producer hears it by message, or at its next renewal).
-    gateway.streams.producer(info.id)?.cancel();
-    await gateway.streams.log.requestCancel(info.id);
-    return reply.code(202).send({ id: info.id, status: 'cancelling' });
-  });
+  api.delete(STREAM_PATH, (request, reply) =>
+    logged(gateway, request, reply, async (telemetry) => {
+      const info = await authorizedStream(gateway, request);
+      modelOf(info, telemetry);
+      if (info.status !== 'running') return reply.code(204).send();
+      // Here at once; elsewhere through the log (the producer hears it by message, or at its next renewal).
+      gateway.streams.producer(info.id)?.cancel();
+      await gateway.streams.log.requestCancel(info.id);
+      return reply.code(202).send({ id: info.id, status: 'cancelling' });
+    }),
+  );
+}
+
+/**
+ * Runs a streams request with its log line and metrics, as the model routes have theirs: the
+ * status it answered (499 when a reader left before the end), or the error it was refused with.
+ */
+async function logged(
+  gateway: GatewayContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  handle: (telemetry: RequestTelemetry) => Promise<FastifyReply>,
+): Promise<FastifyReply> {
+  const resuming = request.method === 'GET' && !wantsJson(request);
+  const telemetry = gateway.telemetry.start(STREAM_PATH, callerOf(request), resuming);
+  try {
+    const answered = await handle(telemetry);
+    const left = reply.raw.destroyed && !reply.raw.writableFinished;
+    telemetry.finish(left ? 499 : reply.statusCode);
+    return answered;
+  } catch (error) {
+    const sluice = errorForCaller(error);
+    telemetry.finish(sluice.status, sluice);
+    throw error;
+  }
+}
+
+/** The stream's model, for its log line and metrics. */
+function modelOf(info: StreamInfo, telemetry: RequestTelemetry): void {
+  const model = (recordOf(info.request)?.params as { model?: unknown } | undefined)?.model;
+  if (typeof model === 'string') telemetry.model(model);
 }
 
 /** The stream, if the caller may see it; one StreamNotFoundError otherwise. */
-async function authorizedStream(gateway: GatewayContext, request: FastifyRequest): Promise<StreamInfo> {
+async function authorizedStream(
+  gateway: GatewayContext,
+  request: FastifyRequest,
+  lookup: LookupOptions = {},
+): Promise<StreamInfo> {
   const { id } = request.params as { id: string };
   const { token } = request.query as StreamQuery;
-  const info = await gateway.streams.log.lookup(id);
+  const info = await gateway.streams.log.lookup(id, lookup);
   const record = info && recordOf(info.request);
-  const byToken =
-    typeof token === 'string' && record !== undefined && tokenMatches(record.tokenDigest, token);
-  const byKey = !admittedByToken(request) && info?.ownerKeyHash === ownerOf(request);
+  const hasToken = typeof token === 'string';
+  const byToken = hasToken && record !== undefined && tokenMatches(record.tokenDigest, token);
+  // A token that is given must be this stream's, with a key or without one (a keyless gateway too).
+  const byKey = !hasToken && !admittedByToken(request) && info?.ownerKeyHash === ownerOf(request);
   if (info && (byToken || byKey)) return info;
   // A wrong token is a failed attempt at a secret, as a wrong key is.
   if (admittedByToken(request)) gateway.authFailures.recordFailure(request.ip);

@@ -108,6 +108,8 @@ async function streamAnswer(reply: FastifyReply, text: string, deps: AnswerDeps)
       if (call.signal.aborted) break;
       if (chunk === '') continue;
       producer.logBatch(durable.events.chunk(chunk));
+      // Logged first, then sent: a resume's byte offset always falls inside the log.
+      await producer.logged();
       if (!response) {
         response = openTextResponse(reply, {
           'sluice-route': route,

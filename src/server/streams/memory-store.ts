@@ -13,6 +13,7 @@ import type {
   LeaseRenewal,
   LeaseState,
   LogEntry,
+  LookupOptions,
   NewStream,
   ReadOptions,
   StreamAttempt,
@@ -35,6 +36,8 @@ interface MemoryStream {
   ttlMs: number;
   /** Readers waiting for the next write; each is called once and removed. */
   waiters: Set<() => void>;
+  /** When a reader last noted reading (ms since the epoch). */
+  lastReadAt: number | undefined;
   cancelHandlers: Set<() => void>;
 }
 
@@ -79,6 +82,7 @@ export class MemoryStreamLog implements StreamLog {
       expiresAt: now + (stream.ttlSeconds ?? this.ttlSeconds) * 1000,
       ttlMs: (stream.ttlSeconds ?? this.ttlSeconds) * 1000,
       waiters: new Set(),
+      lastReadAt: undefined,
       cancelHandlers: new Set(),
     });
     return { streamId: stream.id, owner: stream.owner, token: 1 };
@@ -123,7 +127,8 @@ export class MemoryStreamLog implements StreamLog {
     return { [Symbol.asyncIterator]: () => this.follow(id, options) };
   }
 
-  async lookup(id: string): Promise<StreamInfo | undefined> {
+  /** The memory store reads without round trips: `readAfter` has nothing to save. */
+  async lookup(id: string, _options?: LookupOptions): Promise<StreamInfo | undefined> {
     this.checkOpen();
     const stream = this.live(id);
     return stream && infoOf(stream);
@@ -165,6 +170,17 @@ export class MemoryStreamLog implements StreamLog {
       for (const handler of handlers) handler();
     }
     return true;
+  }
+
+  async noteReader(id: string, at: number): Promise<void> {
+    this.checkOpen();
+    const stream = this.live(id);
+    if (stream) stream.lastReadAt = Math.max(stream.lastReadAt ?? 0, at);
+  }
+
+  async lastReadAt(id: string): Promise<number | undefined> {
+    this.checkOpen();
+    return this.live(id)?.lastReadAt;
   }
 
   onCancel(id: string, handler: () => void): () => void {

@@ -5,7 +5,8 @@
  * Keys of a stream (one hash slot, through the `{id}` tag): `meta` (a hash: wire, key,
  * request, created, status, last, fence, attempts, final, error, cancel, x = expiry deadline),
  * `log` (the Redis Stream: entry `<last>-0` per batch with fields f = first id, d = SSE text;
- * `<last>-1` with field e = status marks the end) and `lease` (`<token> <owner>`, PX lease).
+ * `<last>-1` with field e = status marks the end), `lease` (`<token> <owner>`, PX lease) and
+ * `read` (when a reader last noted reading, ms since the epoch; written without a script).
  *
  * A write script answers a status string: `appended`, `duplicate`, `missing`, `ended`,
  * `fenced <current token>` or `gap <expected first id>`.

@@ -9,13 +9,14 @@ import {
   StreamStoreUnavailableError,
 } from './errors.ts';
 import { DEFAULT_LEASE_MS, DEFAULT_TTL_SECONDS } from './memory-store.ts';
-import { connectRedis, redactRedisUrl } from './redis-connection.ts';
+import { connectRedis, DEFAULT_COMMAND_TIMEOUT_MS, redactRedisUrl } from './redis-connection.ts';
 import * as scripts from './redis-scripts.ts';
 import type {
   AppendResult,
   Lease,
   LeaseRenewal,
   LogEntry,
+  LookupOptions,
   NewStream,
   ReadOptions,
   StreamAttempt,
@@ -33,6 +34,8 @@ export interface RedisStreamLogOptions extends StreamLogOptions {
   keyPrefix?: string;
   /** Blocking connections kept for followers between reads (default 8); more are opened on demand. */
   idleFollowers?: number;
+  /** How long a command waits for Redis's answer before it fails as if Redis were away (default 1000). */
+  commandTimeoutMs?: number;
 }
 
 type Args = (string | number)[];
@@ -72,7 +75,10 @@ export async function openRedisStreamLog(
   url: string,
   options: RedisStreamLogOptions = {},
 ): Promise<RedisStreamLog> {
-  const redis = await connectRedis(url, { enableAutoPipelining: true });
+  const redis = await connectRedis(url, {
+    enableAutoPipelining: true,
+    commandTimeout: options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
+  });
   return new RedisStreamLog(redis, redactRedisUrl(url), options);
 }
 
@@ -95,6 +101,8 @@ export class RedisStreamLog implements StreamLog {
   private readonly cancelHandlers = new Map<string, Set<() => void>>();
   private subscriber: Redis | undefined;
   private pendingAppends: PendingAppend[] = [];
+  /** What a lookup read ahead for the reader that will be given its info (`LookupOptions.readAfter`). */
+  private readonly readAhead = new WeakMap<StreamInfo, { after: number; reply: XReadReply }>();
   private closed = false;
 
   constructor(redis: Redis, where: string, options: RedisStreamLogOptions = {}) {
@@ -202,11 +210,14 @@ export class RedisStreamLog implements StreamLog {
     return { [Symbol.asyncIterator]: () => this.follow(id, options) };
   }
 
-  async lookup(id: string): Promise<StreamInfo | undefined> {
+  async lookup(id: string, options: LookupOptions = {}): Promise<StreamInfo | undefined> {
     const keys = this.keys(id);
-    const replies = await this.call(() =>
-      this.redis.pipeline().hgetall(keys.meta).get(keys.lease).pttl(keys.lease).exec(),
-    );
+    const { readAfter } = options;
+    const replies = await this.call(() => {
+      const pipeline = this.redis.pipeline().hgetall(keys.meta).get(keys.lease).pttl(keys.lease);
+      if (readAfter !== undefined) pipeline.xread('COUNT', READ_COUNT, 'STREAMS', keys.log, `${readAfter}-0`);
+      return pipeline.exec();
+    });
     for (const [error] of replies ?? [])
       if (error) throw new StreamStoreUnavailableError(this.where, { cause: error });
     const meta = replies?.[0]?.[1] as Record<string, string> | undefined;
@@ -235,6 +246,8 @@ export class RedisStreamLog implements StreamLog {
         expiresAt: Date.now() + pttl,
       };
     }
+    if (readAfter !== undefined)
+      this.readAhead.set(info, { after: readAfter, reply: replies?.[3]?.[1] as XReadReply });
     return info;
   }
 
@@ -264,6 +277,15 @@ export class RedisStreamLog implements StreamLog {
   async requestCancel(id: string): Promise<boolean> {
     const keys = this.keys(id);
     return (await this.call(() => this.redis.streamCancel(keys.meta, this.cancelChannel, id))) === 1;
+  }
+
+  async noteReader(id: string, at: number): Promise<void> {
+    await this.call(() => this.redis.set(this.keys(id).read, String(at), 'PX', this.ttlMs));
+  }
+
+  async lastReadAt(id: string): Promise<number | undefined> {
+    const at = await this.call(() => this.redis.get(this.keys(id).read));
+    return at === null ? undefined : Number(at);
   }
 
   onCancel(id: string, handler: () => void): () => void {
@@ -322,18 +344,25 @@ export class RedisStreamLog implements StreamLog {
     let lapseReported = false;
     const aborted = () => new AbortError('The reader left the stream.');
     if (signal?.aborted) throw aborted();
-    const start = await this.lookup(id);
+    const start = options.info ?? (await this.lookup(id));
     if (!start) throw new StreamNotFoundError(id);
     // Past the end of an ended stream there is no end marker to wait for.
     if (start.status !== 'running' && after >= start.lastSeq) return;
     let block = false;
+    // The lookup that gave `info` may have read the first entries already.
+    const ahead = options.info && this.readAhead.get(options.info);
+    let readAlready = ahead?.after === after ? ahead.reply : undefined;
     for (;;) {
       if (signal?.aborted) throw aborted();
-      const reply = block
-        ? await this.blockingRead(keys.log, cursor, leaseCheckMs, signal)
-        : ((await this.call(() =>
-            this.redis.xread('COUNT', READ_COUNT, 'STREAMS', keys.log, cursor),
-          )) as XReadReply);
+      const reply =
+        readAlready !== undefined
+          ? readAlready
+          : block
+            ? await this.blockingRead(keys.log, cursor, leaseCheckMs, signal)
+            : ((await this.call(() =>
+                this.redis.xread('COUNT', READ_COUNT, 'STREAMS', keys.log, cursor),
+              )) as XReadReply);
+      readAlready = undefined;
       if (signal?.aborted) throw aborted();
       const entries = reply?.[0]?.[1] ?? [];
       for (const [entryId, fields] of entries) {
@@ -408,6 +437,8 @@ export class RedisStreamLog implements StreamLog {
       // Named, so `CLIENT LIST` tells a gateway's followers apart from its other connections.
       const redis = this.redis.duplicate({
         enableAutoPipelining: false,
+        // XREAD BLOCK waits on purpose; an abort unblocks it (CLIENT UNBLOCK) instead.
+        commandTimeout: undefined,
         connectionName: `${this.prefix}follower`,
       });
       redis.on('error', () => {});
@@ -436,6 +467,7 @@ export class RedisStreamLog implements StreamLog {
     if (!this.subscriber) {
       const subscriber = this.redis.duplicate({
         enableAutoPipelining: false,
+        commandTimeout: undefined,
         connectionName: `${this.prefix}cancel`,
       });
       subscriber.on('error', () => {});
@@ -497,10 +529,10 @@ export class RedisStreamLog implements StreamLog {
     }
   }
 
-  private keys(id: string): { meta: string; log: string; lease: string } {
-    // One hash tag for all three, so they share a slot (the scripts touch them together).
+  private keys(id: string): { meta: string; log: string; lease: string; read: string } {
+    // One hash tag for all, so they share a slot (the scripts touch them together).
     const base = `${this.prefix}{${id}}`;
-    return { meta: `${base}:meta`, log: `${base}:log`, lease: `${base}:lease` };
+    return { meta: `${base}:meta`, log: `${base}:log`, lease: `${base}:lease`, read: `${base}:read` };
   }
 }
 

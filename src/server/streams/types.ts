@@ -109,6 +109,19 @@ export interface ReadOptions {
   onLeaseLapsed?: (info: StreamInfo) => void;
   /** How long a follower waits before checking the lease (default: the log's `leaseMs`). */
   leaseCheckMs?: number;
+  /** The stream as the caller just looked it up: spares the read a lookup of its own (a reconnect's round trip). */
+  info?: StreamInfo;
+}
+
+/** What a lookup may do besides: a hint, which a store without round trips ignores. */
+export interface LookupOptions {
+  /**
+   * Read the entries after this event id along with the metadata: `read(id, { after, info })`
+   * given the returned info then starts without a round trip of its own (a reconnect's first
+   * replayed byte comes one round trip sooner). Nothing read is shown to anyone unless the
+   * caller reads, so a lookup for a caller not yet authorised may ask for it.
+   */
+  readAfter?: number;
 }
 
 export type AppendResult = 'appended' | 'duplicate';
@@ -136,7 +149,7 @@ export interface StreamLog {
   fail(lease: Lease, failure: StreamFailure): Promise<void>;
   /** Entries after `options.after`, live until the stream ends. StreamNotFoundError if unknown or expired. */
   read(id: string, options?: ReadOptions): AsyncIterable<LogEntry>;
-  lookup(id: string): Promise<StreamInfo | undefined>;
+  lookup(id: string, options?: LookupOptions): Promise<StreamInfo | undefined>;
   /** Takes a free lease of a running stream with a new, higher token; undefined if held, ended or unknown. */
   acquireLease(id: string, owner: string): Promise<Lease | undefined>;
   /** Extends the lease by `leaseMs`; LeaseLostError if another owner took it. */
@@ -145,6 +158,14 @@ export interface StreamLog {
   releaseLease(lease: Lease): Promise<void>;
   /** Asks the producer, wherever it runs, to abort. False if the stream is unknown or ended. */
   requestCancel(id: string): Promise<boolean>;
+  /**
+   * Notes that a reader (on any instance) read the stream at `at` (ms since the epoch): a
+   * producer whose own clients left asks `lastReadAt` before its detach grace aborts the
+   * generation, so a reader on another instance keeps it alive. Kept until the stream expires.
+   */
+  noteReader(id: string, at: number): Promise<void>;
+  /** When a reader last noted reading the stream (ms since the epoch); undefined if none did. */
+  lastReadAt(id: string): Promise<number | undefined>;
   /** Calls `handler` once when a cancel is requested (at once if it already was). Returns an unsubscribe. */
   onCancel(id: string, handler: () => void): () => void;
   /** Forgets a stream at once (a deleted stored response); its readers end as if it expired. */

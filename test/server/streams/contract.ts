@@ -462,6 +462,43 @@ export function describeStreamLogContract(name: string, open: OpenPair): void {
       expect(await b.requestCancel(stream.id)).toBe(false);
     });
 
+    it('a lookup that reads ahead gives its reader the same entries as a read of its own, live or ended', async () => {
+      const { a, b } = await use();
+      const stream = newStream();
+      const lease = await a.create(stream);
+      await a.append(lease, batch(1, 2));
+      await a.append(lease, batch(3, 3));
+      for (const after of [0, 1, 2, 5, 9]) {
+        const info = await b.lookup(stream.id, { readAfter: after });
+        expect(await readAll(b, stream.id, { after, info, follow: false })).toEqual(
+          await readAll(b, stream.id, { after, follow: false }),
+        );
+      }
+      // Read ahead while running, then followed live to the end: nothing lost between the two.
+      const info = await b.lookup(stream.id, { readAfter: 2 });
+      await a.append(lease, batch(6, 1));
+      const following = readAll(b, stream.id, { after: 2, info });
+      await a.append(lease, batch(7, 2));
+      await a.finish(lease, { message: null, usage: null });
+      expect(idsIn(text(await following))).toEqual([3, 4, 5, 6, 7, 8]);
+      // A reader from another point than the one read ahead reads for itself.
+      expect(idsIn(text(await readAll(b, stream.id, { after: 6, info })))).toEqual([7, 8]);
+      // Ended: the read-ahead holds the end, and the reader ends there.
+      const ended = await b.lookup(stream.id, { readAfter: 4 });
+      expect(idsIn(text(await readAll(b, stream.id, { after: 4, info: ended })))).toEqual([5, 6, 7, 8]);
+    });
+
+    it('tells any instance when a reader last noted reading a stream, the latest note winning', async () => {
+      const { a, b } = await use();
+      const stream = newStream();
+      await a.create(stream);
+      expect(await a.lastReadAt(stream.id)).toBeUndefined();
+      await b.noteReader(stream.id, 1_000);
+      expect(await a.lastReadAt(stream.id)).toBe(1_000);
+      await b.noteReader(stream.id, 2_500);
+      expect(await a.lastReadAt(stream.id)).toBe(2_500);
+    });
+
     it('property: any batches, any start points, any reconnects: readers get the appended bytes exactly, ids contiguous', async () => {
       const { a, b } = await use({ leaseMs: 60_000 });
       await fc.assert(

@@ -125,6 +125,16 @@ export class PrivateRedis {
     this.child = undefined;
   }
 
+  /** Stops the server without closing a connection (SIGSTOP): it is there, and answers nothing. */
+  pause(): void {
+    this.child?.kill('SIGSTOP');
+  }
+
+  /** Lets a paused server go on (SIGCONT). */
+  resume(): void {
+    this.child?.kill('SIGCONT');
+  }
+
   get pid(): number | undefined {
     return this.child?.pid;
   }
