@@ -320,8 +320,8 @@ export class RedisStreamLog implements StreamLog {
   }
 
   async delete(id: string): Promise<void> {
-    const { meta, log, lease } = this.keys(id);
-    await this.call(() => this.redis.del(meta, log, lease));
+    const { meta, log, lease, read } = this.keys(id);
+    await this.call(() => this.redis.del(meta, log, lease, read));
   }
 
   async close(): Promise<void> {
