@@ -143,6 +143,24 @@ describe('stored responses', () => {
     expect(replayed).toEqual(live);
   });
 
+  it('GET /v1/streams/{id} resumes a Responses stream too, after a log id, in Responses events', async () => {
+    const stream = await client.responses.create({ model: 'sim:default', input: 'Hi', stream: true });
+    const live: ResponseStreamEvent[] = [];
+    for await (const event of stream) live.push(event);
+    const id = live[0]?.type === 'response.created' ? live[0].response.id : '';
+    const response = await fetch(`${client.baseURL}/streams/${id}`, {
+      headers: { authorization: `Bearer ${KEY}`, 'last-event-id': '3' },
+    });
+    const data = (await response.text())
+      .split('\n')
+      .filter((line) => line.startsWith('data: '))
+      .map((line) => JSON.parse(line.slice(6)) as ResponseStreamEvent);
+    // The events of log ids after 3, exactly as the live stream numbered them.
+    expect(data.length).toBeGreaterThan(0);
+    expect(data.length).toBeLessThan(live.length - 3);
+    expect(data).toEqual(live.slice(live.length - data.length));
+  });
+
   it('cancel stops a response mid-answer; it stays cancelled', async () => {
     const stream = await client.responses.create({
       model: 'slow:default',
