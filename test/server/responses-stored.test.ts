@@ -88,6 +88,28 @@ describe('stored responses', () => {
     });
   });
 
+  it('input_items lists the conversation a response came from, newest first, in pages', async () => {
+    const first = await client.responses.create({ model: 'sim:default', input: "I'm Jeremy" });
+    const second = await client.responses.create({
+      model: 'sim:default',
+      previous_response_id: first.id,
+      input: 'What is my name?',
+    });
+    const listed = [];
+    for await (const item of client.responses.inputItems.list(second.id, { order: 'asc', limit: 2 }))
+      listed.push(item);
+    expect(
+      listed.map((item) => (item.type === 'message' ? [item.role, item.content[0]] : item.type)),
+    ).toEqual([
+      ['user', { type: 'input_text', text: "I'm Jeremy" }],
+      ['assistant', { type: 'output_text', text: first.output_text, annotations: [] }],
+      ['user', { type: 'input_text', text: 'What is my name?' }],
+    ]);
+    const newest = await client.responses.inputItems.list(second.id, { limit: 1 });
+    expect(newest.data.map((item) => item.id)).toEqual([listed[2]?.id]);
+    expect(newest.has_more).toBe(true);
+  });
+
   it('item_reference: an output item of a stored response, by its id', async () => {
     const first = await client.responses.create({ model: 'sim:default', input: "I'm Jeremy" });
     const [item] = first.output;

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { InvalidRequestError, SluiceError } from '../../protocol/errors.ts';
 import { responsesErrorBody } from '../../providers/openai-responses/server/error-body.ts';
+import { inputItemsOf, type ListedInputItem } from '../../providers/openai-responses/server/input-items.ts';
 import type { ResponsesWireOptions } from '../../providers/openai-responses/server/output.ts';
 import {
   fromResponsesRequest,
@@ -65,6 +66,12 @@ export function registerResponsesRoutes(api: FastifyInstance, gateway: GatewayCo
     return resumeSse(reply, gateway, stored.info, 0, responsesWire(stored.options, startingAfter));
   });
 
+  api.get(`${PATH}/:id/input_items`, async (request, reply) => {
+    const stored = await requireStoredResponse(gateway, request, idOf(request));
+    const items = inputItemsOf(stored.params, stored.info.id);
+    return reply.send(pageOf(items, request.query as InputItemsQuery));
+  });
+
   api.post(`${PATH}/:id/cancel`, async (request, reply) => {
     const stored = await requireStoredResponse(gateway, request, idOf(request));
     const running = await cancel(gateway, stored.info.id, stored.info.status);
@@ -106,6 +113,33 @@ function echoOf(body: ResponsesRequest): Record<string, unknown> {
     top_p: body.top_p ?? 1,
     truncation: 'disabled',
     background: body.background ?? false,
+  };
+}
+
+interface InputItemsQuery {
+  order?: string;
+  limit?: string;
+  after?: string;
+}
+
+/** A page of input items as the API lists them: newest first unless `order=asc`, `limit` (20) after the item `after`. */
+function pageOf(items: ListedInputItem[], query: InputItemsQuery): Record<string, unknown> {
+  const ordered = query.order === 'asc' ? items : [...items].reverse();
+  const limit = query.limit === undefined ? 20 : Number(query.limit);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 100) {
+    throw new InvalidRequestError('limit: expected an integer from 1 to 100.');
+  }
+  const start = query.after === undefined ? 0 : ordered.findIndex((item) => item.id === query.after) + 1;
+  if (query.after !== undefined && start === 0) {
+    throw new InvalidRequestError(`after: ${query.after} is not an input item of this response.`);
+  }
+  const data = ordered.slice(start, start + limit);
+  return {
+    object: 'list',
+    data,
+    first_id: data[0]?.id ?? null,
+    last_id: data.at(-1)?.id ?? null,
+    has_more: start + limit < ordered.length,
   };
 }
 
