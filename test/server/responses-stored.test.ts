@@ -7,6 +7,7 @@ import { createSimulatedProvider, NO_PACING } from '../../src/providers/simulate
 import { createServer, gatewayContext } from '../../src/server/app.ts';
 import { GatewayConfigSchema } from '../../src/server/config/schema.ts';
 import { MemoryStreamLog } from '../../src/server/streams/memory-store.ts';
+import type { RequestTelemetry, Telemetry } from '../../src/server/telemetry.ts';
 
 const KEY = 'sk-gateway-responses-stored';
 const OTHER_KEY = 'sk-gateway-responses-other';
@@ -255,6 +256,58 @@ describe('stored responses', () => {
     const cancelled = await client.responses.cancel(started.id);
     expect(cancelled.status).toBe('cancelled');
     expect(await untilEnded(client, started.id)).toBe('cancelled');
+  });
+
+  it('background: one request in the telemetry, finished when the generation ends, with its usage', async () => {
+    const started: string[] = [];
+    const finished: { status: number; outputTokens: number | undefined }[] = [];
+    let onFinish = () => {};
+    const finishedOnce = new Promise<void>((resolve) => {
+      onFinish = resolve;
+    });
+    const telemetry: Telemetry = {
+      start(route): RequestTelemetry {
+        started.push(route);
+        let outputTokens: number | undefined;
+        return {
+          model() {},
+          firstToken() {},
+          retry() {},
+          usage(usage) {
+            outputTokens = usage.output_tokens;
+          },
+          finish(status) {
+            finished.push({ status, outputTokens });
+            onFinish();
+          },
+        };
+      },
+    };
+    const counted = createServer({
+      registry: new ProviderRegistry({
+        env: {},
+        providers: { sim: createSimulatedProvider({ pacing: NO_PACING }) },
+      }),
+      apiKeys: [KEY],
+      telemetry,
+    });
+    const url = await counted.listen({ host: '127.0.0.1', port: 0 });
+    try {
+      const countedClient = new OpenAI({ apiKey: KEY, baseURL: `${url}/v1`, maxRetries: 0 });
+      const response = await countedClient.responses.create({
+        model: 'sim:default',
+        input: 'Hi',
+        background: true,
+      });
+      expect(response.status).toBe('in_progress');
+      await finishedOnce;
+      expect((await countedClient.responses.retrieve(response.id)).status).toBe('completed');
+      expect(started).toEqual(['/v1/responses']);
+      expect(finished).toEqual([{ status: 200, outputTokens: expect.any(Number) }]);
+      expect(finished[0]?.outputTokens).toBeGreaterThan(0);
+    } finally {
+      await counted.close();
+    }
   });
 
   it('delete forgets a stored response', async () => {

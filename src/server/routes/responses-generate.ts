@@ -4,19 +4,17 @@ import type { MessageCreateParams } from '../../protocol/request.ts';
 import { ResponsesEncoder } from '../../providers/openai-responses/server/events.ts';
 import type { ResponsesWireOptions } from '../../providers/openai-responses/server/output.ts';
 import { batchesOf } from '../../stream/batches.ts';
-import { callerOf, ownerOf } from '../admission.ts';
+import { ownerOf } from '../admission.ts';
 import type { GatewayContext } from '../context.ts';
 import type { StreamProducer } from '../durable/producer.ts';
 import { bindGeneration, relayDurably, stoppedError } from '../durable/relay.ts';
 import { resumeSse } from '../durable/resume-sse.ts';
 import { responsesWire } from '../durable/wire.ts';
 import { errorForCaller } from '../errors.ts';
-import { callModel, detachedModelCall, type ModelCall } from './model-call.ts';
+import { callModel, type ModelCall } from './model-call.ts';
 
 // The three ways a `/v1/responses` answer is generated (streamed, whole, in the background),
 // each logged as the response's durable stream.
-
-const PATH = '/v1/responses';
 
 /** A streamed response: logged as a durable stream whose id is the response's, relayed as Responses events. */
 export async function streamResponse(
@@ -85,6 +83,7 @@ export async function startInBackground(
   gateway: GatewayContext,
   request: FastifyRequest,
   reply: FastifyReply,
+  call: ModelCall,
   params: MessageCreateParams,
   options: ResponsesWireOptions,
   streaming: boolean,
@@ -98,10 +97,8 @@ export async function startInBackground(
   // The generation reads for itself: readers coming and going never leave it unread, so no
   // detach grace ever stops it.
   producer.attachReader();
-  const call = detachedModelCall(
-    producer.generation.signal,
-    gateway.telemetry.start(PATH, callerOf(request), true),
-  );
+  // The request's telemetry follows the generation, which finishes it, not the HTTP answer.
+  call.signal = producer.generation.signal;
   void generate(gateway, producer, call, params).finally(release);
   if (!streaming) {
     reply.send(new ResponsesEncoder(options).response);

@@ -42,9 +42,12 @@ export function registerResponsesRoutes(api: FastifyInstance, gateway: GatewayCo
         echo: echoOf(body),
       };
       if (structuredTool) options.structuredTool = structuredTool;
-      if (body.background === true)
-        await startInBackground(gateway, request, reply, params, options, streaming);
-      else if (streaming) await streamResponse(gateway, request, reply, call, params, options);
+      if (body.background === true) {
+        // The generation finishes the request's telemetry when it ends.
+        await startInBackground(gateway, request, reply, call, params, options, streaming);
+        return reply;
+      }
+      if (streaming) await streamResponse(gateway, request, reply, call, params, options);
       else await answerWhole(gateway, request, reply, call, params, options);
       call.telemetry.finish(cutReason(call) === 'client' ? 499 : 200);
       return reply;
