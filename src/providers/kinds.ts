@@ -2,6 +2,7 @@ import { InvalidRequestError } from '../protocol/errors.ts';
 import { anthropicDescriptor } from './anthropic.ts';
 import type { ProviderDescriptor } from './descriptor.ts';
 import { openAIDescriptor } from './openai/descriptor.ts';
+import { openAIResponsesDescriptor } from './openai-responses/descriptor.ts';
 import { simulatedDescriptor } from './simulated/descriptor.ts';
 import { PROVIDER_SPECIFICATION_VERSION, type Provider } from './types.ts';
 
@@ -13,6 +14,7 @@ export const PROVIDER_KINDS: readonly ProviderDescriptor[] = [
   simulatedDescriptor,
   anthropicDescriptor,
   openAIDescriptor,
+  openAIResponsesDescriptor,
 ];
 
 /** The kinds' names: the built-in provider names and the configuration's `type` values. */

@@ -35,6 +35,7 @@ import { registerChatCompletionsRoute } from './routes/chat-completions.ts';
 import { registerCountTokensRoute } from './routes/count-tokens.ts';
 import { registerMessagesRoute } from './routes/messages.ts';
 import { registerModelsRoute } from './routes/models.ts';
+import { registerResponsesRoutes } from './routes/responses.ts';
 import { registerStreamingChatRoute, type StreamingChatLogEntry } from './routes/streaming-chat.ts';
 import { SecretScrubber } from './secrets.ts';
 import type { StreamsConfig } from './streams/config.ts';
@@ -111,13 +112,26 @@ export interface GatewayOptions {
   adminKey?: string;
   /** OpenTelemetry's GenAI spans and metrics (startGateway starts it when OTEL_EXPORTER_OTLP_ENDPOINT is set). */
   otel?: GatewayOtel;
+  /** How long a stored response is kept; default 30 days with a shared (Redis) log, 1 hour in memory. */
+  responses?: { ttlSeconds?: number | undefined };
 }
+
+/** How long stored responses are kept by default: OpenAI's 30 days in a shared log, an hour in this process's memory. */
+const RESPONSES_TTL_SHARED = 30 * 24 * 3600;
+const RESPONSES_TTL_MEMORY = 3600;
 
 /** What the gateway's routes share, built from its options. */
 export function gatewayContext(options: GatewayOptions = {}): GatewayContext {
   const registry = options.registry ?? new ProviderRegistry();
   const shutdown = options.shutdown ?? new AbortController().signal;
   const prices = new PriceTable(options.prices);
+  const streams =
+    options.durableStreams ??
+    new DurableStreams({
+      log: options.streamLog ?? new MemoryStreamLog(),
+      config: options.streams,
+      warn: options.warn,
+    });
   return {
     apiKeys: new ApiKeys(options.apiKeys ?? []),
     rateLimiter:
@@ -138,13 +152,9 @@ export function gatewayContext(options: GatewayOptions = {}): GatewayContext {
     metering: options.keyStore && { store: options.keyStore, prices, warn: options.warn ?? (() => {}) },
     keyRates: options.keyRates ?? new KeyRates(),
     otel: options.otel,
-    streams:
-      options.durableStreams ??
-      new DurableStreams({
-        log: options.streamLog ?? new MemoryStreamLog(),
-        config: options.streams,
-        warn: options.warn,
-      }),
+    streams,
+    responsesTtlSeconds:
+      options.responses?.ttlSeconds ?? (streams.shared ? RESPONSES_TTL_SHARED : RESPONSES_TTL_MEMORY),
   };
 }
 
@@ -262,6 +272,7 @@ export function createServer(options: GatewayOptions = {}): FastifyInstance {
     registerStreamingChatRoute(api, gateway, router, dispatcher, { log: options.log });
     registerStreamsRoutes(api, gateway);
     registerUsageRoute(api, gateway);
+    registerResponsesRoutes(api, gateway);
   });
   if (options.keyStore && options.adminKey)
     registerAdminRoutes(app, gateway, options.keyStore, options.adminKey);

@@ -41,4 +41,6 @@ export interface GatewayContext {
   otel?: GatewayOtel;
   /** The rate limits of stored keys that have their own `rpm`. */
   keyRates: KeyRates;
+  /** How long a stored response (`/v1/responses`) is kept after its last write. */
+  responsesTtlSeconds: number;
 }

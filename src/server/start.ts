@@ -99,6 +99,7 @@ export async function startGateway(
     bodyLimitBytes: server.bodyLimitBytes,
     pingIntervalMs: server.pingIntervalMs,
     policy: config.resilience,
+    responses: config.responses,
     rateLimit: server.rateLimit,
     rateLimiter: shared?.limiter ?? options.cluster?.rateLimiter,
     keyStore: keys?.store,

@@ -12,8 +12,13 @@ import { registryFromConfig } from '../../src/server/providers.ts';
 
 describe('providers as data', () => {
   it('one descriptor per kind; the registry, the config schema and the server read the same list', () => {
-    expect(PROVIDER_KIND_NAMES).toEqual(['sim', 'anthropic', 'openai']);
-    expect(new ProviderRegistry({ env: {} }).names).toEqual(['sim', 'anthropic', 'openai']);
+    expect(PROVIDER_KIND_NAMES).toEqual(['sim', 'anthropic', 'openai', 'openai-responses']);
+    expect(new ProviderRegistry({ env: {} }).names).toEqual([
+      'sim',
+      'anthropic',
+      'openai',
+      'openai-responses',
+    ]);
     // Each built-in provider is its descriptor's, with the descriptor's capabilities.
     const registry = new ProviderRegistry({ env: {} });
     for (const kind of PROVIDER_KINDS) {

@@ -89,6 +89,7 @@ describe('defaults', () => {
         onDisconnect: 'detach',
         keyPrefix: 'sluice:streams:',
       },
+      responses: {},
     });
   });
 
@@ -344,7 +345,9 @@ describe('bad files', () => {
 
   it('an unknown provider type lists the types', () => {
     const error = errorFor({ providers: { azure: { type: 'azure' } } });
-    expect(error.issues).toEqual(['providers.azure.type: expected one of "anthropic"|"openai"|"sim"']);
+    expect(error.issues).toEqual([
+      'providers.azure.type: expected one of "anthropic"|"openai"|"openai-responses"|"sim"',
+    ]);
   });
 
   it('lists at most five problems', () => {
@@ -371,10 +374,10 @@ describe('bad files', () => {
       },
     });
     expect(error.issues).toEqual([
-      "defaultModel: unknown provider 'gemini' in 'gemini:pro'; expected one of sim, anthropic, openai, local",
-      "aliases.fast: unknown provider 'olama' in 'olama:llama3'; expected one of sim, anthropic, openai, local",
+      "defaultModel: unknown provider 'gemini' in 'gemini:pro'; expected one of sim, anthropic, openai, openai-responses, local",
+      "aliases.fast: unknown provider 'olama' in 'olama:llama3'; expected one of sim, anthropic, openai, openai-responses, local",
       "fallbacks.sim:default.1: 'smart' is neither provider:model nor a configured alias",
-      "routes.definitions.0.model: unknown provider 'azure' in 'azure:gpt'; expected one of sim, anthropic, openai, local",
+      "routes.definitions.0.model: unknown provider 'azure' in 'azure:gpt'; expected one of sim, anthropic, openai, openai-responses, local",
     ]);
   });
 

@@ -290,6 +290,8 @@ export const GatewayConfigSchema = z.strictObject({
   database: DatabaseUrlSchema.optional(),
   /** USD per million tokens, per provider:model or alias, over the built-in table. */
   prices: PricesSchema.default(() => ({})),
+  /** `/v1/responses`: how long a stored response is kept (default: 30 days in Redis, 1 hour in memory). */
+  responses: z.strictObject({ ttlSeconds: z.number().int().positive().optional() }).prefault({}),
 });
 
 /** What a configuration file may contain. */

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { OpenAIChunkOptions } from '../../providers/openai/server/stream.ts';
+import type { ResponsesWireOptions } from '../../providers/openai-responses/server/output.ts';
 import { DEFAULT_STREAMS_CONFIG, type StreamsConfig } from '../streams/config.ts';
 import { MemoryStreamLog } from '../streams/memory-store.ts';
 import type { Lease, StreamLog, WireFormat } from '../streams/types.ts';
@@ -19,6 +20,11 @@ export interface NewDurableStream {
   ownerKeyHash: string;
   params: unknown;
   openai?: OpenAIChunkOptions;
+  responses?: ResponsesWireOptions;
+  /** The stream's id (a Responses stream's is its response's); a new one by default. */
+  id?: string;
+  /** How long it is kept after its last write, instead of the log's TTL. */
+  ttlSeconds?: number;
 }
 
 /**
@@ -52,13 +58,15 @@ export class DurableStreams {
     const token = newResumeToken();
     const record: StreamRecord = { params: spec.params, tokenDigest: digestToken(token) };
     if (spec.openai) record.openai = spec.openai;
-    const id = `str_${randomUUID()}`;
+    if (spec.responses) record.responses = spec.responses;
+    const id = spec.id ?? `str_${randomUUID()}`;
     const lease = await this.log.create({
       id,
       request: record,
       wire: spec.wire,
       ownerKeyHash: spec.ownerKeyHash,
       owner: this.owner,
+      ...(spec.ttlSeconds === undefined ? {} : { ttlSeconds: spec.ttlSeconds }),
     });
     return { producer: this.produce(lease, { assemble: spec.wire === 'text' }), token };
   }

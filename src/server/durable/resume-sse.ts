@@ -9,7 +9,7 @@ import type { StreamInfo } from '../streams/types.ts';
 import { enterAsReader } from './reader-presence.ts';
 import { recordOf } from './stream-record.ts';
 import { takeOver } from './takeover.ts';
-import { wireFor } from './wire.ts';
+import { type SseWire, wireFor } from './wire.ts';
 
 /** How a logged error event's SSE text begins, after its `id:` line. */
 const ERROR_EVENT_LINE = '\nevent: error\n';
@@ -26,8 +26,11 @@ export async function resumeSse(
   gateway: GatewayContext,
   info: StreamInfo,
   after: number,
+  /** The encoder to replay with (the Responses route's, which skips by sequence number); the stream's own by default. */
+  encoder?: SseWire,
 ): Promise<FastifyReply> {
-  const wire = wireFor(info.wire, recordOf(info.request)?.openai);
+  const record = recordOf(info.request);
+  const wire = encoder ?? wireFor(info.wire, record?.openai, record?.responses);
   if (!wire) throw new Error(`Stream ${info.id} has no encoder for its wire ${info.wire}.`);
   if (info.status !== 'running' && after >= info.lastSeq) return reply.code(204).send();
   // A reader, here or on another instance, keeps a detached generation alive.

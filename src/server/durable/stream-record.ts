@@ -1,4 +1,5 @@
 import type { OpenAIChunkOptions } from '../../providers/openai/server/stream.ts';
+import type { ResponsesWireOptions } from '../../providers/openai-responses/server/output.ts';
 
 /**
  * What the gateway keeps in a stream's `request` metadata besides the request itself: the
@@ -10,6 +11,8 @@ export interface StreamRecord {
   params: unknown;
   tokenDigest: string;
   openai?: OpenAIChunkOptions;
+  /** A Responses API stream's id, creation time, model and echoed request fields. */
+  responses?: ResponsesWireOptions;
 }
 
 export function recordOf(request: unknown): StreamRecord | undefined {

@@ -1,4 +1,4 @@
-import { IncompleteStreamError, type SluiceError } from '../../protocol/errors.ts';
+import { errorFromEvent, IncompleteStreamError, type SluiceError } from '../../protocol/errors.ts';
 import type { StreamEvent } from '../../protocol/events.ts';
 import { openAIErrorBody } from '../../providers/openai/server/response.ts';
 import {
@@ -7,6 +7,9 @@ import {
   OPENAI_STREAM_DONE,
   type OpenAIChunkOptions,
 } from '../../providers/openai/server/stream.ts';
+import { encodeResponsesEvent, ResponsesEncoder } from '../../providers/openai-responses/server/events.ts';
+import type { ResponsesWireOptions } from '../../providers/openai-responses/server/output.ts';
+import type { ResponsesStreamEvent } from '../../providers/openai-responses/wire.ts';
 import type { LogEntry, WireFormat } from '../streams/types.ts';
 
 /**
@@ -18,6 +21,8 @@ export interface SseWire {
   readonly wire: Exclude<WireFormat, 'text'>;
   /** What the encoder needs kept in the log's metadata to encode the same way on a resume. */
   readonly openai?: OpenAIChunkOptions;
+  /** The same for a Responses API stream. */
+  readonly responses?: ResponsesWireOptions;
   /** The client's text for a logged batch; `skipThrough`: events up to this id are applied but not written (a resume). */
   encode(entry: LogEntry, events: readonly StreamEvent[] | undefined, skipThrough?: number): string;
   /** Written after the last batch of a complete answer (OpenAI's `[DONE]`). */
@@ -78,9 +83,54 @@ export function openAIWire(options: OpenAIChunkOptions): SseWire {
   };
 }
 
+/**
+ * Responses API events, numbered by `sequence_number` from the start of the response (each
+ * logged event's Responses events are a pure function of the events before it, so a replay
+ * numbers them as the live stream did). `startingAfter`: events numbered up to it are not
+ * written (a Responses resume); `skipThrough` does the same by log id (`/v1/streams`).
+ */
+export function responsesWire(options: ResponsesWireOptions, startingAfter = -1): SseWire {
+  const encoder = new ResponsesEncoder(options);
+  const text = (events: ResponsesStreamEvent[]) =>
+    events
+      .filter((event) => event.sequence_number > startingAfter)
+      .map(encodeResponsesEvent)
+      .join('');
+  return {
+    wire: 'responses',
+    responses: options,
+    needsEvents: true,
+    encode(entry, events, skipThrough = 0) {
+      let written = '';
+      let id = entry.first;
+      for (const event of events ?? []) {
+        // An error event throws its typed error: the relay ends the stream with errorText.
+        if (event.type === 'error') throw errorFromEvent(event);
+        const encoded = encoder.apply(event);
+        if (id > skipThrough) written += text(encoded);
+        id++;
+      }
+      return written;
+    },
+    errorText: (error) => text(encoder.fail({ type: error.type, message: error.message })),
+    assertComplete() {
+      if (!encoder.isDone) {
+        throw new IncompleteStreamError(
+          'The upstream stream ended before message_stop; the answer is incomplete.',
+        );
+      }
+    },
+  };
+}
+
 /** The encoder a logged stream is resumed with. */
-export function wireFor(wire: WireFormat, openai: OpenAIChunkOptions | undefined): SseWire | undefined {
+export function wireFor(
+  wire: WireFormat,
+  openai: OpenAIChunkOptions | undefined,
+  responses?: ResponsesWireOptions,
+): SseWire | undefined {
   if (wire === 'anthropic') return anthropicWire();
   if (wire === 'openai' && openai) return openAIWire(openai);
+  if (wire === 'responses' && responses) return responsesWire(responses);
   return undefined;
 }

@@ -32,6 +32,8 @@ interface MemoryStream {
   entries: LogEntry[];
   lease: LeaseState | undefined;
   expiresAt: number;
+  /** How long it is kept after its last write. */
+  ttlMs: number;
   /** Readers waiting for the next write; each is called once and removed. */
   waiters: Set<() => void>;
   /** When a reader last noted reading (ms since the epoch). */
@@ -77,7 +79,8 @@ export class MemoryStreamLog implements StreamLog {
       },
       entries: [],
       lease: { owner: stream.owner, token: 1, expiresAt: now + this.leaseMs },
-      expiresAt: now + this.ttlSeconds * 1000,
+      expiresAt: now + (stream.ttlSeconds ?? this.ttlSeconds) * 1000,
+      ttlMs: (stream.ttlSeconds ?? this.ttlSeconds) * 1000,
       waiters: new Set(),
       lastReadAt: undefined,
       cancelHandlers: new Set(),
@@ -191,6 +194,12 @@ export class MemoryStreamLog implements StreamLog {
     return () => stream.cancelHandlers.delete(handler);
   }
 
+  async delete(id: string): Promise<void> {
+    this.checkOpen();
+    const stream = this.streams.get(id);
+    if (stream) this.forget(id, stream);
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.sweeper);
@@ -258,7 +267,7 @@ export class MemoryStreamLog implements StreamLog {
   }
 
   private touch(stream: MemoryStream): void {
-    stream.expiresAt = Date.now() + this.ttlSeconds * 1000;
+    stream.expiresAt = Date.now() + stream.ttlMs;
     wake(stream);
   }
 

@@ -25,7 +25,7 @@ export const CREATE = `
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 local now, ttl = tonumber(ARGV[4]), tonumber(ARGV[7])
 redis.call('HSET', KEYS[1], 'wire', ARGV[1], 'key', ARGV[2], 'request', ARGV[3], 'created', ARGV[4],
-  'status', 'running', 'last', '0', 'fence', '1', 'x', string.format('%d', now + ttl))
+  'status', 'running', 'last', '0', 'fence', '1', 'x', string.format('%d', now + ttl), 't', ARGV[7])
 redis.call('PEXPIRE', KEYS[1], ttl)
 redis.call('SET', KEYS[2], '1 ' .. ARGV[5], 'PX', ARGV[6])
 return 1
@@ -44,7 +44,9 @@ local answers = {}
 for i = 1, #KEYS / 2 do
   local meta, log, a = KEYS[2 * i - 1], KEYS[2 * i], 2 + (i - 1) * 4
   local token, first, newLast, data = ARGV[a + 1], tonumber(ARGV[a + 2]), ARGV[a + 3], ARGV[a + 4]
-  local m = redis.call('HMGET', meta, 'fence', 'status', 'last', 'x')
+  local m = redis.call('HMGET', meta, 'fence', 'status', 'last', 'x', 't')
+  -- A stream created with a TTL of its own keeps it.
+  local ttl = tonumber(m[5]) or ttl
   local answer = 'appended'
   if not m[1] then answer = 'missing'
   elseif m[1] ~= token then answer = 'fenced ' .. m[1]
@@ -72,7 +74,8 @@ return answers
 /** KEYS meta log lease; ARGV token status(finished|failed) field(final|error) json now ttlMs. */
 export const END = `${FENCE}
 redis.call('XADD', KEYS[2], m[3] .. '-1', 'e', ARGV[2])
-local now, ttl = tonumber(ARGV[5]), tonumber(ARGV[6])
+local now = tonumber(ARGV[5])
+local ttl = tonumber(redis.call('HGET', KEYS[1], 't')) or tonumber(ARGV[6])
 redis.call('HSET', KEYS[1], 'status', ARGV[2], ARGV[3], ARGV[4], 'x', string.format('%d', now + ttl))
 redis.call('DEL', KEYS[3])
 redis.call('PEXPIRE', KEYS[1], ttl)

@@ -140,7 +140,7 @@ export class RedisStreamLog implements StreamLog {
         Date.now(),
         stream.owner,
         this.leaseMs,
-        this.ttlMs,
+        (stream.ttlSeconds ?? this.ttlSeconds) * 1000,
       ),
     );
     if (created !== 1) throw new StreamExistsError(stream.id);
@@ -317,6 +317,11 @@ export class RedisStreamLog implements StreamLog {
         // Redis is away: the cancel is seen when the producer next writes or renews and fails.
       });
     return unsubscribe;
+  }
+
+  async delete(id: string): Promise<void> {
+    const { meta, log, lease, read } = this.keys(id);
+    await this.call(() => this.redis.del(meta, log, lease, read));
   }
 
   async close(): Promise<void> {

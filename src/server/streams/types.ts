@@ -1,7 +1,7 @@
 import type { ErrorType } from '../../protocol/errors.ts';
 
 /** The format the stream's first client asked for; a resume re-encodes the log's events into it. */
-export type WireFormat = 'anthropic' | 'openai' | 'text';
+export type WireFormat = 'anthropic' | 'openai' | 'responses' | 'text';
 
 export type StreamStatus = 'running' | 'finished' | 'failed';
 
@@ -47,6 +47,8 @@ export interface NewStream {
   ownerKeyHash: string;
   /** The instance creating it: it holds the first lease. */
   owner: string;
+  /** How long this stream is kept after its last write, instead of the log's `ttlSeconds` (a stored response's). */
+  ttlSeconds?: number;
 }
 
 /** The right to write a stream: whoever holds the highest fencing token. */
@@ -166,5 +168,7 @@ export interface StreamLog {
   lastReadAt(id: string): Promise<number | undefined>;
   /** Calls `handler` once when a cancel is requested (at once if it already was). Returns an unsubscribe. */
   onCancel(id: string, handler: () => void): () => void;
+  /** Forgets a stream at once (a deleted stored response); its readers end as if it expired. */
+  delete(id: string): Promise<void>;
   close(): Promise<void>;
 }

@@ -262,6 +262,18 @@ export function describeStreamLogContract(name: string, open: OpenPair): void {
       expect(await a.acquireLease('str_nope', 'x')).toBeUndefined();
     });
 
+    it('deletes a stream at once, for every instance: it is unknown, and deleting it again is no error', async () => {
+      const { a, b } = await use();
+      const stream = newStream();
+      const lease = await a.create(stream);
+      await a.append(lease, batch(1, 2));
+      await a.finish(lease, { message: null, usage: null });
+      await b.delete(stream.id);
+      expect(await a.lookup(stream.id)).toBeUndefined();
+      await expect(readAll(a, stream.id)).rejects.toBeInstanceOf(StreamNotFoundError);
+      await a.delete(stream.id);
+    });
+
     it('refuses a second stream with the same id', async () => {
       const { a, b } = await use();
       const stream = newStream();
@@ -394,6 +406,27 @@ export function describeStreamLogContract(name: string, open: OpenPair): void {
       // Not before most of the TTL has run.
       expect(performance.now() - finishedAt).toBeGreaterThan(700);
       await expect(readAll(b, stream.id)).rejects.toBeInstanceOf(StreamNotFoundError);
+    });
+
+    it('keeps a stream created with a TTL of its own for that long, through appends and its end', async () => {
+      const { a, b } = await use({ ttlSeconds: 1 });
+      const kept = { ...newStream(), ttlSeconds: 60 };
+      const keptRunning = { ...newStream(), ttlSeconds: 60 };
+      const usual = newStream();
+      for (const stream of [kept, keptRunning, usual]) {
+        const lease = await a.create(stream);
+        await a.append(lease, batch(1, 1));
+        await a.append(lease, batch(2, 1));
+        if (stream !== keptRunning) await a.finish(lease, { message: null, usage: null });
+      }
+      await eventually(
+        () => b.lookup(usual.id),
+        (info) => info === undefined,
+        5000,
+      );
+      expect((await b.lookup(kept.id))?.status).toBe('finished');
+      expect((await b.lookup(keptRunning.id))?.lastSeq).toBe(2);
+      expect(await readAll(b, kept.id)).toEqual([batch(1, 1), batch(2, 1)]);
     });
 
     it('passes a cancel request from any instance to the producer', async () => {
