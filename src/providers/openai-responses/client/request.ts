@@ -53,8 +53,11 @@ export function toResponsesRequest(request: MessageCreateParams): Record<string,
     });
   }
   if (request.tool_choice) Object.assign(body, toolChoiceOf(request.tool_choice));
-  if (request.thinking?.type === 'enabled') {
-    body.reasoning = { effort: effortOf(request.thinking.budget_tokens), summary: 'auto' };
+  const thinking = request.thinking;
+  if (thinking?.type === 'enabled' || thinking?.type === 'adaptive') {
+    // Adaptive thinking has no budget: the model decides, which Responses calls medium effort.
+    const budget = typeof thinking.budget_tokens === 'number' ? thinking.budget_tokens : 4096;
+    body.reasoning = { effort: effortOf(budget), summary: 'auto' };
     // Unstored, reasoning comes back only sealed: what lets it be sent back next turn.
     body.include = ['reasoning.encrypted_content'];
   }
