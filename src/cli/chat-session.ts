@@ -1,6 +1,6 @@
 import { createInterface, type Interface } from 'node:readline/promises';
 import type { Writable } from 'node:stream';
-import type { Chat } from '../client/chat.ts';
+import type { Chat, Prompt } from '../client/chat.ts';
 import type { ToolResultBlock, ToolUseBlock } from '../protocol/content.ts';
 import type { Message } from '../protocol/message.ts';
 import type { MessageStream, RetryInfo } from '../stream/message-stream.ts';
@@ -98,7 +98,7 @@ const MAX_RESULT_SHOWN = 160;
  */
 export async function printToolLoop(
   chat: Chat,
-  prompt: string,
+  prompt: Prompt,
   terminal: Terminal,
   options: ToolAnswerOptions = {},
 ): Promise<Message> {

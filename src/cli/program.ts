@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { registerChat } from './chat.ts';
+import { registerLogs } from './logs.ts';
 import { registerMcp } from './mcp.ts';
+import { applyUsageConventions } from './options.ts';
 import { registerServe } from './serve.ts';
 import { registerSimulate } from './simulate.ts';
 
@@ -20,11 +22,12 @@ export function createProgram(): Command {
       'Streaming LLM chat that never silently loses or duplicates text: client, gateway and tools.',
     )
     .version(packageVersion(), '-v, --version', 'print the version')
-    .helpOption('-h, --help', 'show help')
-    .showHelpAfterError();
+    .helpOption('-h, --help', 'show help');
+  registerChat(program);
+  registerLogs(program);
   registerServe(program);
   registerSimulate(program);
-  registerChat(program);
   registerMcp(program);
+  applyUsageConventions(program);
   return program;
 }
