@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { registerChat } from './chat.ts';
 import { registerLogs } from './logs.ts';
 import { registerMcp } from './mcp.ts';
+import { registerModels } from './models.ts';
 import { applyUsageConventions } from './options.ts';
 import { registerServe } from './serve.ts';
 import { registerSimulate } from './simulate.ts';
@@ -25,6 +26,7 @@ export function createProgram(): Command {
     .helpOption('-h, --help', 'show help');
   registerChat(program);
   registerLogs(program);
+  registerModels(program);
   registerServe(program);
   registerSimulate(program);
   registerMcp(program);

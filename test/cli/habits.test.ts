@@ -8,6 +8,7 @@ import { Client } from '../../src/client/client.ts';
 import { textOf } from '../../src/client/messages.ts';
 import { unpacedRegistry } from '../../src/providers/registry.ts';
 import { BASE_ENV, type CliRun, cliMain, repoRoot, runSluice } from '../helpers/cli.ts';
+import { useSimulator } from '../helpers/simulator.ts';
 
 // Each test has a user folder of its own: its log, its templates, its logs-off switch.
 const folders: string[] = [];
@@ -229,6 +230,38 @@ describe('llm habits: options, attachments, schemas, templates', () => {
       await sluice(['--template', 'nope', 'Hi']),
       /No template named 'nope'; saved: short/,
       'sluice chat [options] [prompt...]',
+    );
+  });
+});
+
+describe('sluice models', () => {
+  const sim = useSimulator();
+
+  it("lists each provider's models from its /v1/models, and the aliases; an unreachable one is exit 1", async () => {
+    const config = join(env.SLUICE_USER_DIR!, 'gateway.json');
+    writeFileSync(
+      config,
+      JSON.stringify({
+        providers: { local: { type: 'anthropic', baseURL: sim.url, apiKeyEnv: 'LOCAL_KEY' } },
+        aliases: { fast: 'local:default', smart: 'sim:default' },
+      }),
+    );
+    const run = await sluice(['models', '--config', config], undefined, { LOCAL_KEY: 'sk-local' });
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe(
+      'sim:default\nlocal:default\n\nAliases:\n  fast   → local:default\n  smart  → sim:default\n',
+    );
+    writeFileSync(
+      config,
+      JSON.stringify({
+        providers: { down: { type: 'openai', baseURL: 'http://127.0.0.1:9/v1', apiKeyEnv: 'LOCAL_KEY' } },
+      }),
+    );
+    const down = await sluice(['models', '--config', config, '--json'], undefined, { LOCAL_KEY: 'sk-local' });
+    expect(down.code).toBe(1);
+    expect(JSON.parse(down.stdout)).toMatchObject({ models: ['sim:default'], aliases: {} });
+    expect(down.stderr).toMatch(
+      /^sluice: could not list down: http:\/\/127\.0\.0\.1:9\/v1\/models: [^\n]+\n$/,
     );
   });
 });
