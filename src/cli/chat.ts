@@ -1,3 +1,4 @@
+import { fstatSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { ChatOptions, Prompt } from '../client/chat.ts';
 import { DEFAULT_MAX_TOKENS } from '../client/client.ts';
@@ -370,6 +371,9 @@ function chatOptions(options: ChatCommandOptions): ChatOptions {
 async function promptOf(words: string[]): Promise<string | undefined> {
   const argument = words.length > 0 ? nonEmpty(words.join(' '), 'The prompt is empty.') : undefined;
   if (process.stdin.isTTY) return argument;
+  // With a prompt given, stdin is read only when it is a shell pipe or a file: a program that
+  // runs sluice with a prompt and leaves its stdin open (a socket) must not wait forever.
+  if (argument !== undefined && !stdinHasData()) return argument;
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
   const piped = Buffer.concat(chunks)
@@ -378,6 +382,16 @@ async function promptOf(words: string[]): Promise<string | undefined> {
   if (argument === undefined)
     return nonEmpty(piped, 'No prompt: stdin was empty. Give the prompt as an argument or pipe it in.');
   return piped.trim() === '' ? argument : `${argument}\n\n${piped}`;
+}
+
+/** Whether stdin is a pipe (`cmd | sluice`) or a file (`sluice < file`). */
+function stdinHasData(): boolean {
+  try {
+    const stats = fstatSync(0);
+    return stats.isFIFO() || stats.isFile();
+  } catch {
+    return false;
+  }
 }
 
 function nonEmpty(prompt: string, message: string): string {

@@ -2,7 +2,7 @@ import { Chat, type ChatCallOptions, type ChatOptions, type Prompt } from '../cl
 import { costOf, DEFAULT_PRICES, priceOf } from '../client/usage.ts';
 import type { MessageStream } from '../stream/message-stream.ts';
 import { errorLine } from './chat-session.ts';
-import type { LogStore } from './log-store.ts';
+import { type LogStore, newConversationId } from './log-store.ts';
 
 /** Where a `LoggingChat` writes: the open log, the conversation and what to note with each answer. */
 export interface ChatLog {
@@ -35,6 +35,12 @@ export class LoggingChat extends Chat {
       stream.observe('end', () => this.record(log, stream, text));
     }
     return stream;
+  }
+
+  /** Forgetting the conversation starts a new one in the log too, so that `-c` does not bring it back. */
+  override reset(): void {
+    super.reset();
+    if (this.chatLog) this.chatLog.conversationId = newConversationId();
   }
 
   /** Resolves when every answer so far is in the log: before the log is closed. */

@@ -61,9 +61,29 @@ describe('llm habits: prompts', () => {
   });
 
   it('a prompt and piped stdin are joined: the prompt, a blank line, stdin', async () => {
-    const run = await sluice(['Summarize this:'], 'the quick brown fox\n');
-    expect(run.code).toBe(0);
-    expect(run.stdout).toBe(`${await answerTo('Summarize this:\n\nthe quick brown fox')}\n`);
+    // A shell pipe, as a user types it.
+    const piped = spawnSync(
+      'sh',
+      ['-c', `echo "the quick brown fox" | '${process.execPath}' '${cliMain}' "Summarize this:"`],
+      {
+        cwd: repoRoot,
+        env: { ...process.env, ...BASE_ENV, ...env },
+        encoding: 'utf8',
+      },
+    );
+    expect(piped.status).toBe(0);
+    expect(piped.stdout).toBe(`${await answerTo('Summarize this:\n\nthe quick brown fox')}\n`);
+    // A program that leaves stdin open (a socket, not a pipe) and gives a prompt is answered at once.
+    const open = spawn(process.execPath, [cliMain, 'Hi'], {
+      cwd: repoRoot,
+      env: { ...process.env, ...BASE_ENV, ...env },
+    });
+    let stdout = '';
+    open.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk;
+    });
+    expect(await new Promise((resolve) => open.once('close', resolve))).toBe(0);
+    expect(stdout).toBe(`${await answerTo('Hi')}\n`);
   });
 });
 
