@@ -1,5 +1,3 @@
-import { readFile, stat } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import type { DocumentBlock, ImageBlock, ImageMediaType, TextBlock } from '../protocol/content.ts';
 import { AbortError, InvalidRequestError, RequestTooLargeError, SluiceError } from '../protocol/errors.ts';
 import { describeNonImage, detectImageType, imageSize } from './image-size.ts';
@@ -207,17 +205,17 @@ type Kind = 'image' | 'PDF';
 type Location =
   | { kind: 'bytes'; bytes: Uint8Array }
   | { kind: 'url'; url: string }
-  | { kind: 'path'; path: string };
+  | { kind: 'path'; path: string; fileUrl?: string | URL };
 
 function locate(source: BinarySource, kind: Kind): Location {
   if (typeof source === 'string') {
     if (/^https?:\/\//i.test(source)) return { kind: 'url', url: source };
-    if (/^file:/i.test(source)) return { kind: 'path', path: pathOfFileUrl(source, kind) };
+    if (/^file:/i.test(source)) return { kind: 'path', path: source, fileUrl: source };
     return { kind: 'path', path: source };
   }
   if (source instanceof URL) {
     if (source.protocol === 'http:' || source.protocol === 'https:') return { kind: 'url', url: source.href };
-    if (source.protocol === 'file:') return { kind: 'path', path: pathOfFileUrl(source, kind) };
+    if (source.protocol === 'file:') return { kind: 'path', path: source.href, fileUrl: source };
     throw new InvalidRequestError(
       `The ${kind} URL ${source.href} has an unsupported scheme; pass an http(s) or file: URL, a path, or the bytes.`,
     );
@@ -225,7 +223,10 @@ function locate(source: BinarySource, kind: Kind): Location {
   return { kind: 'bytes', bytes: toUint8Array(source) };
 }
 
-function pathOfFileUrl(url: string | URL, kind: Kind): string {
+// Node's file system is loaded when a file is read, not when `sluice` is imported: the client
+// also runs where there is none (browsers, workers, edge runtimes).
+async function pathOfFileUrl(url: string | URL, kind: Kind): Promise<string> {
+  const { fileURLToPath } = await import('node:url');
   try {
     return fileURLToPath(url);
   } catch (error) {
@@ -272,7 +273,13 @@ async function load(
     kind === 'image' ? imageTooLarge(label, size) : pdfTooLarge(label, size);
   try {
     if (location.kind === 'path')
-      return await readPath(location.path, label, maxBytes, tooLarge, options.signal);
+      return await readPath(
+        location.fileUrl === undefined ? location.path : await pathOfFileUrl(location.fileUrl, kind),
+        label,
+        maxBytes,
+        tooLarge,
+        options.signal,
+      );
     return await fetchBytes(location.url, label, maxBytes, tooLarge, options);
   } catch (error) {
     if (error instanceof SluiceError) throw error;
@@ -289,6 +296,7 @@ async function readPath(
   tooLarge: (size: string) => SluiceError,
   signal: AbortSignal | undefined,
 ): Promise<Uint8Array> {
+  const { readFile, stat } = await import('node:fs/promises');
   const stats = await stat(path).catch((error: unknown) => {
     if ((error as { code?: unknown }).code === 'ENOENT') {
       throw new InvalidRequestError(`${label} does not exist.`, { cause: error });
