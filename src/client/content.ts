@@ -205,17 +205,17 @@ type Kind = 'image' | 'PDF';
 type Location =
   | { kind: 'bytes'; bytes: Uint8Array }
   | { kind: 'url'; url: string }
-  | { kind: 'path'; path: string; fileUrl?: string | URL };
+  | { kind: 'path'; path: string };
 
 function locate(source: BinarySource, kind: Kind): Location {
   if (typeof source === 'string') {
     if (/^https?:\/\//i.test(source)) return { kind: 'url', url: source };
-    if (/^file:/i.test(source)) return { kind: 'path', path: source, fileUrl: source };
+    if (/^file:/i.test(source)) return { kind: 'path', path: pathOfFileUrl(source, kind) };
     return { kind: 'path', path: source };
   }
   if (source instanceof URL) {
     if (source.protocol === 'http:' || source.protocol === 'https:') return { kind: 'url', url: source.href };
-    if (source.protocol === 'file:') return { kind: 'path', path: source.href, fileUrl: source };
+    if (source.protocol === 'file:') return { kind: 'path', path: pathOfFileUrl(source, kind) };
     throw new InvalidRequestError(
       `The ${kind} URL ${source.href} has an unsupported scheme; pass an http(s) or file: URL, a path, or the bytes.`,
     );
@@ -223,20 +223,20 @@ function locate(source: BinarySource, kind: Kind): Location {
   return { kind: 'bytes', bytes: toUint8Array(source) };
 }
 
-// Node's file system is loaded when a file is read, not when `sluice` is imported: the client
-// also runs where there is none (browsers, workers, edge runtimes).
-async function pathOfFileUrl(url: string | URL, kind: Kind): Promise<string> {
-  const { fileURLToPath } = await import('node:url');
-  try {
-    return fileURLToPath(url);
-  } catch (error) {
-    throw new InvalidRequestError(
-      `The ${kind} file URL ${String(url)} is not a local path: ${messageOf(error)}.`,
-      {
-        cause: error,
-      },
-    );
-  }
+/**
+ * The local path of a `file:` URL, as Node's `fileURLToPath` gives it, written here so that
+ * importing the client loads nothing of Node (the file is read with `node:fs`, loaded then).
+ */
+function pathOfFileUrl(url: string | URL, kind: Kind): string {
+  const parsed = new URL(url);
+  const notLocal = (why: string) =>
+    new InvalidRequestError(`The ${kind} file URL ${String(url)} is not a local path: ${why}.`);
+  if (parsed.hostname !== '' && parsed.hostname !== 'localhost')
+    throw notLocal(`it names the host ${parsed.hostname}`);
+  if (/%2f/i.test(parsed.pathname)) throw notLocal('it has an encoded /');
+  const path = decodeURIComponent(parsed.pathname);
+  const windows = (globalThis as { process?: { platform?: string } }).process?.platform === 'win32';
+  return windows ? path.replace(/^\/([A-Za-z]:)/, '$1').replaceAll('/', '\\') : path;
 }
 
 function toUint8Array(bytes: Uint8Array | ArrayBuffer | ArrayBufferView): Uint8Array {
@@ -273,13 +273,7 @@ async function load(
     kind === 'image' ? imageTooLarge(label, size) : pdfTooLarge(label, size);
   try {
     if (location.kind === 'path')
-      return await readPath(
-        location.fileUrl === undefined ? location.path : await pathOfFileUrl(location.fileUrl, kind),
-        label,
-        maxBytes,
-        tooLarge,
-        options.signal,
-      );
+      return await readPath(location.path, label, maxBytes, tooLarge, options.signal);
     return await fetchBytes(location.url, label, maxBytes, tooLarge, options);
   } catch (error) {
     if (error instanceof SluiceError) throw error;
@@ -296,6 +290,8 @@ async function readPath(
   tooLarge: (size: string) => SluiceError,
   signal: AbortSignal | undefined,
 ): Promise<Uint8Array> {
+  // Loaded when a file is read, not when `sluice` is imported: the client also runs where
+  // there is no file system (browsers, workers, edge runtimes).
   const { readFile, stat } = await import('node:fs/promises');
   const stats = await stat(path).catch((error: unknown) => {
     if ((error as { code?: unknown }).code === 'ENOENT') {

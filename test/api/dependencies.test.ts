@@ -66,7 +66,6 @@ describe('what each entry point loads', () => {
       'node:fs/promises ← src/client/content.ts',
       'node:http ← src/providers/node-http.ts',
       'node:https ← src/providers/node-http.ts',
-      'node:url ← src/client/content.ts',
     ]);
   });
 });
