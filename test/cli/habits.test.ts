@@ -382,9 +382,11 @@ describe.skipIf(!hasTmux)('sluice -c in a terminal (tmux)', () => {
     throw new Error(`Timed out waiting for ${what}; the screen:\n${text}`);
   }
 
-  it('an interactive session continues the logged conversation, and logs its own turns into it', async () => {
+  it('an interactive session continues the logged conversation, logs its own turns into it, and Ctrl-C twice quits with 130', async () => {
     await sluice(["I'm Jeremy"]);
-    const command = `'${process.execPath}' '${cliMain}' -c`;
+    // tmux runs the command through a shell, which notes the CLI's exit code.
+    const exitFile = join(env.SLUICE_USER_DIR!, 'exit-code');
+    const command = `'${process.execPath}' '${cliMain}' -c; echo $? > '${exitFile}'`;
     const sessionEnv = { ...BASE_ENV, ...env };
     tmux(
       'new-session',
@@ -405,14 +407,14 @@ describe.skipIf(!hasTmux)('sluice -c in a terminal (tmux)', () => {
     tmux('send-keys', '-t', 'habits', 'Enter');
     const screen = await waitForScreen((text) => /TTFT [^\n]*\n>/.test(text), 'the answer');
     expect(screen).toContain('Your name is Jeremy');
-    tmux('send-keys', '-t', 'habits', '-l', '/exit');
-    tmux('send-keys', '-t', 'habits', 'Enter');
+    // Ctrl-C twice at the empty prompt quits, with Ctrl-C's exit code.
+    tmux('send-keys', '-t', 'habits', 'C-c');
+    await waitForScreen((text) => text.includes('(press Ctrl-C again or type /exit to quit)'), 'the hint');
+    tmux('send-keys', '-t', 'habits', 'C-c');
     const deadline = Date.now() + 5000;
-    while (
-      spawnSync('tmux', ['-L', socket, 'has-session', '-t', 'habits']).status === 0 &&
-      Date.now() < deadline
-    )
+    while (!existsSync(exitFile) && Date.now() < deadline)
       await new Promise((resolve) => setTimeout(resolve, 25));
+    expect(readFileSync(exitFile, 'utf8')).toBe('130\n');
     const conversation = await logs(['-c']);
     expect(conversation.map((entry) => entry.prompt)).toEqual(["I'm Jeremy", "What's my name?"]);
   });
