@@ -23,7 +23,13 @@ export function createProgram(): Command {
       'Streaming LLM chat that never silently loses or duplicates text: client, gateway and tools.',
     )
     .version(packageVersion(), '-v, --version', 'print the version')
-    .helpOption('-h, --help', 'show help');
+    .helpOption('-h, --help', 'show help')
+    .addHelpText(
+      'after',
+      `
+sluice "prompt" is short for sluice chat "prompt"; see sluice chat --help.
+Exit codes: 0 done, 1 a failure, 2 a usage mistake, 130 stopped with Ctrl-C.`,
+    );
   registerChat(program);
   registerLogs(program);
   registerModels(program);

@@ -101,7 +101,14 @@ describe('the published package', () => {
     const path = `${join(ROOT, 'node_modules', '.bin')}:${process.env.PATH}`; // bin/sluice runs `node`
     const chatRun = await run(bin, ['chat', '--max-tokens', '5', 'Hi'], {
       cwd: project,
-      env: { ...process.env, PATH: path, SLUICE_SIM_TPS: '0', ANTHROPIC_API_KEY: '' },
+      // The CLI logs every answer in the user's folder: the project's, not this machine's.
+      env: {
+        ...process.env,
+        PATH: path,
+        SLUICE_SIM_TPS: '0',
+        ANTHROPIC_API_KEY: '',
+        SLUICE_USER_DIR: project,
+      },
     });
     expect(chatRun.stdout.trim().length).toBeGreaterThan(0);
     const serve = await run(bin, ['serve', '--port', '0'], {
