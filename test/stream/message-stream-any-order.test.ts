@@ -249,6 +249,43 @@ describe('MessageStream in any order', () => {
     }
   });
 
+  it('each consumer attached at any event of the stream gets all of it (property)', async () => {
+    const running = Object.fromEntries(CONSUMERS.map((consumer) => [consumer, 'running'])) as Record<
+      Consumer,
+      When
+    >;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.integer({ min: 0, max: EVENTS.length }), {
+          minLength: CONSUMERS.length,
+          maxLength: CONSUMERS.length,
+        }),
+        async (cuts) => {
+          const seen = Object.fromEntries(
+            CONSUMERS.map((c) => [c, { events: [], texts: [], messages: [], errors: [], ends: 0 } as Seen]),
+          ) as Record<Consumer, Seen>;
+          const pending: Promise<void>[] = [];
+          const stream: MessageStream = new MessageStream(async function* () {
+            for (let index = 0; index <= EVENTS.length; index++) {
+              if (cuts.includes(index)) {
+                // The events before this one have been handled by the time a macrotask runs.
+                await new Promise((resolve) => setImmediate(resolve));
+                CONSUMERS.forEach((consumer, at) => {
+                  if (cuts[at] === index) pending.push(attach(stream, consumer, seen[consumer]));
+                });
+              }
+              if (index < EVENTS.length) yield EVENTS[index]!;
+            }
+          });
+          await stream.done();
+          await Promise.all(pending);
+          check(running, seen, false);
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+
   it('a listener attached late gets each missed event with the snapshot it had then', async () => {
     const source = gatedSource(false);
     const stream = new MessageStream(source.factory);
