@@ -362,6 +362,32 @@ describe('exit codes', () => {
   });
 });
 
+describe('Ctrl-C in the long-running commands', () => {
+  for (const command of [
+    ['simulate', '--port', '0'],
+    ['serve', '--port', '0'],
+  ]) {
+    it(`sluice ${command[0]} stops on Ctrl-C with exit 130`, async () => {
+      const child = spawn(process.execPath, [cliMain, ...command], {
+        cwd: repoRoot,
+        env: { ...process.env, ...BASE_ENV, ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let output = '';
+      await new Promise<void>((resolve) => {
+        const onData = (chunk: Buffer) => {
+          output += chunk.toString();
+          if (output.includes('listening on')) resolve();
+        };
+        child.stdout.on('data', onData);
+        child.stderr.on('data', onData);
+      });
+      child.kill('SIGINT');
+      expect(await new Promise((resolve) => child.once('close', resolve))).toBe(130);
+    });
+  }
+});
+
 const hasTmux = spawnSync('tmux', ['-V']).status === 0;
 
 describe.skipIf(!hasTmux)('sluice -c in a terminal (tmux)', () => {
