@@ -31,6 +31,7 @@ export {
   text,
 } from './client/content.ts';
 export { type MessagesInput, type TurnInput, textOf } from './client/messages.ts';
+export type { SchemaOutput, StandardSchema } from './client/schema.ts';
 export { type StructuredOptions, StructuredOutputError } from './client/structured.ts';
 export { toolResult } from './client/tool-result.ts';
 export {

@@ -1,10 +1,11 @@
 import { createInterface, type Interface } from 'node:readline/promises';
 import type { Writable } from 'node:stream';
-import type { Chat } from '../client/chat.ts';
+import type { Chat, Prompt } from '../client/chat.ts';
 import type { ToolResultBlock, ToolUseBlock } from '../protocol/content.ts';
 import type { Message } from '../protocol/message.ts';
 import type { MessageStream, RetryInfo } from '../stream/message-stream.ts';
 import { TextPrinter } from '../stream/print.ts';
+import { INTERRUPTED_EXIT_CODE } from './options.ts';
 import { startSpinner } from './spinner.ts';
 import { dim, statsLine, useColor } from './stats-line.ts';
 
@@ -98,7 +99,7 @@ const MAX_RESULT_SHOWN = 160;
  */
 export async function printToolLoop(
   chat: Chat,
-  prompt: string,
+  prompt: Prompt,
   terminal: Terminal,
   options: ToolAnswerOptions = {},
 ): Promise<Message> {
@@ -266,6 +267,8 @@ class Session {
   private idleInterrupt(lineWasEmpty: boolean): boolean {
     const quit = lineWasEmpty && this.quitHintShown;
     if (lineWasEmpty) this.terminal.stdout.write(quit ? '\n' : `\n${QUIT_HINT}\n`);
+    // Quitting with Ctrl-C ends the command as Ctrl-C does everywhere in the CLI: 130.
+    if (quit) process.exitCode = INTERRUPTED_EXIT_CODE;
     this.quitHintShown = lineWasEmpty;
     return !quit;
   }

@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 
 /** A commander parser for a non-negative integer option, with an error that names the option. */
 export function integerOption(name: string, range: { min?: number } = {}): (value: string) => number {
@@ -31,3 +31,38 @@ export class UsageError extends Error {
 }
 
 export const USAGE_EXIT_CODE = 2;
+
+/** The exit code of a command stopped with Ctrl-C (128 + SIGINT), as shells report it. */
+export const INTERRUPTED_EXIT_CODE = 130;
+
+/** `sluice chat`, `sluice logs`: the command's full name, for its usage line. */
+function commandPath(command: Command): string {
+  const names: string[] = [];
+  for (let at: Command | null = command; at; at = at.parent) names.unshift(at.name());
+  return names.join(' ');
+}
+
+/** A usage mistake as every command shows it: one line, then the command's usage, not its whole help. */
+export function usageMistakeText(command: Command, message: string): string {
+  const path = commandPath(command);
+  return `sluice: ${message}\nUsage: ${path} ${command.usage()}\nSee '${path} --help'.\n`;
+}
+
+/**
+ * Gives `command` and its subcommands the CLI's conventions for mistakes in how they are
+ * called: one line and the usage on stderr, exit code 2 (commander's own would be 1 and
+ * the whole help).
+ */
+export function applyUsageConventions(command: Command): void {
+  command.showHelpAfterError(false);
+  command.configureOutput({
+    // Commander's message, which exitOverride then completes with the usage.
+    outputError: () => {},
+  });
+  command.exitOverride((error) => {
+    if (error.exitCode === 0) process.exit(0);
+    process.stderr.write(usageMistakeText(command, error.message.replace(/^error: /, '')));
+    process.exit(USAGE_EXIT_CODE);
+  });
+  for (const sub of command.commands) applyUsageConventions(sub);
+}

@@ -2,7 +2,10 @@ import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { registerChat } from './chat.ts';
 import { registerKeys } from './keys.ts';
+import { registerLogs } from './logs.ts';
 import { registerMcp } from './mcp.ts';
+import { registerModels } from './models.ts';
+import { applyUsageConventions } from './options.ts';
 import { registerServe } from './serve.ts';
 import { registerSimulate } from './simulate.ts';
 import { registerUsage } from './usage.ts';
@@ -23,12 +26,20 @@ export function createProgram(): Command {
     )
     .version(packageVersion(), '-v, --version', 'print the version')
     .helpOption('-h, --help', 'show help')
-    .showHelpAfterError();
+    .addHelpText(
+      'after',
+      `
+sluice "prompt" is short for sluice chat "prompt"; see sluice chat --help.
+Exit codes: 0 done, 1 a failure, 2 a usage mistake, 130 stopped with Ctrl-C.`,
+    );
+  registerChat(program);
+  registerLogs(program);
+  registerModels(program);
   registerServe(program);
   registerSimulate(program);
-  registerChat(program);
   registerMcp(program);
   registerKeys(program);
   registerUsage(program);
+  applyUsageConventions(program);
   return program;
 }

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { assertSafeBinding, type GatewayConfig, loadConfig } from '../server/config.ts';
 import { describeListenUrls, listenUrls } from '../server/listen-urls.ts';
 import type { RunningGateway } from '../server/start.ts';
-import { integerOption } from './options.ts';
+import { INTERRUPTED_EXIT_CODE, integerOption } from './options.ts';
 import { GATEWAY_PACKAGES, importPeers } from './peers.ts';
 
 /** The gateway, loaded when `serve` runs: its packages are optional dependencies of sluice. */
@@ -24,13 +24,18 @@ interface ServeOptions {
   streamStore?: string;
 }
 
-/** Runs `close` on the first SIGTERM or SIGINT, then exits. */
-function closeOnSignal(close: (signal: string) => Promise<void>): void {
+/**
+ * Runs `close` on the first SIGTERM or SIGINT, then exits: 0 for SIGTERM (a service manager's
+ * stop), 130 for a terminal's Ctrl-C, as every command exits on it. A cluster worker exits 0
+ * either way: its primary reads any other code as a crash.
+ */
+function closeOnSignal(close: (signal: string) => Promise<void>, options: { worker?: boolean } = {}): void {
   let closing = false;
   const stop = (signal: string) => {
     if (closing) return;
     closing = true;
-    void close(signal).then(() => process.exit(0));
+    const code = signal === 'SIGINT' && !options.worker ? INTERRUPTED_EXIT_CODE : 0;
+    void close(signal).then(() => process.exit(code));
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
@@ -52,11 +57,12 @@ function listeningLine(url: string, config: GatewayConfig, path: string | undefi
 async function serveAlone(config: GatewayConfig, options: ServeOptions, path: string | undefined) {
   const { startGateway } = await loadGateway();
   const gateway = await startGateway(config, { insecure: options.insecure });
-  process.stdout.write(listeningLine(gateway.url, config, path));
+  // Ready for a signal before saying it listens: whoever reads that line may stop it at once.
   closeOnSignal((signal) => {
     announceShutdown(signal, config);
     return gateway.close();
   });
+  process.stdout.write(listeningLine(gateway.url, config, path));
 }
 
 async function serveAsPrimary(config: GatewayConfig, options: ServeOptions, path: string | undefined) {
@@ -69,11 +75,11 @@ async function serveAsPrimary(config: GatewayConfig, options: ServeOptions, path
     rateLimit: config.server.rateLimit,
     report: (line) => process.stderr.write(`sluice serve: ${line}\n`),
   });
-  process.stdout.write(listeningLine(running.url, config, path));
   closeOnSignal((signal) => {
     announceShutdown(signal, config);
     return running.close();
   });
+  process.stdout.write(listeningLine(running.url, config, path));
 }
 
 /**
@@ -100,7 +106,7 @@ async function serveAsWorker(config: GatewayConfig, options: ServeOptions) {
     process.exit(1);
   }
   // The primary sends SIGTERM on shutdown; a terminal's Ctrl-C reaches every worker as SIGINT.
-  closeOnSignal(() => gateway.close());
+  closeOnSignal(() => gateway.close(), { worker: true });
 }
 
 export function registerServe(program: Command): void {

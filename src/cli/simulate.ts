@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { parseFaultScript } from '../providers/simulated/faults.ts';
 import { DEMO_PACING } from '../providers/simulated/provider.ts';
 import { Simulator } from '../server/simulator/simulator.ts';
-import { integerOption } from './options.ts';
+import { INTERRUPTED_EXIT_CODE, integerOption } from './options.ts';
 
 export function registerSimulate(program: Command): void {
   program
@@ -35,9 +35,11 @@ Faults (JSON, also per request in the x-sluice-fault header):
         faults,
         pacing: { ttftMs: options.ttft, tokensPerSecond: options.tps },
       });
+      // Ctrl-C exits 130 as in every command; a service manager's SIGTERM is a normal stop.
+      // Ready for them before saying it listens: whoever reads that line may stop it at once.
+      const stop = (code: number) => void simulator.close().then(() => process.exit(code));
+      process.once('SIGINT', () => stop(INTERRUPTED_EXIT_CODE));
+      process.once('SIGTERM', () => stop(0));
       process.stdout.write(`sluice simulate listening on ${simulator.url}\n`);
-      const stop = () => void simulator.close().then(() => process.exit(0));
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
     });
 }

@@ -1,4 +1,3 @@
-import type { z } from 'zod';
 import { InvalidRequestError } from '../protocol/errors.ts';
 import { emptyUsage, type Message, type Usage } from '../protocol/message.ts';
 import type {
@@ -18,6 +17,7 @@ import type { CallOptions, ToolLike } from './call-options.ts';
 
 import { type MessagesInput, toMessageParams } from './messages.ts';
 import { withPrefill } from './prefill.ts';
+import type { SchemaOutput, StandardSchema } from './schema.ts';
 import { type StructuredOptions, structuredCall } from './structured.ts';
 import { ClientCallSpan, type SpanTracer } from './tracing.ts';
 import { DEFAULT_PRICES, type Price, priceOf, Totals } from './usage.ts';
@@ -185,11 +185,11 @@ export class Client {
   }
 
   /** A typed, validated object: the model is made to answer through a tool whose input is `schema`. */
-  async structured<Schema extends z.ZodType>(
+  async structured<Schema extends StandardSchema>(
     prompt: MessagesInput,
     schema: Schema,
     options: StructuredOptions = {},
-  ): Promise<z.infer<Schema>> {
+  ): Promise<SchemaOutput<Schema>> {
     const { callOptions, parse } = structuredCall(schema, options);
     return parse(await this.create(prompt, callOptions));
   }

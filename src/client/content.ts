@@ -1,5 +1,3 @@
-import { readFile, stat } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import type { DocumentBlock, ImageBlock, ImageMediaType, TextBlock } from '../protocol/content.ts';
 import { AbortError, InvalidRequestError, RequestTooLargeError, SluiceError } from '../protocol/errors.ts';
 import { describeNonImage, detectImageType, imageSize } from './image-size.ts';
@@ -225,17 +223,20 @@ function locate(source: BinarySource, kind: Kind): Location {
   return { kind: 'bytes', bytes: toUint8Array(source) };
 }
 
+/**
+ * The local path of a `file:` URL, as Node's `fileURLToPath` gives it, written here so that
+ * importing the client loads nothing of Node (the file is read with `node:fs`, loaded then).
+ */
 function pathOfFileUrl(url: string | URL, kind: Kind): string {
-  try {
-    return fileURLToPath(url);
-  } catch (error) {
-    throw new InvalidRequestError(
-      `The ${kind} file URL ${String(url)} is not a local path: ${messageOf(error)}.`,
-      {
-        cause: error,
-      },
-    );
-  }
+  const parsed = new URL(url);
+  const notLocal = (why: string) =>
+    new InvalidRequestError(`The ${kind} file URL ${String(url)} is not a local path: ${why}.`);
+  if (parsed.hostname !== '' && parsed.hostname !== 'localhost')
+    throw notLocal(`it names the host ${parsed.hostname}`);
+  if (/%2f/i.test(parsed.pathname)) throw notLocal('it has an encoded /');
+  const path = decodeURIComponent(parsed.pathname);
+  const windows = (globalThis as { process?: { platform?: string } }).process?.platform === 'win32';
+  return windows ? path.replace(/^\/([A-Za-z]:)/, '$1').replaceAll('/', '\\') : path;
 }
 
 function toUint8Array(bytes: Uint8Array | ArrayBuffer | ArrayBufferView): Uint8Array {
@@ -289,6 +290,9 @@ async function readPath(
   tooLarge: (size: string) => SluiceError,
   signal: AbortSignal | undefined,
 ): Promise<Uint8Array> {
+  // Loaded when a file is read, not when `sluice` is imported: the client also runs where
+  // there is no file system (browsers, workers, edge runtimes).
+  const { readFile, stat } = await import('node:fs/promises');
   const stats = await stat(path).catch((error: unknown) => {
     if ((error as { code?: unknown }).code === 'ENOENT') {
       throw new InvalidRequestError(`${label} does not exist.`, { cause: error });

@@ -1,10 +1,9 @@
-import { z } from 'zod';
 import { isBlock, type ToolUseBlock } from '../protocol/content.ts';
 import { SluiceError, type SluiceErrorOptions } from '../protocol/errors.ts';
 import type { Message } from '../protocol/message.ts';
-import { describeZodError } from '../protocol/zod-errors.ts';
 import { toolInputErrorOf } from '../stream/assemble.ts';
 import type { CallOptions } from './call-options.ts';
+import { adaptSchema, type SchemaOutput, type StandardSchema } from './schema.ts';
 import { tool } from './tools.ts';
 
 /** The model's structured answer did not match the schema. `input` is what it sent. */
@@ -29,23 +28,23 @@ export interface StructuredOptions extends Omit<CallOptions, 'tools' | 'toolChoi
  * out of a model. Non-object schemas are wrapped in `{ value }` (the API wants an object)
  * and unwrapped again.
  */
-export function structuredCall<Schema extends z.ZodType>(
+export function structuredCall<Schema extends StandardSchema>(
   schema: Schema,
   options: StructuredOptions,
-): { callOptions: CallOptions; parse: (message: Message) => z.infer<Schema> } {
-  const wrapped = !(schema instanceof z.ZodObject);
-  const input = wrapped ? z.object({ value: schema }) : schema;
+): { callOptions: CallOptions; parse: (message: Message) => Promise<SchemaOutput<Schema>> } {
+  const answer = adaptSchema(schema, 'The structured answer’s schema');
+  const wrapped = jsonSchemaType(answer.jsonSchema()) !== 'object';
   const name = options.name ?? 'respond';
   const answerTool = tool({
     name,
     description: options.description ?? 'Give your answer by calling this tool with it as the arguments.',
-    input,
+    input: wrapped ? valueWrapper(answer.jsonSchema()) : schema,
     run: () => '',
   });
   const { name: _name, description: _description, ...callOptions } = options;
   return {
     callOptions: { ...callOptions, tools: [answerTool], toolChoice: name },
-    parse(message) {
+    async parse(message) {
       const call = message.content.find(
         (block): block is ToolUseBlock => isBlock(block, 'tool_use') && block.name === name,
       );
@@ -62,14 +61,43 @@ export function structuredCall<Schema extends z.ZodType>(
           invalidJson.raw,
         );
       }
-      const result = input.safeParse(call.input);
-      if (!result.success) {
+      const given = wrapped ? (call.input as { value?: unknown }).value : call.input;
+      const result = await answer.validate(given, wrapped ? 'value' : '(root)');
+      if (!result.ok) {
         throw new StructuredOutputError(
-          `The model's answer does not match the schema: ${describeZodError(result.error)}`,
+          `The model's answer does not match the schema: ${result.problems}`,
           call.input,
         );
       }
-      return wrapped ? (result.data as { value: z.infer<Schema> }).value : (result.data as z.infer<Schema>);
+      return result.value as SchemaOutput<Schema>;
     },
+  };
+}
+
+function jsonSchemaType(json: Record<string, unknown>): unknown {
+  return json.type;
+}
+
+/**
+ * `{ value }` around a schema that is not an object, for the tool call; validation stays with
+ * the schema itself (the wrapper's own `validate` is never used for the answer).
+ */
+function valueWrapper(json: Record<string, unknown>): StandardSchema {
+  // Definitions stay at the root, where the schema's `#/$defs/…` references point.
+  const { $schema: _ignored, $defs: defs, ...valueSchema } = json;
+  const objectJson = {
+    ...(defs === undefined ? {} : { $defs: defs }),
+    type: 'object',
+    properties: { value: valueSchema },
+    required: ['value'],
+    additionalProperties: false,
+  };
+  return {
+    '~standard': {
+      version: 1,
+      vendor: 'sluice',
+      validate: (value) => ({ value }),
+      jsonSchema: { input: () => objectJson, output: () => objectJson },
+    } as StandardSchema['~standard'],
   };
 }

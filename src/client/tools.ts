@@ -1,10 +1,9 @@
-import { z } from 'zod';
 import type { ContentBlock, ToolResultBlock, ToolUseBlock } from '../protocol/content.ts';
 import { AbortError, TimeoutError } from '../protocol/errors.ts';
 import type { Message } from '../protocol/message.ts';
 import type { CustomTool } from '../protocol/request.ts';
-import { describeZodError } from '../protocol/zod-errors.ts';
 import { toolInputErrorOf } from '../stream/assemble.ts';
+import { adaptSchema, type SchemaAdapter, type SchemaOutput, type StandardSchema } from './schema.ts';
 import { toolResultContent } from './tool-result.ts';
 
 /** What the Messages API accepts as a custom tool's name. */
@@ -21,17 +20,20 @@ export interface ToolContext {
   toolUseId: string;
 }
 
-/** What `tool()` takes: name, description, a zod input schema, the function to run, and its time limit. */
-export interface ToolDefinition<Schema extends z.ZodType = z.ZodType, Result = unknown> {
+/** What `tool()` takes: name, description, an input schema, the function to run, and its time limit. */
+export interface ToolDefinition<Schema extends StandardSchema = StandardSchema, Result = unknown> {
   name: string;
   description?: string;
-  /** A zod object schema: the arguments are validated with it before `run` is called. */
+  /**
+   * An object schema: zod 4 or 3, or any Standard Schema that gives its JSON Schema (see
+   * `StandardSchema`). The arguments are validated with it before `run` is called.
+   */
   input: Schema;
   /**
    * Returns a string (sent as is), content blocks (text / image / document, one or an array),
    * `undefined`/`null` (sent as an empty string) or anything else JSON can encode (sent as JSON).
    */
-  run: (input: z.infer<Schema>, context: ToolContext) => Result | Promise<Result>;
+  run: (input: SchemaOutput<Schema>, context: ToolContext) => Result | Promise<Result>;
   /** Per tool; defaults to `runToolCalls`' `timeoutMs`, else 60 000. `Infinity` disables it. */
   timeoutMs?: number;
 }
@@ -46,11 +48,11 @@ export interface ExecuteOptions {
 }
 
 /** A tool a model can call, made by `tool()`: its definition for the API and a validated `execute`. */
-export interface Tool<Schema extends z.ZodType = z.ZodType> {
+export interface Tool<Schema extends StandardSchema = StandardSchema> {
   readonly name: string;
   readonly description: string | undefined;
   readonly input: Schema;
-  /** The JSON Schema of the arguments, as zod writes it (object at the top, no `$schema`). */
+  /** The JSON Schema of the arguments, as the schema's library writes it (object at the top, no `$schema`). */
   readonly inputSchema: CustomTool['input_schema'];
   /** What goes into `request.tools`. */
   readonly definition: CustomTool;
@@ -78,8 +80,8 @@ export interface RunToolCallsOptions {
 /** Tools as a list or as a record by name; calls match them by name. */
 export type ToolSet = readonly Tool[] | Readonly<Record<string, Tool>>;
 
-/** Defines a tool from a zod object schema and a function; invalid definitions throw here. */
-export function tool<Schema extends z.ZodType, Result>(
+/** Defines a tool from an object schema (zod 4, zod 3 or Standard Schema) and a function; invalid definitions throw here. */
+export function tool<Schema extends StandardSchema, Result>(
   definition: ToolDefinition<Schema, Result>,
 ): Tool<Schema> {
   const { name, description, input, run, timeoutMs } = definition;
@@ -90,7 +92,8 @@ export function tool<Schema extends z.ZodType, Result>(
   }
   if (typeof run !== 'function') throw new TypeError(`Tool ${name} has no run function.`);
   checkTimeout(timeoutMs, `Tool ${name}: timeoutMs`);
-  const inputSchema = inputSchemaOf(name, input);
+  const schema = adaptSchema(input, `Tool ${name}: input`);
+  const inputSchema = inputSchemaOf(name, schema);
   const toolDefinition: CustomTool = {
     name,
     ...(description === undefined ? {} : { description }),
@@ -104,7 +107,7 @@ export function tool<Schema extends z.ZodType, Result>(
     definition: toolDefinition,
     timeoutMs,
     execute: (args, options) =>
-      executeTool({ name, input, run: run as Run }, args, {
+      executeTool({ name, schema, run: run as Run }, args, {
         ...options,
         timeoutMs: timeoutMs ?? options.timeoutMs ?? DEFAULT_TOOL_TIMEOUT_MS,
       }),
@@ -214,28 +217,27 @@ function toolRegistry(tools: ToolSet): Map<string, Tool> {
 type Run = (input: unknown, context: ToolContext) => unknown;
 
 async function executeTool(
-  definition: { name: string; input: z.ZodType; run: Run },
+  definition: { name: string; schema: SchemaAdapter; run: Run },
   args: unknown,
   options: ExecuteOptions & { timeoutMs: number },
 ): Promise<ToolResultBlock> {
   const { name } = definition;
   const { toolUseId, signal, timeoutMs } = options;
   throwIfAborted(signal);
-  let parsed: z.ZodSafeParseResult<unknown>;
+  let parsed: Awaited<ReturnType<SchemaAdapter['validate']>>;
   try {
-    // Async so that schemas with async refinements or transforms work too.
-    parsed = await definition.input.safeParseAsync(args);
+    parsed = await definition.schema.validate(args, '(arguments)');
   } catch (error) {
     return errorResult(toolUseId, `${name} failed: ${describeThrown(error)}`);
   }
   throwIfAborted(signal);
-  if (!parsed.success) {
+  if (!parsed.ok) {
     return errorResult(
       toolUseId,
-      `Invalid arguments for ${name}: ${describeZodError(parsed.error, { root: '(arguments)' })}. Call ${name} again with corrected arguments.`,
+      `Invalid arguments for ${name}: ${parsed.problems}. Call ${name} again with corrected arguments.`,
     );
   }
-  const data = parsed.data;
+  const data = parsed.value;
   const outcome = await raceRun(
     (runSignal) => definition.run(data, { signal: runSignal, toolUseId }),
     timeoutMs,
@@ -334,15 +336,14 @@ function checkTimeout(timeoutMs: number | undefined, what: string): void {
 }
 
 /**
- * The arguments' JSON Schema as zod writes it for input (so defaults make fields optional),
+ * The arguments' JSON Schema as written for input (so defaults make fields optional),
  * without `$schema` and without the safe-integer bounds zod puts on every `int()`, which
  * cost tokens on every request and tell the model nothing.
  */
-function inputSchemaOf(name: string, input: z.ZodType): CustomTool['input_schema'] {
-  if (!(input instanceof z.ZodType)) throw new TypeError(`Tool ${name}: input must be a zod schema.`);
+function inputSchemaOf(name: string, input: SchemaAdapter): CustomTool['input_schema'] {
   let json: Record<string, unknown>;
   try {
-    json = z.toJSONSchema(input, { target: 'draft-2020-12', io: 'input' }) as Record<string, unknown>;
+    json = input.jsonSchema();
   } catch (error) {
     throw new TypeError(
       `Tool ${name}: its input schema has no JSON Schema form (${describeThrown(error)}).`,
@@ -354,7 +355,7 @@ function inputSchemaOf(name: string, input: z.ZodType): CustomTool['input_schema
   const { $schema: _ignored, ...schema } = inlineRootRef(json);
   if (schema.type !== 'object') {
     throw new TypeError(
-      `Tool ${name}: input must be a zod object schema (z.object({...})); the API takes tool arguments as a JSON object, and this schema describes ${describeSchemaType(schema)}.`,
+      `Tool ${name}: input must be an object schema (z.object({...})); the API takes tool arguments as a JSON object, and this schema describes ${describeSchemaType(schema)}.`,
     );
   }
   return stripSafeIntegerBounds(schema) as CustomTool['input_schema'];

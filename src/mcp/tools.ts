@@ -1,5 +1,5 @@
 import type { Client as McpClient } from '@modelcontextprotocol/sdk/client/index.js';
-import { z } from 'zod';
+import { z } from 'zod/v4';
 import type { Tool } from '../client/tools.ts';
 import type { TextBlock, ToolResultBlock } from '../protocol/content.ts';
 import { ImageMediaTypeSchema } from '../protocol/content.ts';

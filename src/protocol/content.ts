@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from 'zod/v4';
 
 // Every object is loose: the Messages API adds fields over time, and a proxy that drops
 // what it does not know breaks its users the day the API grows.

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from 'zod/v4';
 import type { Message } from './message.ts';
 
 /** The `error.type` values of the Anthropic API, with the HTTP status each one travels with. */

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from 'zod/v4';
 import { CitationSchema, ContentBlockSchema } from './content.ts';
 import { ErrorDetailSchema } from './errors.ts';
 import {

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from 'zod/v4';
 import { ContentBlockSchema } from './content.ts';
 
 export const KNOWN_STOP_REASONS = [

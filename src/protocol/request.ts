@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from 'zod/v4';
 import { CacheControlSchema, ContentBlockParamSchema, TextBlockSchema } from './content.ts';
 
 export const RoleSchema = z.enum(['user', 'assistant']);

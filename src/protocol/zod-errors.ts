@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from 'zod/v4';
 import { InvalidRequestError } from './errors.ts';
 
 // Enough to fix several fields in one go without burying the first in a long list.

@@ -10,6 +10,7 @@ import { type BatchedIterable, batched, batchesOf, openedOnFirstPull } from '../
 import { type SseCursor, sseStreamEvents } from '../stream/decode-events.ts';
 import type { ProviderDescriptor } from './descriptor.ts';
 import { bodyText, discard, getStream, postJson, trimSlash, type UpstreamResponse } from './http.ts';
+import { runtimeEnv } from './runtime-env.ts';
 import { PROVIDER_SPECIFICATION_VERSION, type Provider, type ProviderCallOptions } from './types.ts';
 
 /** Options of `createAnthropicProvider`; key and base URL default to `ANTHROPIC_API_KEY` and `ANTHROPIC_BASE_URL`. */
@@ -56,8 +57,8 @@ export const anthropicDescriptor: ProviderDescriptor = {
 
 /** The Anthropic Messages API over HTTP: always streamed; a non-streaming call is the assembled stream. */
 export function createAnthropicProvider(options: AnthropicProviderOptions = {}): Provider {
-  const apiKey = options.apiKey ?? process.env.ANTHROPIC_API_KEY;
-  const baseURL = trimSlash(options.baseURL ?? process.env.ANTHROPIC_BASE_URL ?? DEFAULT_BASE_URL);
+  const apiKey = options.apiKey ?? runtimeEnv().ANTHROPIC_API_KEY;
+  const baseURL = trimSlash(options.baseURL ?? runtimeEnv().ANTHROPIC_BASE_URL ?? DEFAULT_BASE_URL);
   const version = options.version ?? DEFAULT_ANTHROPIC_VERSION;
 
   return {

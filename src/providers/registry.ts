@@ -1,5 +1,6 @@
 import { InvalidRequestError } from '../protocol/errors.ts';
 import { builtInKind, checkedProvider, PROVIDER_KIND_NAMES } from './kinds.ts';
+import { runtimeEnv } from './runtime-env.ts';
 import { createSimulatedProvider, NO_PACING } from './simulated/provider.ts';
 import type { Provider } from './types.ts';
 
@@ -30,7 +31,7 @@ export function parseModelRef(ref: string): ModelRef {
 type Env = Record<string, string | undefined>;
 
 /** The model used when none is named: `SLUICE_MODEL`, else Anthropic when a key is set, else the simulator. */
-export function defaultModel(env: Env = process.env): string {
+export function defaultModel(env: Env = runtimeEnv()): string {
   if (env.SLUICE_MODEL) return env.SLUICE_MODEL;
   return env.ANTHROPIC_API_KEY ? `anthropic:${DEFAULT_ANTHROPIC_MODEL}` : DEFAULT_SIM_MODEL;
 }
@@ -62,7 +63,7 @@ export class ProviderRegistry {
   private readonly withheldReason: ((name: string) => string) | undefined;
 
   constructor(options: ProviderRegistryOptions = {}) {
-    this.env = options.env ?? process.env;
+    this.env = options.env ?? runtimeEnv();
     this.configuredDefault = options.defaultModel;
     this.builtIns = options.builtIns ?? PROVIDER_KIND_NAMES;
     this.withheldReason = options.withheldReason;

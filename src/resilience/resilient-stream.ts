@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import {
   AbortError,
   DeadlineExceededError,
@@ -12,6 +11,7 @@ import { addUsage } from '../protocol/usage.ts';
 import type { Provider, ReattachInfo } from '../providers/types.ts';
 import { MessageAssembler } from '../stream/assemble.ts';
 import { type BatchedIterable, batched, batchesOf } from '../stream/batches.ts';
+import { delay } from '../stream/delay.ts';
 import type { RetryInfo } from '../stream/message-stream.ts';
 import { MessageStream } from '../stream/message-stream.ts';
 import { errorFromTransport } from '../stream/transport-error.ts';
@@ -210,7 +210,7 @@ async function* resilientBatches(
         };
         options.onRetry?.(info);
         if (next.request === undefined) continue;
-        await sleep(delayMs, undefined, { signal: call.signal }).catch(() => {
+        await delay(delayMs, call.signal).catch(() => {
           throw withPartial(call.signal.reason);
         });
         if (options.beforeAttempt) {

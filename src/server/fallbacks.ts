@@ -71,11 +71,11 @@ class FallbackBatches implements AsyncIterator<readonly StreamEvent[]> {
 
   private open(): AsyncIterator<readonly StreamEvent[]> {
     const candidate = this.chain[this.position]!;
-    const events = resilientStream(
-      candidate.provider,
-      { ...this.request, model: candidate.model },
-      this.options,
-    );
+    // The simulated model answers with the model it is given: the name the client asked for,
+    // as every other response the gateway makes itself says it (an upstream's answer is
+    // relayed as it comes, with the upstream's own name).
+    const model = candidate.provider.name === 'sim' ? this.request.model : candidate.model;
+    const events = resilientStream(candidate.provider, { ...this.request, model }, this.options);
     return batchesOf(events)[Symbol.asyncIterator]();
   }
 

@@ -1,8 +1,33 @@
-import { Readable } from 'node:stream';
 import { DONE } from './batches.ts';
 
 /** A response body: a web stream (fetch) or any async iterable of bytes (a Node stream). */
 export type ByteSource = ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>;
+
+/**
+ * What this module uses of a Node `Readable` (an `http` response), described here rather than
+ * imported: the stream engine also runs where there is no `node:stream`.
+ */
+interface NodeReadable extends AsyncIterable<Uint8Array> {
+  on(event: string, listener: (...args: never[]) => void): unknown;
+  once(event: string, listener: (...args: never[]) => void): unknown;
+  off(event: string, listener: (...args: never[]) => void): unknown;
+  pause(): unknown;
+  resume(): unknown;
+  isPaused(): boolean;
+  destroy(error?: Error): unknown;
+  readonly readableFlowing: boolean | null;
+}
+
+function isNodeReadable(source: ByteSource): source is NodeReadable {
+  const candidate = source as Partial<NodeReadable>;
+  return (
+    typeof candidate.on === 'function' &&
+    typeof candidate.pause === 'function' &&
+    typeof candidate.isPaused === 'function' &&
+    typeof candidate.destroy === 'function' &&
+    'readableFlowing' in candidate
+  );
+}
 
 /** Bytes a reader keeps for a consumer that is not asking before it stops reading the socket. */
 const MAX_QUEUED_BYTES = 64 * 1024;
@@ -16,7 +41,7 @@ const MAX_QUEUED_BYTES = 64 * 1024;
  * memory. Leaving the iteration early (`return()`) destroys a Node stream or cancels a web one.
  */
 export function byteBatches(source: ByteSource, signal?: AbortSignal): AsyncIterable<readonly Uint8Array[]> {
-  if (source instanceof Readable) return { [Symbol.asyncIterator]: () => new ReadableBatches(source) };
+  if (isNodeReadable(source)) return { [Symbol.asyncIterator]: () => new ReadableBatches(source) };
   if (source instanceof ReadableStream) return webStreamChunks(source, signal);
   return iterableChunks(source);
 }
@@ -32,9 +57,9 @@ class ReadableBatches implements AsyncIterator<readonly Uint8Array[]> {
   private ended = false;
   private failure: { error: unknown } | undefined;
   private waiter: Waiter | undefined;
-  private readonly readable: Readable;
+  private readonly readable: NodeReadable;
 
-  constructor(readable: Readable) {
+  constructor(readable: NodeReadable) {
     this.readable = readable;
     readable.on('data', this.onData);
     readable.once('end', this.onEnd);

@@ -6,7 +6,6 @@ import {
   isEvent,
   isKnownDelta,
   type StreamEvent,
-  type TextDelta,
   unreachable,
 } from '../protocol/events.ts';
 import { errorFromHttp } from '../protocol/http-errors.ts';
@@ -15,6 +14,7 @@ import { MessageAssembler } from './assemble.ts';
 import { batched, batchesOf } from './batches.ts';
 import type { ByteSource } from './byte-batches.ts';
 import { sseStreamEvents } from './decode-events.ts';
+import { replayEvents } from './replay-events.ts';
 import { Subscriber } from './subscriber.ts';
 import { errorFromTransport } from './transport-error.ts';
 
@@ -60,6 +60,10 @@ export interface MessageStreamListeners {
   end: () => void;
 }
 type ListenerName = keyof MessageStreamListeners;
+type Emit = <K extends ListenerName>(name: K, ...args: Parameters<MessageStreamListeners[K]>) => void;
+
+/** The deltas whose arrival is the first token, for time to first token. */
+const TOKEN_DELTAS = new Set(['text_delta', 'thinking_delta', 'input_json_delta']);
 
 /** What a stream's source gets: the signal to stop on and a way to report retries. */
 export interface SourceContext {
@@ -90,10 +94,11 @@ type Outcome = { ok: true; message: Message } | { ok: false; error: unknown };
 
 /**
  * One model response as it streams. Iterate it for events, iterate `textStream` for text,
- * listen with `on()`, or await `finalMessage()`; any mix works, from one pass over the
- * upstream. Iterators must be started before the stream is (the same tick as the first
- * consumer call): events are not kept for late readers, to keep memory proportional to
- * the message.
+ * listen with `on()`, or await `finalMessage()`; any mix, in any order, before or after the
+ * start, from one pass over the upstream. A reader or listener that comes late gets every
+ * event from the start: the stream keeps its events while it runs and only its message once
+ * it has ended (a late comer then gets one delta per block). A slow attached reader holds
+ * the upstream back rather than letting events pile up.
  */
 export class MessageStream implements AsyncIterable<StreamEvent> {
   readonly timing: StreamTiming;
@@ -103,6 +108,12 @@ export class MessageStream implements AsyncIterable<StreamEvent> {
   private readonly listeners = new Map<ListenerName, Set<(...args: never[]) => void>>();
   private readonly eventSubscribers = new Set<Subscriber<StreamEvent>>();
   private readonly textSubscribers = new Set<Subscriber<string>>();
+  /**
+   * Every event so far, for readers and listeners that come after the start; released when
+   * the stream ends (later comers get `replayEvents` of the message instead).
+   */
+  private log: StreamEvent[] | undefined = [];
+  private readonly emitBound: Emit = (name, ...args) => this.emit(name, ...args);
   private started = false;
   private outcome: Outcome | undefined;
   private readonly settled: Promise<Outcome>;
@@ -180,7 +191,38 @@ export class MessageStream implements AsyncIterable<StreamEvent> {
       this.listeners.set(name, set);
     }
     set.add(listener);
+    this.catchUp(name, listener);
     return this;
+  }
+
+  /**
+   * Gives a listener attached after the start what it missed, at once: the events so far
+   * (each with the snapshot it had then), and the end if the stream has ended.
+   */
+  private catchUp<K extends ListenerName>(name: K, listener: MessageStreamListeners[K]): void {
+    if (!this.started) return;
+    const call = listener as (...args: unknown[]) => void;
+    const emitOne: Emit = (emitted, ...args) => {
+      if ((emitted as ListenerName) === name) call(...args);
+    };
+    const assembler = new MessageAssembler();
+    for (const event of this.eventsSoFar()) {
+      assembler.apply(event);
+      dispatch(event, assembler.message!, emitOne);
+    }
+    const outcome = this.outcome;
+    if (!outcome) return;
+    if (!outcome.ok && outcome.error instanceof AbortError) emitOne('abort', outcome.error);
+    if (!outcome.ok && outcome.error instanceof SluiceError) emitOne('error', outcome.error);
+    emitOne('end');
+  }
+
+  /** The events a reader attached now has missed: the log, or the message's replay once ended. */
+  private eventsSoFar(): readonly StreamEvent[] {
+    if (this.log) return this.log;
+    const message = this.assembler.message;
+    if (!message) return [];
+    return replayEvents(message, this.outcome?.ok === true);
   }
 
   off<K extends ListenerName>(name: K, listener: MessageStreamListeners[K]): this {
@@ -226,26 +268,31 @@ export class MessageStream implements AsyncIterable<StreamEvent> {
   }
 
   [Symbol.asyncIterator](): AsyncIterator<StreamEvent> {
-    return this.subscribe(this.eventSubscribers);
+    return this.subscribe(this.eventSubscribers, (event) => event);
   }
 
   /** The text deltas alone. */
   get textStream(): AsyncIterable<string> {
-    return { [Symbol.asyncIterator]: () => this.subscribe(this.textSubscribers) };
+    return { [Symbol.asyncIterator]: () => this.subscribe(this.textSubscribers, textOf) };
   }
 
-  private subscribe<T>(set: Set<Subscriber<T>>): AsyncIterator<T> {
+  private subscribe<T>(
+    set: Set<Subscriber<T>>,
+    pick: (event: StreamEvent) => T | undefined,
+  ): AsyncIterator<T> {
     const subscriber = new Subscriber<T>(() => {
       set.delete(subscriber);
       // Leaving a loop early means the caller is done with this response.
       this.abort('The consumer stopped reading the stream.');
     });
     if (this.started) {
-      subscriber.close({
-        error: new TypeError(
-          'This MessageStream has already started; iterate it before awaiting anything else, or use stream.on().',
-        ),
-      });
+      // A late reader starts from the beginning, like one attached before the start.
+      for (const event of this.eventsSoFar()) {
+        const item = pick(event);
+        if (item !== undefined) subscriber.push(item);
+      }
+      if (this.outcome) subscriber.close(this.outcome.ok ? undefined : { error: this.outcome.error });
+      else set.add(subscriber);
       return subscriber;
     }
     set.add(subscriber);
@@ -301,65 +348,16 @@ export class MessageStream implements AsyncIterable<StreamEvent> {
     this.timing.firstEventAt ??= performance.now();
     if (event.type === 'error') throw errorFromEvent(event);
     this.assembler.apply(event);
-    this.emitFor(event);
+    this.log?.push(event);
+    if (isEvent(event, 'content_block_delta')) {
+      if (this.timing.firstTokenAt === undefined && TOKEN_DELTAS.has(event.delta.type))
+        this.timing.firstTokenAt = performance.now();
+      if (this.textSubscribers.size > 0 && isDelta(event.delta, 'text_delta'))
+        for (const subscriber of this.textSubscribers) subscriber.push(event.delta.text);
+    }
+    dispatch(event, this.assembler.message!, this.emitBound);
     if (this.eventSubscribers.size > 0)
       for (const subscriber of this.eventSubscribers) subscriber.push(event);
-  }
-
-  private emitFor(event: StreamEvent): void {
-    const message = this.assembler.message!;
-    if (isEvent(event, 'content_block_delta')) {
-      this.emitForDelta(event, message.content[event.index]!);
-    } else if (isEvent(event, 'content_block_stop')) {
-      this.emit('contentBlock', message.content[event.index]!);
-    } else if (isEvent(event, 'message_stop')) {
-      this.emit('message', message);
-    }
-    this.emit('event', event, message);
-  }
-
-  /** The listeners of one delta; the assembler has applied it, so the block is of its kind. */
-  private emitForDelta({ delta }: ContentBlockDeltaEvent, block: ContentBlock): void {
-    // Most deltas are text: one string compare for them, before the known/unknown lookup.
-    if (isDelta(delta, 'text_delta')) {
-      this.emitForText(delta, block);
-      return;
-    }
-    if (!isKnownDelta(delta)) return;
-    switch (delta.type) {
-      case 'text_delta':
-        this.emitForText(delta, block);
-        return;
-      case 'input_json_delta':
-        this.timing.firstTokenAt ??= performance.now();
-        if (
-          this.listeners.get('inputJson')?.size &&
-          (isBlock(block, 'tool_use') || isBlock(block, 'server_tool_use'))
-        ) {
-          // The block's input: `{}` until the first key arrives, like the live message shows.
-          this.emit('inputJson', delta.partial_json, block.input);
-        }
-        return;
-      case 'thinking_delta':
-        this.timing.firstTokenAt ??= performance.now();
-        if (isBlock(block, 'thinking')) this.emit('thinking', delta.thinking, block.thinking);
-        return;
-      case 'signature_delta':
-        this.emit('signature', delta.signature);
-        return;
-      case 'citations_delta':
-        if (isBlock(block, 'text')) this.emit('citation', delta.citation, block.citations ?? []);
-        return;
-      default:
-        unreachable(delta);
-    }
-  }
-
-  private emitForText(delta: TextDelta, block: ContentBlock): void {
-    this.timing.firstTokenAt ??= performance.now();
-    if (isBlock(block, 'text')) this.emit('text', delta.text, block.text);
-    if (this.textSubscribers.size > 0)
-      for (const subscriber of this.textSubscribers) subscriber.push(delta.text);
   }
 
   private emit<K extends ListenerName>(name: K, ...args: Parameters<MessageStreamListeners[K]>): void {
@@ -378,6 +376,7 @@ export class MessageStream implements AsyncIterable<StreamEvent> {
       outcome = { ok: false, error };
     }
     this.outcome = outcome;
+    this.log = undefined;
     const subscriberError = outcome.ok ? undefined : { error: outcome.error };
     for (const subscriber of this.eventSubscribers) subscriber.close(subscriberError);
     for (const subscriber of this.textSubscribers) subscriber.close(subscriberError);
@@ -395,5 +394,55 @@ export class MessageStream implements AsyncIterable<StreamEvent> {
         throw listenerError;
       });
     }
+  }
+}
+
+/** The text of a text delta event, for `textStream`. */
+function textOf(event: StreamEvent): string | undefined {
+  return isEvent(event, 'content_block_delta') && isDelta(event.delta, 'text_delta')
+    ? event.delta.text
+    : undefined;
+}
+
+/** Calls one event's listeners through `emit`; `message` already has the event folded in. */
+function dispatch(event: StreamEvent, message: Message, emit: Emit): void {
+  if (isEvent(event, 'content_block_delta')) {
+    dispatchDelta(event, message.content[event.index]!, emit);
+  } else if (isEvent(event, 'content_block_stop')) {
+    emit('contentBlock', message.content[event.index]!);
+  } else if (isEvent(event, 'message_stop')) {
+    emit('message', message);
+  }
+  emit('event', event, message);
+}
+
+/** The listeners of one delta; the assembler has applied it, so the block is of its kind. */
+function dispatchDelta({ delta }: ContentBlockDeltaEvent, block: ContentBlock, emit: Emit): void {
+  // Most deltas are text: one string compare for them, before the known/unknown lookup.
+  if (isDelta(delta, 'text_delta')) {
+    if (isBlock(block, 'text')) emit('text', delta.text, block.text);
+    return;
+  }
+  if (!isKnownDelta(delta)) return;
+  switch (delta.type) {
+    case 'text_delta':
+      if (isBlock(block, 'text')) emit('text', delta.text, block.text);
+      return;
+    case 'input_json_delta':
+      // The block's input: `{}` until the first key arrives, like the live message shows.
+      if (isBlock(block, 'tool_use') || isBlock(block, 'server_tool_use'))
+        emit('inputJson', delta.partial_json, block.input);
+      return;
+    case 'thinking_delta':
+      if (isBlock(block, 'thinking')) emit('thinking', delta.thinking, block.thinking);
+      return;
+    case 'signature_delta':
+      emit('signature', delta.signature);
+      return;
+    case 'citations_delta':
+      if (isBlock(block, 'text')) emit('citation', delta.citation, block.citations ?? []);
+      return;
+    default:
+      unreachable(delta);
   }
 }

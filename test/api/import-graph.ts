@@ -67,11 +67,13 @@ const TYPE_ONLY = /^\s*(?:import|export)\s+type\s/;
  * The specifiers a file's JavaScript still imports once types are erased (whole `import type`
  * statements dropped), relative ones resolved to src paths, packages as written.
  */
-export function runtimeImportsOf(file: string): string[] {
+export function runtimeImportsOf(file: string, options: { atLoad?: boolean } = {}): string[] {
   const source = readFileSync(join(ROOT, file), 'utf8').replace(/\/\*[\s\S]*?\*\//g, '');
   const found: string[] = [];
   for (const match of source.matchAll(SPECIFIER)) {
     if (TYPE_ONLY.test(match[0].replace(/^[;\s]/, ''))) continue;
+    // `import('…')` loads when the code runs, not when the file is imported.
+    if (options.atLoad && match[2] !== undefined) continue;
     const specifier = match[1] ?? match[2]!;
     found.push(
       specifier.startsWith('.')
@@ -82,14 +84,17 @@ export function runtimeImportsOf(file: string): string[] {
   return found;
 }
 
-/** Every package (`node:` built-ins included) loaded when `entry` is, as `package ← file` lines. */
-export function packagesReachedFrom(entry: string): string[] {
+/**
+ * Every package (`node:` built-ins included) `entry` may load, as `package ← file` lines;
+ * with `atLoad`, only those loaded by importing it (not by a dynamic `import()` at run time).
+ */
+export function packagesReachedFrom(entry: string, options: { atLoad?: boolean } = {}): string[] {
   const packages = new Set<string>();
   const seen = new Set<string>();
   const visit = (file: string) => {
     if (seen.has(file)) return;
     seen.add(file);
-    for (const target of runtimeImportsOf(file)) {
+    for (const target of runtimeImportsOf(file, options)) {
       if (target.startsWith('src/')) visit(target);
       else packages.add(`${target} ← ${file}`);
     }

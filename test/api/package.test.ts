@@ -82,7 +82,7 @@ describe('the published package', () => {
     expect(files.filter((file) => /^(src|test|bench|scripts)\//.test(file))).toEqual([]);
   });
 
-  it('installs the library’s three dependencies and nothing else: no Node binary, server or dev tooling', () => {
+  it('installs the library’s two dependencies and its one required peer (zod) and nothing else: no Node binary, server or dev tooling', () => {
     expect(installedPackages()).toEqual(['commander', 'eventsource-parser', 'sluice', 'zod']);
   });
 
@@ -111,7 +111,14 @@ describe('the published package', () => {
     const path = `${join(ROOT, 'node_modules', '.bin')}:${process.env.PATH}`; // bin/sluice runs `node`
     const chatRun = await run(bin, ['chat', '--max-tokens', '5', 'Hi'], {
       cwd: project,
-      env: { ...process.env, PATH: path, SLUICE_SIM_TPS: '0', ANTHROPIC_API_KEY: '' },
+      // The CLI logs every answer in the user's folder: the project's, not this machine's.
+      env: {
+        ...process.env,
+        PATH: path,
+        SLUICE_SIM_TPS: '0',
+        ANTHROPIC_API_KEY: '',
+        SLUICE_USER_DIR: project,
+      },
     });
     expect(chatRun.stdout.trim().length).toBeGreaterThan(0);
     const serve = await run(bin, ['serve', '--port', '0'], {

@@ -106,7 +106,7 @@ describe('sluice chat with a prompt', () => {
     expectOneLineError(await runChat(['--model', 'nope:x', 'Hi']), /Unknown provider 'nope'/);
   });
 
-  it('usage mistakes exit 2 naming the option; an empty stdin is one line', async () => {
+  it('usage mistakes exit 2 naming the option; an empty stdin is one line and the usage', async () => {
     const [badNumber, badTemperature, empty] = await Promise.all([
       runChat(['--max-tokens', 'abc', 'Hi']),
       runChat(['--temperature', '1.5', 'Hi']),
@@ -118,7 +118,7 @@ describe('sluice chat with a prompt', () => {
     expect(badTemperature.stderr).toMatch(/--temperature takes a number from 0 to 1/);
     expect(empty.code).toBe(2);
     expect(empty.stderr).toBe(
-      'sluice: No prompt: stdin was empty. Give the prompt as an argument or pipe it in.\n',
+      "sluice: No prompt: stdin was empty. Give the prompt as an argument or pipe it in.\nUsage: sluice chat [options] [prompt...]\nSee 'sluice chat --help'.\n",
     );
   });
 });

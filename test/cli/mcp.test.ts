@@ -275,7 +275,11 @@ describe('sluice chat --mcp', () => {
       sluice(['chat', '--mcp', "'unclosed", 'Hi']),
     ]);
     expectOneLineError(missing, /^sluice: Could not start the MCP server `definitely-not-a-command-xyz`: /);
-    expectOneLineError(unclosed, /^sluice: --mcp: Unclosed ' quote/, 2);
+    // A usage mistake: its line, then the command's usage.
+    expect(unclosed.code).toBe(2);
+    expect(unclosed.stderr).toMatch(
+      /^sluice: --mcp: Unclosed ' quote[^\n]*\nUsage: sluice chat \[options\] \[prompt\.\.\.\]\n/,
+    );
   });
 });
 

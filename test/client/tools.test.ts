@@ -172,9 +172,7 @@ describe('tool definitions', () => {
 
   it('rejects schemas that are not an object, or have no JSON Schema form', () => {
     const run = () => 1;
-    expect(() => tool({ name: 'str', input: z.string(), run })).toThrow(
-      /must be a zod object schema.*a string/,
-    );
+    expect(() => tool({ name: 'str', input: z.string(), run })).toThrow(/must be an object schema.*a string/);
     expect(() => tool({ name: 'arr', input: z.array(z.number()), run })).toThrow(TypeError);
     const union = z.union([z.object({ a: z.string() }), z.object({ b: z.string() })]);
     expect(() => tool({ name: 'union', input: union, run })).toThrow(/a union/);

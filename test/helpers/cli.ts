@@ -1,11 +1,20 @@
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 export const cliMain = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 
+// The CLI logs every answer in the user's folder: the tests' runs go to a folder of their own.
+const userDir = mkdtempSync(join(tmpdir(), 'sluice-cli-user-'));
+process.once('exit', () => rmSync(userDir, { recursive: true, force: true }));
+
 /** The environment of a user without keys: the unpaced simulator is the default model. */
 export const BASE_ENV: Record<string, string> = {
+  SLUICE_USER_DIR: userDir,
+  SLUICE_LOGS_DB: '',
   SLUICE_SIM_TTFT_MS: '0',
   SLUICE_SIM_TPS: '0',
   ANTHROPIC_API_KEY: '',

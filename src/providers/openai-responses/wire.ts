@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from 'zod/v4';
 
 // The OpenAI Responses API wire format (`POST /v1/responses`), as far as Sluice reads or writes
 // it. Shapes follow the official `openai` package's types (resources/responses); objects are

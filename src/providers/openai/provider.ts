@@ -3,6 +3,7 @@ import type { StreamEvent } from '../../protocol/events.ts';
 import type { MessageCreateParams } from '../../protocol/request.ts';
 import { decodeSSE } from '../../stream/sse.ts';
 import { postJson, sluiceErrors, trimSlash } from '../http.ts';
+import { runtimeEnv } from '../runtime-env.ts';
 import { PROVIDER_SPECIFICATION_VERSION, type Provider, type ProviderCallOptions } from '../types.ts';
 import { decodeOpenAIChunks } from './client/chunks.ts';
 import { type ToOpenAIRequestOptions, toOpenAIRequest } from './client/request.ts';
@@ -26,8 +27,8 @@ export interface OpenAIProviderOptions {
  * cannot continue an assistant turn, so it declares no prefill: resume restarts and skips.
  */
 export function createOpenAIProvider(options: OpenAIProviderOptions = {}): Provider {
-  const baseURL = trimSlash(options.baseURL ?? process.env.OPENAI_BASE_URL ?? 'https://api.openai.com/v1');
-  const apiKey = options.apiKey ?? process.env.OPENAI_API_KEY;
+  const baseURL = trimSlash(options.baseURL ?? runtimeEnv().OPENAI_BASE_URL ?? 'https://api.openai.com/v1');
+  const apiKey = options.apiKey ?? runtimeEnv().OPENAI_API_KEY;
   const isOpenAI = new URL(baseURL).hostname === 'api.openai.com';
 
   return {

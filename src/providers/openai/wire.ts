@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from 'zod/v4';
 
 // The OpenAI Chat Completions wire format, as far as Sluice reads or writes it. Shapes follow
 // the official `openai` package's types (resources/chat/completions); every object is loose,

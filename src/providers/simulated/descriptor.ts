@@ -1,10 +1,11 @@
 import type { ProviderDescriptor } from '../descriptor.ts';
+import { runtimeEnv } from '../runtime-env.ts';
 import { createSimulatedProvider, type Pacing, SIMULATED_CAPABILITIES } from './provider.ts';
 
 type Env = Record<string, string | undefined>;
 
 /** Simulator pacing from `SLUICE_SIM_TTFT_MS` and `SLUICE_SIM_TPS` (0 = as fast as possible). */
-export function pacingFromEnv(env: Env = process.env): Partial<Pacing> {
+export function pacingFromEnv(env: Env = runtimeEnv()): Partial<Pacing> {
   const pacing: Partial<Pacing> = {};
   if (env.SLUICE_SIM_TTFT_MS !== undefined) pacing.ttftMs = Number(env.SLUICE_SIM_TTFT_MS) || 0;
   if (env.SLUICE_SIM_TPS !== undefined) pacing.tokensPerSecond = Number(env.SLUICE_SIM_TPS) || 0;

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from 'zod/v4';
 import { InvalidRequestError } from '../../protocol/errors.ts';
 import { describeZodError } from '../../protocol/zod-errors.ts';
 

@@ -1,7 +1,7 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { errorFromDetail, errorTypeForStatus } from '../../protocol/errors.ts';
 import type { StreamEvent } from '../../protocol/events.ts';
 import type { MessageCreateParams } from '../../protocol/request.ts';
+import { delay as sleep } from '../../stream/delay.ts';
 import { PROVIDER_SPECIFICATION_VERSION, type Provider, type ProviderCallOptions } from '../types.ts';
 import { simulatedEventsSliced } from './answer-events.ts';
 import type { Fault } from './faults.ts';
@@ -82,11 +82,11 @@ export async function* playEvents(
         return;
       }
       if (fault?.stallAfterDeltas === deltas) {
-        await sleep(fault.stallMs ?? 2 ** 31 - 1, undefined, { signal });
+        await sleep(fault.stallMs ?? 2 ** 31 - 1, signal);
         return;
       }
       const delay = deltaDelayMs(pacing, deltas);
-      if (delay > 0) await sleep(delay, undefined, { signal });
+      if (delay > 0) await sleep(delay, signal);
       deltas++;
     }
     signal?.throwIfAborted();

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from 'zod/v4';
 import { DATABASE_ENV, isDatabaseUrl } from '../store/open.ts';
 import { STREAM_STORE_ENV, STREAM_STORE_FLAG, StreamStoreSchema } from '../streams/config.ts';
 import { invalidConfig } from './errors.ts';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from 'zod/v4';
 import type { ProviderSetting } from '../../providers/descriptor.ts';
 import { PROVIDER_KIND_NAMES, PROVIDER_KINDS, providerKind } from '../../providers/kinds.ts';
 import type { ResiliencePolicy } from '../../resilience/policy.ts';

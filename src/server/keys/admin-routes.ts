@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { z } from 'zod';
+import { z } from 'zod/v4';
 import { AuthenticationError, InvalidRequestError, NotFoundError } from '../../protocol/errors.ts';
 import { parseRequestBody } from '../../protocol/zod-errors.ts';
 import { ApiKeys } from '../auth.ts';

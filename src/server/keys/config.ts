@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from 'zod/v4';
 import { isDatabaseUrl } from '../store/open.ts';
 
 /** `sqlite:PATH` or `postgres://…`. */

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { z } from 'zod';
+import { z } from 'zod/v4';
 import { InvalidRequestError, SluiceError } from '../../protocol/errors.ts';
 import { parseRequestBody } from '../../protocol/zod-errors.ts';
 import { ownerOf } from '../admission.ts';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from 'zod/v4';
 
 /**
  * Where the stream log lives: `memory` (this process; the embedded default) or a

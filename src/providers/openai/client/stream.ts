@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { TextBlock, ThinkingBlock, ToolUseBlock } from '../../../protocol/content.ts';
 import { ProtocolError } from '../../../protocol/errors.ts';
 import type { StreamEvent } from '../../../protocol/events.ts';
@@ -148,7 +147,7 @@ export class OpenAIStreamTranslator {
   private ensureStarted(chunk: OpenAIChatChunk): void {
     if (this.started) return;
     this.started = true;
-    const wireId = typeof chunk.id === 'string' && chunk.id !== '' ? chunk.id : randomUUID();
+    const wireId = typeof chunk.id === 'string' && chunk.id !== '' ? chunk.id : crypto.randomUUID();
     const message: Message = {
       id: wireId.startsWith('msg_') ? wireId : `msg_${wireId}`,
       type: 'message',
@@ -277,7 +276,7 @@ export class OpenAIStreamTranslator {
     if (!call.name) throw new ProtocolError('The upstream streamed a tool call without a function name.');
     call.blockIndex = this.startBlock({
       type: 'tool_use',
-      id: call.id ?? `toolu_${randomUUID().replaceAll('-', '')}`,
+      id: call.id ?? `toolu_${crypto.randomUUID().replaceAll('-', '')}`,
       name: call.name,
       input: {},
     });
