@@ -69,3 +69,15 @@ describe('what each entry point loads', () => {
     ]);
   });
 });
+
+describe('zod', () => {
+  // zod is a peer, ^3.25.76 || ^4: both ship the v4 API at `zod/v4`, only 4 at `zod`.
+  it('is imported as zod/v4 everywhere in the source, so either major a user has works', () => {
+    const plainZod = packagesReachedFromEveryEntry().filter((line) => line.split(' ← ')[0] === 'zod');
+    expect(plainZod).toEqual([]);
+  });
+});
+
+function packagesReachedFromEveryEntry(): string[] {
+  return Object.values(ENTRY_POINTS).flatMap((entry) => packagesReachedFrom(entry));
+}
