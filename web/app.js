@@ -192,12 +192,12 @@ function ask() {
 }
 
 /** Text arrived: the first time is the time to first token; each time is kept for resume markers. */
-function arrived(turn) {
+function arrived(turn, event) {
   const now = Date.now();
   turn.firstTokenAt ??= now;
   const list = arrivals.get(turn) ?? [];
   arrivals.set(turn, list);
-  list.push({ at: now, length: answerText(turn.answer).length });
+  list.push({ at: now, length: answerText(turn.answer).length, event });
 }
 
 /**
@@ -233,7 +233,7 @@ async function run(turn, start) {
           saveSoon();
           scheduleRefresh(turn);
         },
-        onText: () => arrived(turn),
+        onText: (event) => arrived(turn, event),
       });
       if (controller.signal.aborted) return;
       const calls = pendingToolCalls(turn);
@@ -293,7 +293,11 @@ function markersOf(turn, status) {
   // The gateway's clock against the page's: the stream was created about when it was asked for.
   const skew = Date.parse(status.created) - turn.sentAt;
   return resumes.map((attempt) => {
-    const before = list.filter((arrival) => arrival.at <= attempt.at - skew).at(-1);
+    // Exact where the gateway says after which event it happened; else by the clocks.
+    const exact = Number.isInteger(attempt.after) && list.some((arrival) => arrival.event !== undefined);
+    const before = exact
+      ? list.filter((arrival) => arrival.event !== undefined && arrival.event <= attempt.after).at(-1)
+      : list.filter((arrival) => arrival.at <= attempt.at - skew).at(-1);
     return before?.length ?? 0;
   });
 }
@@ -400,7 +404,7 @@ const last = conversation.turns.at(-1);
 if (last?.role === 'assistant' && (last.state === 'streaming' || last.state === 'sending')) {
   if (last.stream) {
     // What had arrived before the reload, as of now: a resume marker after it goes after this text.
-    arrivals.set(last, [{ at: Date.now(), length: answerText(last.answer).length }]);
+    arrivals.set(last, [{ at: Date.now(), length: answerText(last.answer).length, event: last.position }]);
     run(last);
   } else {
     last.state = 'error';

@@ -65,7 +65,7 @@ async function consume(reading, response) {
     if (Number.isInteger(id) && id > 0 && id <= turn.position) continue;
     if (event.event !== 'ping') {
       applyEvent(turn.answer, event.event, JSON.parse(event.data), turn.base ?? 0);
-      if (event.event === 'content_block_delta') onText();
+      if (event.event === 'content_block_delta') onText(id);
     }
     if (Number.isInteger(id) && id > 0) turn.position = id;
     onProgress();

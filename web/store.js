@@ -25,7 +25,7 @@ const KEY = 'sluice.chat.key';
  *   sentAt: number,
  *   firstTokenAt?: number,
  *   endAt?: number,
- *   attempts?: { kind: string, at: number, reason?: string }[],
+ *   attempts?: { kind: string, at: number, reason?: string, after?: number }[],
  *   markers?: number[],
  *   error?: string,
  * }} AssistantTurn

@@ -422,9 +422,13 @@ describe("a stream's attempts", () => {
       const id = live.headers.get('sluice-stream-id')!;
       expect(await live.text()).toMatch(/event: message_stop/);
       const status = (await (await resume(url, id, { headers: { accept: 'application/json' } })).json()) as {
-        attempts: { kind: string; model: string; reason: string; owner: string }[];
+        last_event_id: number;
+        attempts: { kind: string; model: string; reason: string; owner: string; after: number }[];
       };
       expect(status.attempts).toHaveLength(1);
+      // After which event the resumed upstream's output follows: inside the answer, not at its ends.
+      expect(status.attempts[0]!.after).toBeGreaterThan(1);
+      expect(status.attempts[0]!.after).toBeLessThan(status.last_event_id);
       expect(status.attempts[0]).toMatchObject({ model: 'upstream:default', reason: 'connection' });
       expect(['resume', 'restart']).toContain(status.attempts[0]!.kind);
       expect(status.attempts[0]!.owner).toMatch(/^gw_/);

@@ -123,9 +123,11 @@ describe('takeover of a stream whose producer stopped renewing its lease', () =>
 
     const status = (await (
       await fetch(`${url}/v1/streams/${id}?token=${token}`, { headers: { accept: 'application/json' } })
-    ).json()) as { status: string; attempts: { kind: string }[] };
+    ).json()) as { status: string; attempts: { kind: string; after: number }[] };
     expect(status.status).toBe('finished');
     expect(status.attempts.map((attempt) => attempt.kind)).toEqual(['takeover']);
+    // The continuation follows the last event the dead producer logged.
+    expect(status.attempts[0]!.after).toBe(cut);
   });
 
   it('the dead producer, were it only paused, can no longer append once the stream is taken over', async () => {

@@ -38,7 +38,14 @@ export function bindGeneration(gateway: GatewayContext, reply: FastifyReply, pro
 /** Has every upstream call after the first (retry, resume, fallback) recorded in the stream's status, with why. */
 export function recordAttempts(gateway: GatewayContext, call: ModelCall, producer: StreamProducer): void {
   call.onAttempt = ({ kind, model, reason }) =>
-    producer.recordAttempt({ kind, at: Date.now(), model, reason, owner: gateway.streams.owner });
+    producer.recordAttempt({
+      kind,
+      at: Date.now(),
+      model,
+      reason,
+      owner: gateway.streams.owner,
+      after: producer.lastId,
+    });
 }
 
 /**

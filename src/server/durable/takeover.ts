@@ -66,6 +66,7 @@ async function continueGeneration(
       model: params.model,
       reason: LAPSED,
       owner: gateway.streams.owner,
+      after: producer.lastId,
     });
     recordAttempts(gateway, call, producer);
     const events = callModel(gateway, call, params, undefined, delivered);

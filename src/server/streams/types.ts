@@ -25,6 +25,8 @@ export interface StreamAttempt {
   reason?: string;
   /** The instance that ran it. */
   owner?: string;
+  /** The id of the last event logged before it: what it produced follows that event. */
+  after?: number;
 }
 
 export interface StreamFinal {
