@@ -102,7 +102,10 @@ describe('OpenTelemetry', () => {
     expect(attempts[0]!.attributes['error.type']).toBeDefined();
     expect(attempts[1]!.attributes['gen_ai.response.finish_reasons']).toEqual(['max_tokens']);
 
-    const plain = receiver.spans.find((span) => span.name === 'chat sim:default');
+    // The request's own span (its upstream attempt, a CLIENT span, may bear the same name).
+    const plain = receiver.spans.find(
+      (span) => span.name === 'chat sim:default' && span.kind === SPAN_KIND_SERVER,
+    );
     expect(plain?.attributes).toMatchObject({
       'gen_ai.provider.name': 'sim',
       'gen_ai.request.stream': false,
