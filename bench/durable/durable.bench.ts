@@ -3,7 +3,9 @@
  * minute. Two `sluice serve` processes (A, B) share one Redis stream log (a key prefix unique
  * to this run, deleted at the end) in front of the paced simulator; everything is on 127.0.0.1.
  *   1. Redis commands per stream: `INFO commandstats` before and after N streams through A.
- *   2. Reconnect → first replayed byte, with STREAMS streams held open on A: each one, having
+ *   2. Reconnect → first replayed byte (after 20 warm-up reconnects to each instance, so that
+ *      cold code is not measured), with STREAMS streams held open on A (started evenly over
+ *      one event interval, so their events do not all arrive in the same millisecond): each one, having
  *      "lost" its connection after event 5, reconnects over a fresh TCP connection with
  *      `Last-Event-ID: 5` to A, then to B, once a few events were sent since (so there is
  *      something to replay); the reconnects are spread over a second.
@@ -221,8 +223,27 @@ async function commandsPerStream(a: ServerProcess) {
   return { streams: COMMANDSTATS_STREAMS, total: total / COMMANDSTATS_STREAMS, perCommand };
 }
 
+/** Reconnects this many times to each instance before measuring: the first ones run cold code. */
+const WARM_UP_RECONNECTS = 20;
+
 async function reconnects(a: ServerProcess, b: ServerProcess) {
-  const streams = await Promise.all(Array.from({ length: STREAMS }, () => openStream(a)));
+  const warmUp = await openStream(a);
+  await withTimeout(eventAtLeast(warmUp, 8), 'the warm-up stream');
+  for (let i = 0; i < WARM_UP_RECONNECTS; i++) {
+    await reconnect(a, warmUp, 5);
+    await reconnect(b, warmUp, 5);
+  }
+  await warmUp.done;
+  // Started evenly over one event interval, as independent clients would be: started in the
+  // same millisecond, all of them get their events in the same millisecond too, and every
+  // reconnect would queue behind a burst of a hundred events (a bench artefact, not a load).
+  const spacingMs = 1000 / PACING.tokensPerSecond / STREAMS;
+  const streams = await Promise.all(
+    Array.from({ length: STREAMS }, async (_, index) => {
+      await new Promise((resolve) => setTimeout(resolve, index * spacingMs));
+      return openStream(a);
+    }),
+  );
   const same: number[] = [];
   const cross: number[] = [];
   await withTimeout(
