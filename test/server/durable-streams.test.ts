@@ -494,6 +494,23 @@ describe('a keyless gateway', () => {
   });
 });
 
+/**
+ * A 600-token answer started on `on`, whose client leaves after 3 events; a reader then
+ * resumes it through `through` after event 3: what the first client kept, what the reader
+ * got, and how long it read.
+ */
+async function leaveThenResume(on: string, through: string) {
+  const live = await post(on, '/v1/messages', messages(600));
+  const id = live.headers.get('sluice-stream-id')!;
+  const reader = new BodyReader(live);
+  await reader.until((text) => sseEvents(text).length >= 3);
+  const kept = sseEvents(reader.text).slice(0, 3).join('');
+  await reader.cancel();
+  const startedAt = performance.now();
+  const rest = await (await resume(through, id, { after: 3 })).text();
+  return { kept, rest, readMs: performance.now() - startedAt };
+}
+
 describe('the detach grace', () => {
   const GRACE = 300;
   const recorded = recordingTelemetry();
@@ -533,16 +550,9 @@ describe('the detach grace', () => {
   });
 
   it('keeps an answer alive past the grace while a reader that reattached reads it', async () => {
-    const live = await post(instances.a, '/v1/messages', messages(600));
-    const id = live.headers.get('sluice-stream-id')!;
-    const reader = new BodyReader(live);
-    await reader.until((text) => sseEvents(text).length >= 3);
-    const kept = sseEvents(reader.text).slice(0, 3).join('');
-    await reader.cancel();
-    const startedAt = performance.now();
-    const rest = await (await resume(instances.a, id, { after: 3 })).text();
+    const { kept, rest, readMs } = await leaveThenResume(instances.a, instances.a);
     // 600 tokens at 400 a second: the reader was there well past the grace.
-    expect(performance.now() - startedAt).toBeGreaterThan(GRACE);
+    expect(readMs).toBeGreaterThan(GRACE);
     expect(rest).toMatch(/event: message_stop/);
     const ids = eventIds(kept + rest);
     expect(ids).toEqual(ids.map((_, i) => i + 1));
@@ -554,16 +564,9 @@ describe('the detach grace, with the reader on another instance', () => {
   const instances = useInstances('redis', { streams: { detachGraceMs: GRACE, onDisconnect: 'detach' } });
 
   it('keeps the answer alive on A while a reader on B reads it, past the grace', async () => {
-    const live = await post(instances.a, '/v1/messages', messages(600));
-    const id = live.headers.get('sluice-stream-id')!;
-    const reader = new BodyReader(live);
-    await reader.until((text) => sseEvents(text).length >= 3);
-    const kept = sseEvents(reader.text).slice(0, 3).join('');
-    await reader.cancel();
-    const startedAt = performance.now();
-    // A has no reader of its own from here on: only B's notes in the log keep it generating.
-    const rest = await (await resume(instances.b, id, { after: 3 })).text();
-    expect(performance.now() - startedAt).toBeGreaterThan(GRACE);
+    // A has no reader of its own once its client left: only B's notes in the log keep it generating.
+    const { kept, rest, readMs } = await leaveThenResume(instances.a, instances.b);
+    expect(readMs).toBeGreaterThan(GRACE);
     expect(rest).not.toMatch(/event: error/);
     expect(rest).toMatch(/event: message_stop/);
     const ids = eventIds(kept + rest);

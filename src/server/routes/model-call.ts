@@ -198,6 +198,21 @@ export function modelClient(gateway: GatewayContext, call: ModelCall, model: str
   return new Client(primary.ref, { provider, policy: PASS_THROUGH });
 }
 
+/**
+ * Ends a model route's request that failed: its telemetry gets the status (499 when the
+ * client left), and the failure is thrown for the error handler, which gives it the route's
+ * shape, unless the response was open already (the error went to the client in the stream).
+ */
+export function failModelCall(call: ModelCall, reply: FastifyReply, error: unknown): FastifyReply {
+  const cut = cutReason(call);
+  // Cut by the shutdown: its retryable error, whatever the abort looked like inside.
+  const failure = cut instanceof SluiceError ? cut : error;
+  const sluice = errorForCaller(failure);
+  call.telemetry.finish(cut === 'client' ? 499 : sluice.status, sluice);
+  if (reply.sent) return reply;
+  throw failure;
+}
+
 /** Why a request's signal aborted: the shutdown's retryable error, 'client' when the caller left, or undefined. */
 export function cutReason(call: ModelCall): SluiceError | 'client' | undefined {
   if (!call.signal.aborted) return undefined;

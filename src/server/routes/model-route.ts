@@ -1,5 +1,4 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { SluiceError } from '../../protocol/errors.ts';
 import type { Message } from '../../protocol/message.ts';
 import type { MessageCreateParams } from '../../protocol/request.ts';
 import { batchesOf } from '../../stream/batches.ts';
@@ -8,8 +7,8 @@ import { ownerOf } from '../admission.ts';
 import type { GatewayContext } from '../context.ts';
 import { bindGeneration, recordAttempts, relayDurably } from '../durable/relay.ts';
 import type { SseWire } from '../durable/wire.ts';
-import { type ErrorBodyOf, errorForCaller } from '../errors.ts';
-import { beginModelCall, callModel, cutReason } from './model-call.ts';
+import type { ErrorBodyOf } from '../errors.ts';
+import { beginModelCall, callModel, cutReason, failModelCall } from './model-call.ts';
 
 // Replaced by the generation's signal before the model is called.
 const NOT_YET = new AbortController().signal;
@@ -81,14 +80,7 @@ export function modelRoute<P extends ParsedModelRequest>(
       call.telemetry.finish(cutReason(call) === 'client' ? 499 : 200);
       return reply;
     } catch (error) {
-      const cut = cutReason(call);
-      // Cut by the shutdown: its retryable error, whatever the abort looked like inside.
-      const failure = cut instanceof SluiceError ? cut : error;
-      const sluice = errorForCaller(failure);
-      call.telemetry.finish(cut === 'client' ? 499 : sluice.status, sluice);
-      // Once the stream is open, the error went to the client in the stream.
-      if (reply.sent) return reply;
-      throw failure;
+      return failModelCall(call, reply, error);
     }
   });
 }

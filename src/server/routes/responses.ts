@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { InvalidRequestError, SluiceError } from '../../protocol/errors.ts';
+import { InvalidRequestError } from '../../protocol/errors.ts';
 import { responsesErrorBody } from '../../providers/openai-responses/server/error-body.ts';
 import { inputItemsOf, type ListedInputItem } from '../../providers/openai-responses/server/input-items.ts';
 import type { ResponsesWireOptions } from '../../providers/openai-responses/server/output.ts';
@@ -12,8 +12,7 @@ import type { ResponsesRequest } from '../../providers/openai-responses/wire.ts'
 import type { GatewayContext } from '../context.ts';
 import { resumeSse } from '../durable/resume-sse.ts';
 import { responsesWire } from '../durable/wire.ts';
-import { errorForCaller } from '../errors.ts';
-import { beginModelCall, cutReason } from './model-call.ts';
+import { beginModelCall, cutReason, failModelCall } from './model-call.ts';
 import { answerWhole, startInBackground, streamResponse } from './responses-generate.ts';
 import { historyOf, requireStoredResponse, storedResponseObject } from './responses-store.ts';
 
@@ -52,12 +51,7 @@ export function registerResponsesRoutes(api: FastifyInstance, gateway: GatewayCo
       call.telemetry.finish(cutReason(call) === 'client' ? 499 : 200);
       return reply;
     } catch (error) {
-      const cut = cutReason(call);
-      const failure = cut instanceof SluiceError ? cut : error;
-      const sluice = errorForCaller(failure);
-      call.telemetry.finish(cut === 'client' ? 499 : sluice.status, sluice);
-      if (reply.sent) return reply;
-      throw failure;
+      return failModelCall(call, reply, error);
     }
   });
 
