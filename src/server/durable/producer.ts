@@ -202,11 +202,13 @@ export class StreamProducer {
    * Writes the failure of a stream whose log broke, retrying while the log is away (backing
    * off to 5 s, until the stream's TTL). The lease is renewed meanwhile, so nobody takes the
    * stream over and continues it from its incomplete log; it stops once the failure is
-   * written, the stream is gone (a Redis that lost its data), or the lease was lost anyway.
+   * written, the stream is gone (a Redis that lost its data), the lease was lost anyway, or the
+   * log was closed.
    */
   private async failOnceLogged(): Promise<void> {
     const giveUpAt = Date.now() + this.log.ttlSeconds * 1000;
-    for (let waitMs = 250; ; waitMs = Math.min(waitMs * 2, 5000)) {
+    // A log closed (the gateway stopping) is not coming back: nothing to wait for.
+    for (let waitMs = 250; !this.log.isClosed; waitMs = Math.min(waitMs * 2, 5000)) {
       try {
         await this.log.fail(this.lease, { type: 'api_error', message: PARTLY_LOGGED });
         break;

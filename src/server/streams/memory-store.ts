@@ -53,6 +53,11 @@ export class MemoryStreamLog implements StreamLog {
   private readonly sweeper: NodeJS.Timeout;
   private closed = false;
 
+  /** Whether `close()` was called: nothing more will be written or read. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
   constructor(options: StreamLogOptions = {}) {
     this.ttlSeconds = options.ttlSeconds ?? DEFAULT_TTL_SECONDS;
     this.leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;

@@ -105,6 +105,11 @@ export class RedisStreamLog implements StreamLog {
   private readonly readAhead = new WeakMap<StreamInfo, { after: number; reply: XReadReply }>();
   private closed = false;
 
+  /** Whether `close()` was called: nothing more will be written or read. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
   constructor(redis: Redis, where: string, options: RedisStreamLogOptions = {}) {
     this.ttlSeconds = options.ttlSeconds ?? DEFAULT_TTL_SECONDS;
     this.leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;

@@ -142,6 +142,8 @@ export interface StreamLogOptions {
 export interface StreamLog {
   readonly ttlSeconds: number;
   readonly leaseMs: number;
+  /** Whether `close()` was called: nothing more will be written or read. */
+  readonly isClosed: boolean;
   /** Creates a stream and gives its creator the first lease (token 1). StreamExistsError if the id is taken. */
   create(stream: NewStream): Promise<Lease>;
   /** Appends one batch. A batch already logged is a duplicate (no-op); a stale lease throws LeaseLostError. */
