@@ -107,4 +107,23 @@ describe.skipIf(!available)('the rate limit shared through Redis', () => {
       closed.close();
     }
   });
+
+  it('a Redis that stops answering (SIGSTOP) holds a request up by the command timeout at most, then fails open', async () => {
+    const server = await PrivateRedis.start();
+    const failures: unknown[] = [];
+    const limiter = await RedisRateLimiter.open(server.url, 60, { onUnavailable: (e) => failures.push(e) });
+    try {
+      await limiter.take('k');
+      server.pause();
+      const startedAt = performance.now();
+      // Without a command timeout this take would wait for as long as Redis is stopped.
+      await limiter.take('k');
+      expect(performance.now() - startedAt).toBeLessThan(10_000);
+      expect(failures).toHaveLength(1);
+    } finally {
+      server.resume();
+      limiter.close();
+      await server.kill();
+    }
+  });
 });
