@@ -163,7 +163,7 @@ export class StreamProducer {
   private async graceOver(graceMs: number, timer: NodeJS.Timeout): Promise<void> {
     const lastRead = await this.log.lastReadAt(this.id);
     const left = lastRead === undefined ? 0 : lastRead + graceMs - Date.now();
-    if (left > 0 && this.detachTimer === timer) this.armDetach(graceMs, left);
+    if (left > 0 && this.detachTimer === timer && !this.done) this.armDetach(graceMs, left);
     else this.stopUnread(graceMs, timer);
   }
 
