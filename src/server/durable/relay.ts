@@ -22,8 +22,7 @@ export function resumeHeaders(producer: StreamProducer, token: string): Record<s
  */
 export function bindGeneration(gateway: GatewayContext, reply: FastifyReply, producer: StreamProducer): void {
   const { streams } = gateway;
-  const release = gateway.inFlight.track(producer.generation);
-  producer.generation.signal.addEventListener('abort', release, { once: true });
+  trackGeneration(gateway, producer);
   producer.attachReader();
   reply.raw.once('close', () => {
     if (reply.raw.writableFinished) return;
@@ -35,8 +34,25 @@ export function bindGeneration(gateway: GatewayContext, reply: FastifyReply, pro
   });
 }
 
-/** Has every upstream call after the first (retry, resume, fallback) recorded in the stream's status, with why. */
-export function recordAttempts(gateway: GatewayContext, call: ModelCall, producer: StreamProducer): void {
+/**
+ * Counts a generation as in flight (a shutdown waits for it, then aborts it) until it is
+ * aborted or the returned release is called.
+ */
+export function trackGeneration(gateway: GatewayContext, producer: StreamProducer): () => void {
+  const release = gateway.inFlight.track(producer.generation);
+  producer.generation.signal.addEventListener('abort', release, { once: true });
+  return release;
+}
+
+/**
+ * Lets a durable stream's generation drive a model call: the call's signal is the
+ * generation's (which may outlive its client), its ledger row names the stream, and every
+ * upstream call after the first (retry, resume, fallback) is recorded in the stream's status,
+ * with why and after which event.
+ */
+export function driveCall(gateway: GatewayContext, call: ModelCall, producer: StreamProducer): void {
+  call.signal = producer.generation.signal;
+  call.streamId = producer.id;
   call.onAttempt = ({ kind, model, reason }) =>
     producer.recordAttempt({
       kind,

@@ -8,7 +8,7 @@ import { callModel, detachedModelCall } from '../routes/model-call.ts';
 import { decodeEntries } from '../streams/entry.ts';
 import type { LogEntry, StreamInfo } from '../streams/types.ts';
 import type { StreamProducer } from './producer.ts';
-import { recordAttempts, stoppedError } from './relay.ts';
+import { driveCall, stoppedError, trackGeneration } from './relay.ts';
 import { recordOf } from './stream-record.ts';
 
 const LAPSED = 'its producing instance stopped renewing its lease';
@@ -37,8 +37,7 @@ export async function takeOver(
   for await (const entry of streams.log.read(info.id, { follow: false })) entries.push(entry);
   const events = decodeEntries(entries);
   const producer = streams.adopt(lease, entries.at(-1)?.last ?? 0);
-  const release = gateway.inFlight.track(producer.generation);
-  producer.generation.signal.addEventListener('abort', release, { once: true });
+  const release = trackGeneration(gateway, producer);
   // The continuation is billed to the key that started the stream (its digest is the stream's owner).
   const key = info.ownerKeyHash ? await gateway.metering?.store.byHash(info.ownerKeyHash) : undefined;
   void continueGeneration(gateway, producer, params, events, key).finally(release);
@@ -58,7 +57,7 @@ async function continueGeneration(
   );
   call.route = '/v1/streams';
   call.key = key;
-  call.streamId = producer.id;
+  driveCall(gateway, call, producer);
   try {
     await gateway.streams.log.recordAttempt(producer.lease, {
       kind: 'takeover',
@@ -68,7 +67,6 @@ async function continueGeneration(
       owner: gateway.streams.owner,
       after: producer.lastId,
     });
-    recordAttempts(gateway, call, producer);
     const events = callModel(gateway, call, params, undefined, delivered);
     for await (const batch of batchesOf(events)) producer.logBatch(batch);
     if (call.signal.aborted) throw call.signal.reason;

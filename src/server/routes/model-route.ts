@@ -5,7 +5,7 @@ import { batchesOf } from '../../stream/batches.ts';
 import { MessageStream } from '../../stream/message-stream.ts';
 import { ownerOf } from '../admission.ts';
 import type { GatewayContext } from '../context.ts';
-import { bindGeneration, recordAttempts, relayDurably } from '../durable/relay.ts';
+import { bindGeneration, driveCall, relayDurably } from '../durable/relay.ts';
 import type { SseWire } from '../durable/wire.ts';
 import type { ErrorBodyOf } from '../errors.ts';
 import { beginModelCall, callModel, cutReason, failModelCall } from './model-call.ts';
@@ -71,10 +71,8 @@ export function modelRoute<P extends ParsedModelRequest>(
         params: parsed.params,
         openai: wire.openai,
       });
-      call.signal = producer.generation.signal;
-      call.streamId = producer.id;
+      driveCall(gateway, call, producer);
       bindGeneration(gateway, reply, producer);
-      recordAttempts(gateway, call, producer);
       const events = callModel(gateway, call, parsed.params, parsed.headers);
       await relayDurably(reply, batchesOf(events), wire, producer, token, gateway, call);
       call.telemetry.finish(cutReason(call) === 'client' ? 499 : 200);

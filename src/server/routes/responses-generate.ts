@@ -7,7 +7,7 @@ import { batchesOf } from '../../stream/batches.ts';
 import { ownerOf } from '../admission.ts';
 import type { GatewayContext } from '../context.ts';
 import type { StreamProducer } from '../durable/producer.ts';
-import { bindGeneration, relayDurably, stoppedError } from '../durable/relay.ts';
+import { bindGeneration, driveCall, relayDurably, stoppedError, trackGeneration } from '../durable/relay.ts';
 import { resumeSse } from '../durable/resume-sse.ts';
 import { responsesWire } from '../durable/wire.ts';
 import { errorForCaller } from '../errors.ts';
@@ -27,7 +27,7 @@ export async function streamResponse(
 ): Promise<void> {
   const wire = responsesWire(options);
   const { producer, token } = await startLogged(gateway, request, params, options);
-  call.signal = producer.generation.signal;
+  driveCall(gateway, call, producer);
   bindGeneration(gateway, reply, producer);
   const events = callModel(gateway, call, params);
   await relayDurably(reply, batchesOf(events), wire, producer, token, gateway, call);
@@ -49,8 +49,10 @@ export async function answerWhole(
   let producer: StreamProducer | undefined;
   if (options.echo.store !== false) {
     producer = (await startLogged(gateway, request, params, options)).producer;
+    const clientSignal = call.signal;
+    driveCall(gateway, call, producer);
     // A cancel stops it as it stops a stream; the client leaving stops it too.
-    call.signal = AbortSignal.any([call.signal, producer.generation.signal]);
+    call.signal = AbortSignal.any([clientSignal, producer.generation.signal]);
   }
   const encoder = new ResponsesEncoder(options);
   try {
@@ -92,13 +94,12 @@ export async function startInBackground(
     throw new InvalidRequestError('background: a background response must be stored; leave store at true.');
   }
   const { producer } = await startLogged(gateway, request, params, options);
-  const release = gateway.inFlight.track(producer.generation);
-  producer.generation.signal.addEventListener('abort', release, { once: true });
+  const release = trackGeneration(gateway, producer);
   // The generation reads for itself: readers coming and going never leave it unread, so no
   // detach grace ever stops it.
   producer.attachReader();
   // The request's telemetry follows the generation, which finishes it, not the HTTP answer.
-  call.signal = producer.generation.signal;
+  driveCall(gateway, call, producer);
   void generate(gateway, producer, call, params).finally(release);
   if (!streaming) {
     reply.send(new ResponsesEncoder(options).response);

@@ -6,7 +6,7 @@ import { ownerOf } from '../admission.ts';
 import type { GatewayContext } from '../context.ts';
 import type { Dispatcher } from '../dispatcher.ts';
 import type { StreamProducer } from '../durable/producer.ts';
-import { bindGeneration, recordAttempts, resumeHeaders, stoppedError } from '../durable/relay.ts';
+import { bindGeneration, driveCall, resumeHeaders, stoppedError } from '../durable/relay.ts';
 import { TextEvents } from '../durable/text-events.ts';
 import { errorForCaller, isInternal, sendError } from '../errors.ts';
 import type { Router } from '../router.ts';
@@ -87,10 +87,8 @@ export function registerStreamingChatRoute(
       throw sluice;
     }
     const { producer, token } = started;
-    call.signal = producer.generation.signal;
-    call.streamId = producer.id;
+    driveCall(gateway, call, producer);
     bindGeneration(gateway, reply, producer);
-    recordAttempts(gateway, call, producer);
     const durable = { producer, token, events: new TextEvents('streaming_chat') };
     return streamAnswer(reply, text, { gateway, router, dispatcher, call, log: options.log, durable });
   });
