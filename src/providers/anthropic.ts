@@ -10,6 +10,7 @@ import { type BatchedIterable, batched, batchesOf, openedOnFirstPull } from '../
 import { type SseCursor, sseStreamEvents } from '../stream/decode-events.ts';
 import type { ProviderDescriptor } from './descriptor.ts';
 import { bodyText, discard, getStream, postJson, trimSlash, type UpstreamResponse } from './http.ts';
+import { withRawSse } from './raw-sse.ts';
 import { runtimeEnv } from './runtime-env.ts';
 import { PROVIDER_SPECIFICATION_VERSION, type Provider, type ProviderCallOptions } from './types.ts';
 
@@ -61,7 +62,7 @@ export function createAnthropicProvider(options: AnthropicProviderOptions = {}):
   const baseURL = trimSlash(options.baseURL ?? runtimeEnv().ANTHROPIC_BASE_URL ?? DEFAULT_BASE_URL);
   const version = options.version ?? DEFAULT_ANTHROPIC_VERSION;
 
-  return {
+  const provider: Provider = {
     specificationVersion: PROVIDER_SPECIFICATION_VERSION,
     name: 'anthropic',
     capabilities: CAPABILITIES,
@@ -70,6 +71,8 @@ export function createAnthropicProvider(options: AnthropicProviderOptions = {}):
     },
     countTokens,
   };
+  // A gateway relaying this provider's answers may pass their text through (server/relay/).
+  return options.fetch === undefined ? withRawSse(provider, { openSse }) : provider;
 
   async function countTokens(
     request: MessageCountTokensParams,
@@ -110,10 +113,8 @@ export function createAnthropicProvider(options: AnthropicProviderOptions = {}):
     return { 'anthropic-version': version, ...options.headers, ...call.headers, 'x-api-key': key };
   }
 
-  async function openStream(
-    request: MessageCreateParams,
-    call: ProviderCallOptions,
-  ): Promise<AsyncIterable<readonly StreamEvent[]>> {
+  /** One attempt's response, checked to be an event stream and not read yet. */
+  async function openSse(request: MessageCreateParams, call: ProviderCallOptions): Promise<UpstreamResponse> {
     const key = requireKey();
     const response = await postJson(
       `${baseURL}/v1/messages`,
@@ -131,6 +132,15 @@ export function createAnthropicProvider(options: AnthropicProviderOptions = {}):
         `The Anthropic endpoint at ${baseURL} answered a streaming request with '${contentType || 'no content type'}' instead of an event stream; check ANTHROPIC_BASE_URL.`,
       );
     }
+    return response;
+  }
+
+  async function openStream(
+    request: MessageCreateParams,
+    call: ProviderCallOptions,
+  ): Promise<AsyncIterable<readonly StreamEvent[]>> {
+    const response = await openSse(request, call);
+    const key = requireKey();
     const streamId = options.reattach === false ? null : response.headers.get('sluice-stream-id');
     // One stage from bytes to events: a gateway relays events one network chunk at a time,
     // and each stacked stage would cost every event an await of its own.

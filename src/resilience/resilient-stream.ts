@@ -50,6 +50,12 @@ export interface ResilientStreamOptions {
    */
   continueFrom?: readonly StreamEvent[];
   /**
+   * The first attempt was made elsewhere (a gateway's pass-through relay) and failed with this
+   * error before it delivered anything: the call goes on as if its own first attempt had, with
+   * the same retries, waits and `onRetry` reports.
+   */
+  firstAttemptFailed?: unknown;
+  /**
    * Called once when the answer is complete, with the message as the consumer received it
    * (every attempt spliced): a consumer that needs the whole message need not assemble the
    * events a second time.
@@ -100,6 +106,7 @@ async function* resilientBatches(
       : undefined;
 
   let plan: AttemptPlan | { mode: 'finish' } = { mode: 'fresh' };
+  let failedElsewhere = options.firstAttemptFailed;
   let attemptRequest = request;
   let retries = 0;
   // Every attempt reported to onRetry: the retries, and the reattaches a provider made itself.
@@ -149,6 +156,11 @@ async function* resilientBatches(
       call.signal.addEventListener('abort', onCallAbort, { once: true });
       splicer = new AttemptSplicer(delivered, plan, { holdNonText: policy.resume, usageBase });
       try {
+        if (failedElsewhere !== undefined) {
+          const failure = failedElsewhere;
+          failedElsewhere = undefined;
+          throw failure;
+        }
         let events = provider.stream(attemptRequest, {
           signal: attempt.signal,
           headers: options.headers,

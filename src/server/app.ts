@@ -65,6 +65,12 @@ export interface GatewayOptions {
   scrubber?: SecretScrubber;
   bodyLimitBytes?: number;
   pingIntervalMs?: number;
+  /**
+   * Whether a streamed Anthropic answer from an Anthropic-wire upstream may pass the upstream's
+   * SSE text through, decoded only when something goes wrong (default true); false decodes and
+   * re-encodes every event.
+   */
+  passThrough?: boolean;
   policy?: Partial<ResiliencePolicy>;
   /** Requests a minute per key (or per address without keys); 0 turns the limit off. */
   rateLimit?: { requestsPerMinute: number; burst?: number };
@@ -141,6 +147,7 @@ export function gatewayContext(options: GatewayOptions = {}): GatewayContext {
     models: new ModelResolver(registry, options.aliases, options.fallbacks),
     policy: options.policy ?? {},
     pingIntervalMs: options.pingIntervalMs ?? 15_000,
+    passThrough: options.passThrough ?? true,
     telemetry: options.telemetry ?? NO_TELEMETRY,
     shutdown,
     inFlight: new InFlight(shutdown),
@@ -237,6 +244,7 @@ export function createServer(options: GatewayOptions = {}): FastifyInstance {
         'sluice-stream-id',
         'sluice-resume-token',
         'sluice-route',
+        'sluice-relay',
         'retry-after',
         'request-id',
       ],

@@ -22,6 +22,8 @@ export interface GatewayContext {
   models: ModelResolver;
   policy: Partial<ResiliencePolicy>;
   pingIntervalMs: number;
+  /** Whether streamed Anthropic answers may pass through (relay/fast-relay.ts). */
+  passThrough: boolean;
   telemetry: Telemetry;
   /** Aborts every request in flight: the end of a graceful shutdown's grace period. */
   shutdown: AbortSignal;

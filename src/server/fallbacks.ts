@@ -75,7 +75,12 @@ class FallbackBatches implements AsyncIterator<readonly StreamEvent[]> {
     // as every other response the gateway makes itself says it (an upstream's answer is
     // relayed as it comes, with the upstream's own name).
     const model = candidate.provider.name === 'sim' ? this.request.model : candidate.model;
-    const events = resilientStream(candidate.provider, { ...this.request, model }, this.options);
+    // An attempt that failed elsewhere was the first model's.
+    const options =
+      this.position === 0 || this.options.firstAttemptFailed === undefined
+        ? this.options
+        : { ...this.options, firstAttemptFailed: undefined };
+    const events = resilientStream(candidate.provider, { ...this.request, model }, options);
     return batchesOf(events)[Symbol.asyncIterator]();
   }
 

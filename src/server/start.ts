@@ -98,6 +98,7 @@ export async function startGateway(
     scrubber,
     bodyLimitBytes: server.bodyLimitBytes,
     pingIntervalMs: server.pingIntervalMs,
+    passThrough: server.passThrough,
     policy: config.resilience,
     responses: config.responses,
     rateLimit: server.rateLimit,

@@ -179,3 +179,51 @@ export function plainTextDelta(data: string): ContentBlockDeltaEvent | undefined
   }
   return { type: 'content_block_delta', index, delta: { type: 'text_delta', text } };
 }
+
+/**
+ * The block index of a text delta in exactly the API's compact form, checked without building
+ * its text (a relay that forwards the event as it came needs only to know it is well formed);
+ * -1 for anything else. Where `plainTextDelta` answers, this answers its index.
+ */
+export function plainTextDeltaIndex(data: string): number {
+  if (!data.startsWith(TEXT_DELTA_HEAD) || !data.endsWith(TEXT_DELTA_TAIL)) return -1;
+  const digitsStart = TEXT_DELTA_HEAD.length;
+  let end = digitsStart;
+  let index = 0;
+  while (end < data.length && end - digitsStart < 9) {
+    const code = data.charCodeAt(end);
+    if (code < 48 || code > 57) break;
+    index = index * 10 + (code - 48);
+    end++;
+  }
+  const digits = end - digitsStart;
+  if (digits === 0 || (digits > 1 && data.charCodeAt(digitsStart) === 48)) return -1;
+  if (!data.startsWith(TEXT_DELTA_MIDDLE, end)) return -1;
+  const textStart = end + TEXT_DELTA_MIDDLE.length;
+  const textEnd = data.length - TEXT_DELTA_TAIL.length;
+  if (textEnd < textStart || !isJsonStringBody(data, textStart, textEnd)) return -1;
+  return index;
+}
+
+const HEX = /^[0-9a-fA-F]{4}$/;
+
+/** Whether `text[start, end)` is the inside of one JSON string literal: no bare quote, control character or bad escape. */
+function isJsonStringBody(text: string, start: number, end: number): boolean {
+  for (let at = start; at < end; at++) {
+    const code = text.charCodeAt(at);
+    if (code === 34 || code < 32) return false;
+    if (code !== 92) continue;
+    if (++at >= end) return false;
+    const escaped = text.charCodeAt(at);
+    if (escaped === 117) {
+      if (at + 4 >= end || !HEX.test(text.slice(at + 1, at + 5))) return false;
+      at += 4;
+    } else if (!SIMPLE_ESCAPES.has(escaped)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// " \ / b f n r t
+const SIMPLE_ESCAPES = new Set([34, 92, 47, 98, 102, 110, 114, 116]);

@@ -63,6 +63,7 @@ describe('defaults', () => {
         rateLimit: { requestsPerMinute: 0 },
         shutdownGraceMs: 10_000,
         pingIntervalMs: 15_000,
+        passThrough: true,
         listenBacklog: 4096,
         logLevel: 'info',
         workers: 1,
@@ -269,7 +270,7 @@ describe('bad files', () => {
   it('an unknown key: named with its path, and the allowed keys', () => {
     const error = errorFor({ server: { prot: 8080 } });
     expect(error.issues).toEqual([
-      "server.prot: unrecognized key (did you mean 'port'?); expected one of host, port, apiKeys, metricsKey, adminKey, apiKeysEnv, bodyLimitBytes, corsOrigins, rateLimit, shutdownGraceMs, pingIntervalMs, listenBacklog, logLevel, workers, headersTimeoutMs, bodyTimeoutMs, requestTimeoutMs, keepAliveTimeoutMs, maxConnectionsPerAddress, failedKeyLimit, allowedHosts",
+      "server.prot: unrecognized key (did you mean 'port'?); expected one of host, port, apiKeys, metricsKey, adminKey, apiKeysEnv, bodyLimitBytes, corsOrigins, rateLimit, shutdownGraceMs, pingIntervalMs, passThrough, listenBacklog, logLevel, workers, headersTimeoutMs, bodyTimeoutMs, requestTimeoutMs, keepAliveTimeoutMs, maxConnectionsPerAddress, failedKeyLimit, allowedHosts",
     ]);
   });
 

@@ -356,6 +356,8 @@ describe('the log lines of /v1/streams', () => {
 /** A memory log whose appends take a while, as Redis's do: it says what is logged so far. */
 class SlowLog extends MemoryStreamLog {
   loggedLast = 0;
+  // A log across the network has no synchronous append: every batch waits for `append`.
+  override readonly appendNow = undefined as unknown as MemoryStreamLog['appendNow'];
   override async append(lease: Lease, entry: LogEntry) {
     await new Promise((resolve) => setTimeout(resolve, 5));
     const result = await super.append(lease, entry);

@@ -151,6 +151,11 @@ const ServerSchema = z.strictObject({
   shutdownGraceMs: z.int().min(0).default(DEFAULT_SHUTDOWN_GRACE_MS),
   /** SSE `ping` events on idle streams keep proxies from closing them; 0 sends none. */
   pingIntervalMs: z.int().min(0).default(DEFAULT_PING_INTERVAL_MS),
+  /**
+   * Whether a streamed Anthropic answer may pass the upstream's SSE text through (decoded only
+   * when something goes wrong); false runs every stream through the full relay.
+   */
+  passThrough: z.boolean().default(true),
   /** Connections waiting to be accepted while the gateway is busy; the kernel caps it at somaxconn. */
   listenBacklog: z.int().min(1).max(65_535).default(DEFAULT_LISTEN_BACKLOG),
   /** The least severe log lines written; `info` has a line per request, `warn` only failures. */

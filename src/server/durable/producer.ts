@@ -1,6 +1,6 @@
 import type { ErrorType } from '../../protocol/errors.ts';
 import type { ErrorEvent, StreamEvent } from '../../protocol/events.ts';
-import type { Message } from '../../protocol/message.ts';
+import type { Message, Usage } from '../../protocol/message.ts';
 import { MessageAssembler } from '../../stream/assemble.ts';
 import { encodeBatch } from '../streams/entry.ts';
 import { LeaseLostError, StreamNotFoundError } from '../streams/errors.ts';
@@ -50,7 +50,8 @@ export class StreamProducer {
   private done = false;
   private readers = 0;
   private detachTimer: NodeJS.Timeout | undefined;
-  private appended: Promise<unknown> = Promise.resolve();
+  /** The last append still in flight (a log across the network); undefined when none is. */
+  private appended: Promise<unknown> | undefined;
 
   /**
    * `afterId`: a takeover's producer appends after the log's last id. `assemble`: the events
@@ -84,19 +85,50 @@ export class StreamProducer {
   /** Logs a batch of events (ids continuing the stream's) and returns its SSE text for the client. */
   logBatch(events: readonly StreamEvent[]): LogEntry {
     const entry = encodeBatch(this.next, events);
-    this.next = entry.last + 1;
     if (this.assembler) for (const event of events) if (event.type !== 'error') this.assembler.apply(event);
-    if (!this.logBroken) this.appended = this.log.append(this.lease, entry).catch(this.onLogError);
+    this.append(entry);
     return entry;
   }
 
   /**
-   * Resolves once every batch logged so far is in the log (or the log failed, and the answer
-   * goes on unlogged). A relay sends a batch to its client only then: whatever a client saw
-   * is what a resume replays and what a takeover continues from, even if this instance dies
-   * the next moment. (Appends are answered in order, so the last one stands for all.)
+   * Logs events already in the log's SSE form, each without its blank line (a relay passing
+   * the upstream's text through), numbered on from the stream's last id.
    */
-  logged(): Promise<unknown> {
+  logTexts(texts: readonly string[]): LogEntry {
+    const first = this.next;
+    let id = first;
+    let data = '';
+    for (const text of texts) data += `id: ${id++}\n${text}\n\n`;
+    const entry: LogEntry = { first, last: id - 1, data };
+    this.append(entry);
+    return entry;
+  }
+
+  private append(entry: LogEntry): void {
+    this.next = entry.last + 1;
+    if (this.logBroken) return;
+    if (this.log.appendNow) {
+      try {
+        this.log.appendNow(this.lease, entry);
+      } catch (error) {
+        this.onLogError(error);
+      }
+      return;
+    }
+    const appended = this.log.append(this.lease, entry).then(() => {
+      if (this.appended === appended) this.appended = undefined;
+    }, this.onLogError);
+    this.appended = appended;
+  }
+
+  /**
+   * Resolves once every batch logged so far is in the log (or the log failed, and the answer
+   * goes on unlogged); undefined when nothing is in flight (a log in memory never is). A relay
+   * sends a batch to its client only then: whatever a client saw is what a resume replays and
+   * what a takeover continues from, even if this instance dies the next moment. (Appends are
+   * answered in order, so the last one stands for all.)
+   */
+  logged(): Promise<unknown> | undefined {
     return this.appended;
   }
 
@@ -106,10 +138,11 @@ export class StreamProducer {
   }
 
   /** The answer is complete: the log gets its message (the model call's, or the one assembled here) and usage. */
-  async finish(answer?: Message): Promise<void> {
+  async finish(answer?: Message, usage?: Usage): Promise<void> {
     if (!this.end()) return;
     const message = answer ?? this.assembler?.partialMessage();
-    await this.write(() => this.log.finish(this.lease, { message, usage: message?.usage ?? null }));
+    // Without a message (a relay that passed the text through), the status assembles it from the log.
+    await this.write(() => this.log.finish(this.lease, { message, usage: message?.usage ?? usage ?? null }));
   }
 
   /** The answer failed: its error event is logged (readers replay it), then the stream fails. */

@@ -1,6 +1,7 @@
 import type { FastifyReply } from 'fastify';
 import { AbortError, SluiceError } from '../../protocol/errors.ts';
 import type { StreamEvent } from '../../protocol/events.ts';
+import type { Message, Usage } from '../../protocol/message.ts';
 import type { GatewayContext } from '../context.ts';
 import { errorForCaller } from '../errors.ts';
 import type { ModelCall } from '../routes/model-call.ts';
@@ -80,40 +81,102 @@ export async function relayDurably(
   gateway: GatewayContext,
   call: ModelCall,
 ): Promise<void> {
-  let sse: SseResponse | undefined;
-  const open = () =>
-    openEventStream(reply, gateway.pingIntervalMs, {
-      id: producer.id,
-      headers: resumeHeaders(producer, token),
-    });
+  const durable = new DurableReply(reply, wire, producer, token, gateway, call);
   try {
+    await durable.relay(batches);
+    await durable.complete(call.answer);
+  } catch (error) {
+    await durable.fail(error);
+  }
+}
+
+/**
+ * A durable stream's response: the client's SSE (opened with the first bytes) and the log,
+ * written in that order's reverse (logged, then sent). The full relay and the pass-through
+ * relay (relay/fast-relay.ts) write through the same one, so a stream the pass-through hands to
+ * the full path mid-answer goes on in the same response with the ids continuing.
+ */
+export class DurableReply {
+  readonly producer: StreamProducer;
+  private readonly reply: FastifyReply;
+  private readonly wire: SseWire;
+  private readonly token: string;
+  private readonly gateway: GatewayContext;
+  private readonly call: ModelCall;
+  private sse: SseResponse | undefined;
+  /** Which relay opened the response (the `sluice-relay` header): `pass-through` or `full`. */
+  relayName = 'full';
+
+  constructor(
+    reply: FastifyReply,
+    wire: SseWire,
+    producer: StreamProducer,
+    token: string,
+    gateway: GatewayContext,
+    call: ModelCall,
+  ) {
+    this.reply = reply;
+    this.wire = wire;
+    this.producer = producer;
+    this.token = token;
+    this.gateway = gateway;
+    this.call = call;
+  }
+
+  /** Whether the response has opened (its first bytes are out): a failure now goes in the stream. */
+  get opened(): boolean {
+    return this.sse !== undefined;
+  }
+
+  /** Writes SSE text to the client (opening the response first); a promise only while the client is slow. */
+  write(text: string): Promise<void> | undefined {
+    this.sse ??= openEventStream(this.reply, this.gateway.pingIntervalMs, {
+      id: this.producer.id,
+      headers: { ...resumeHeaders(this.producer, this.token), 'sluice-relay': this.relayName },
+    });
+    return this.sse.writeText(text);
+  }
+
+  /** Logs and writes each batch of events, in the wire's encoding. */
+  async relay(batches: AsyncIterable<readonly StreamEvent[]>): Promise<void> {
+    const { producer, wire } = this;
     for await (const batch of batches) {
       const entry = producer.logBatch(batch);
       // Logged first, then sent: a client never holds an event that a resume or a takeover lacks.
-      await producer.logged();
-      const text = wire.encode(entry, wire.needsEvents ? batch : undefined);
-      sse ??= open();
-      const slowClient = sse.writeText(text);
+      const logging = producer.logged();
+      if (logging) await logging;
+      const slowClient = this.write(wire.encode(entry, wire.needsEvents ? batch : undefined));
       if (slowClient) await slowClient;
     }
+  }
+
+  /** The answer is complete: the trailer, the end of the response, and the log's finish. */
+  async complete(answer: Message | undefined, usage?: Usage): Promise<void> {
     // A cut answer ends with an error, never with the trailer that says it is complete.
-    wire.assertComplete?.();
-    sse ??= open();
-    if (wire.trailer !== undefined) sse.writeText(wire.trailer);
-    sse.end();
-    await producer.finish(call.answer);
-  } catch (error) {
+    this.wire.assertComplete?.();
+    this.write(this.wire.trailer ?? '');
+    this.sse?.end();
+    await this.producer.finish(answer, usage);
+  }
+
+  /**
+   * Ends the stream with a failure: logged and written as its error event, or, cut by a
+   * shutdown with a shared store after the response opened, its lease released for another
+   * instance. Throws the error for the route (which answers it when the response is not open).
+   */
+  async fail(error: unknown): Promise<never> {
+    const { call, gateway, producer, sse } = this;
     const cut = cutReason(call);
     if (cut instanceof SluiceError && gateway.streams.shared && sse) {
       // Shutdown with a shared store: the answer is not over, another instance may continue it.
       await producer.release();
-      reply.raw.destroy();
+      this.reply.raw.destroy();
       throw cut;
     }
     const sluice = errorForCaller(cut instanceof SluiceError ? cut : (stoppedError(producer) ?? error));
     const errorEntry = await producer.fail(sluice.type, sluice.message);
     if (!sse) throw error;
-    sse.writeText(wire.errorText(sluice, errorEntry));
+    sse.writeText(this.wire.errorText(sluice, errorEntry));
     sse.end();
     throw sluice;
   }

@@ -127,16 +127,19 @@ async function statusOf(gateway: GatewayContext, info: StreamInfo): Promise<Reco
     last_event_id: info.lastSeq,
     attempts: info.attempts,
   };
-  if (info.final) {
+  if (info.final?.message) {
     body.message = info.final.message;
     body.usage = info.final.usage;
   } else {
+    // A stream whose text was passed through, or one still running: the message from its events.
     const entries: LogEntry[] = [];
     for await (const entry of gateway.streams.log.read(info.id, { follow: false })) entries.push(entry);
     const assembler = new MessageAssembler();
     for (const event of decodeEntries(entries)) if (event.type !== 'error') assembler.apply(event);
     const partial = assembler.partialMessage();
-    if (partial) body.usage = partial.usage;
+    if (info.final && partial) body.message = partial;
+    if (info.final?.usage) body.usage = info.final.usage;
+    else if (partial) body.usage = partial.usage;
   }
   if (info.error) body.error = info.error;
   return body;

@@ -67,7 +67,7 @@ async function continueGeneration(
       owner: gateway.streams.owner,
       after: producer.lastId,
     });
-    const events = callModel(gateway, call, params, undefined, delivered);
+    const events = callModel(gateway, call, params, undefined, { continueFrom: delivered });
     for await (const batch of batchesOf(events)) producer.logBatch(batch);
     if (call.signal.aborted) throw call.signal.reason;
     await producer.finish(call.answer);

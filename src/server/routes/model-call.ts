@@ -14,6 +14,7 @@ import { errorForCaller } from '../errors.ts';
 import { fallbackStream } from '../fallbacks.ts';
 import { CallMeter } from '../keys/call-meter.ts';
 import type { KeyRecord } from '../keys/key-store.ts';
+import type { ResolvedModel } from '../models.ts';
 import { type CallObserver, observedCall } from '../observed-call.ts';
 import { requestSignal } from '../sse-response.ts';
 import { NO_TELEMETRY, type RequestTelemetry } from '../telemetry.ts';
@@ -51,6 +52,18 @@ export interface UpstreamAttempt {
   model: string;
   /** What went wrong with the call before: an error type, `connection`, `idle_timeout`, … */
   reason: string;
+}
+
+/** Where a model call starts when part of it happened elsewhere (a takeover, the pass-through relay). */
+export interface CallStart {
+  /** Events another producer already delivered: the call continues them (a takeover, a pass-through that broke off). */
+  continueFrom?: readonly StreamEvent[];
+  /** The first model's first attempt was made elsewhere and failed before delivering anything. */
+  firstAttemptFailed?: unknown;
+  /** The models to try, when not the request's whole chain (a continuation stays with the model that began). */
+  chain?: readonly ResolvedModel[];
+  /** The first token already reached the client (it is not reported again). */
+  firstTokenSeen?: boolean;
 }
 
 /** Starts the request's telemetry (with the caller's key label) and its signal. */
@@ -96,14 +109,14 @@ export function callModel(
   call: ModelCall,
   params: MessageCreateParams,
   headers?: Record<string, string>,
-  /** Events another instance already delivered: the call continues them (a stream takeover). */
-  continueFrom?: readonly StreamEvent[],
+  start: CallStart = {},
 ): BatchedIterable<StreamEvent> {
   const { telemetry, signal } = call;
-  const chain = gateway.models.resolveChain(params.model);
+  const { continueFrom, firstAttemptFailed } = start;
+  const chain = start.chain ?? gateway.models.resolveChain(params.model);
   telemetry.model(chain[0]!.ref);
   const before = { ...call.spent };
-  let firstTokenSeen = false;
+  let firstTokenSeen = start.firstTokenSeen ?? false;
   // With a database: the call's budget reservations and its ledger row (keys/call-meter.ts).
   const meter =
     gateway.metering && new CallMeter(gateway.metering, call.key, call.route, params.model, chain);
@@ -117,6 +130,7 @@ export function callModel(
       headers,
       signal,
       continueFrom,
+      firstAttemptFailed,
       publicError: (error) => publicUpstreamError(error, gateway.scrubber),
       onRetry: (info) => {
         trace?.onRetry(info);
@@ -165,7 +179,8 @@ export function callModel(
   return observedCall(observers, statusOf, events);
 }
 
-function addSpent(call: ModelCall, before: ModelCall['spent'], usage: Usage): Usage {
+/** Adds a call's usage to the request's earlier calls' (`before`): the running total telemetry takes. */
+export function addSpent(call: ModelCall, before: ModelCall['spent'], usage: Usage): Usage {
   call.spent = {
     input: before.input + usage.input_tokens,
     output: before.output + usage.output_tokens,

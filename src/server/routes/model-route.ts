@@ -5,9 +5,10 @@ import { batchesOf } from '../../stream/batches.ts';
 import { MessageStream } from '../../stream/message-stream.ts';
 import { ownerOf } from '../admission.ts';
 import type { GatewayContext } from '../context.ts';
-import { bindGeneration, driveCall, relayDurably } from '../durable/relay.ts';
+import { bindGeneration, DurableReply, driveCall, relayDurably } from '../durable/relay.ts';
 import type { SseWire } from '../durable/wire.ts';
 import type { ErrorBodyOf } from '../errors.ts';
+import { passThroughPlan, relayPassThrough } from '../relay/fast-relay.ts';
 import { beginModelCall, callModel, cutReason, failModelCall } from './model-call.ts';
 
 // Replaced by the generation's signal before the model is called.
@@ -73,8 +74,14 @@ export function modelRoute<P extends ParsedModelRequest>(
       });
       driveCall(gateway, call, producer);
       bindGeneration(gateway, reply, producer);
-      const events = callModel(gateway, call, parsed.params, parsed.headers);
-      await relayDurably(reply, batchesOf(events), wire, producer, token, gateway, call);
+      const passThrough = passThroughPlan(gateway, parsed.params, wire);
+      if (passThrough) {
+        const durable = new DurableReply(reply, wire, producer, token, gateway, call);
+        await relayPassThrough(gateway, call, parsed.params, parsed.headers, passThrough, durable);
+      } else {
+        const events = callModel(gateway, call, parsed.params, parsed.headers);
+        await relayDurably(reply, batchesOf(events), wire, producer, token, gateway, call);
+      }
       call.telemetry.finish(cutReason(call) === 'client' ? 499 : 200);
       return reply;
     } catch (error) {

@@ -109,7 +109,8 @@ async function streamAnswer(reply: FastifyReply, text: string, deps: AnswerDeps)
       if (chunk === '') continue;
       producer.logBatch(durable.events.chunk(chunk));
       // Logged first, then sent: a resume's byte offset always falls inside the log.
-      await producer.logged();
+      const logging = producer.logged();
+      if (logging) await logging;
       if (!response) {
         response = openTextResponse(reply, {
           'sluice-route': route,

@@ -94,6 +94,14 @@ export class MemoryStreamLog implements StreamLog {
   }
 
   async append(lease: Lease, entry: LogEntry): Promise<AppendResult> {
+    return this.appendInPlace(lease, entry);
+  }
+
+  appendNow(lease: Lease, entry: LogEntry): AppendResult {
+    return this.appendInPlace(lease, entry);
+  }
+
+  private appendInPlace(lease: Lease, entry: LogEntry): AppendResult {
     checkEntry(entry);
     const stream = this.writable(lease);
     const last = lastSeq(stream);

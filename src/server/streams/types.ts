@@ -148,6 +148,11 @@ export interface StreamLog {
   create(stream: NewStream): Promise<Lease>;
   /** Appends one batch. A batch already logged is a duplicate (no-op); a stale lease throws LeaseLostError. */
   append(lease: Lease, entry: LogEntry): Promise<AppendResult>;
+  /**
+   * The same, done before it returns, for a log in this process's memory: a relay then sends
+   * the batch without waiting a turn of the event loop for it. Absent for a log across the network.
+   */
+  appendNow?(lease: Lease, entry: LogEntry): AppendResult;
   recordAttempt(lease: Lease, attempt: StreamAttempt): Promise<void>;
   finish(lease: Lease, final: StreamFinal): Promise<void>;
   fail(lease: Lease, failure: StreamFailure): Promise<void>;

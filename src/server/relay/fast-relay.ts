@@ -1,0 +1,309 @@
+import type { IncomingMessage } from 'node:http';
+import {
+  ConnectionError,
+  DeadlineExceededError,
+  IdleTimeoutError,
+  IncompleteStreamError,
+  SluiceError,
+} from '../../protocol/errors.ts';
+import type { Usage } from '../../protocol/message.ts';
+import type { MessageCreateParams } from '../../protocol/request.ts';
+import { type RawSseSource, rawSseOf } from '../../providers/raw-sse.ts';
+import { PassThroughSplicer } from '../../resilience/pass-through.ts';
+import {
+  failureReason,
+  isRetryable,
+  type ResiliencePolicy,
+  resolvePolicy,
+  retryDelayMs,
+} from '../../resilience/policy.ts';
+import { batchesOf } from '../../stream/batches.ts';
+import { delay } from '../../stream/delay.ts';
+import { type SseBlock, SseBlockSplitter } from '../../stream/sse-blocks.ts';
+import { errorFromTransport } from '../../stream/transport-error.ts';
+import type { GatewayContext } from '../context.ts';
+import type { DurableReply } from '../durable/relay.ts';
+import type { SseWire } from '../durable/wire.ts';
+import type { ResolvedModel } from '../models.ts';
+import { addSpent, type CallStart, callModel, type ModelCall } from '../routes/model-call.ts';
+import { decodeEntries } from '../streams/entry.ts';
+import type { LogEntry } from '../streams/types.ts';
+import { publicUpstreamError } from '../upstream-errors.ts';
+import { type Watched, WatchWheel } from './watch-wheel.ts';
+
+/** The idle watchdogs and deadlines of every pass-through relay in the process. */
+const wheel = new WatchWheel();
+
+/** How many streams each relay carried to their end, for tests and the `sluice-relay` counter. */
+export const relayCounts = { passThrough: 0, handedOver: 0 };
+
+/** What a stream needs for the pass-through: the first model's raw SSE, and the policy. */
+export interface PassThroughPlan {
+  chain: readonly ResolvedModel[];
+  source: RawSseSource;
+  policy: ResiliencePolicy;
+}
+
+/**
+ * Whether a streamed answer can be passed through (its upstream's text forwarded as it came):
+ * Anthropic's SSE in and out, a first model whose provider offers its raw SSE, and none of the
+ * features that need every event decoded as it passes (a metered key's ledger, OpenTelemetry).
+ * Otherwise undefined, and the full relay runs.
+ */
+export function passThroughPlan(
+  gateway: GatewayContext,
+  params: MessageCreateParams,
+  wire: SseWire,
+): PassThroughPlan | undefined {
+  if (!gateway.passThrough || wire.wire !== 'anthropic' || gateway.metering || gateway.otel) return undefined;
+  const chain = gateway.models.resolveChain(params.model);
+  const source = rawSseOf(chain[0]!.provider);
+  if (!source) return undefined;
+  return { chain, source, policy: resolvePolicy(gateway.policy) };
+}
+
+/**
+ * Relays a streamed answer by passing the upstream's SSE text through: one synchronous pass per
+ * network chunk splits it into events, numbers them, holds a non-text block until its stop,
+ * logs the batch and writes it (after the log has it). No event is decoded into objects unless
+ * something goes wrong: then the delivered events are decoded from what was logged and the
+ * full path (`callModel`: retries, resume, fallbacks) continues the same response, ids going on.
+ */
+export async function relayPassThrough(
+  gateway: GatewayContext,
+  call: ModelCall,
+  params: MessageCreateParams,
+  headers: Record<string, string> | undefined,
+  plan: PassThroughPlan,
+  durable: DurableReply,
+): Promise<void> {
+  const { telemetry } = call;
+  const first = plan.chain[0]!;
+  telemetry.model(first.ref);
+  const request = { ...params, model: first.model };
+  let outcome: Outcome;
+  try {
+    const response = await plan.source.openSse(request, { signal: call.signal, headers });
+    if (!isNodeStream(response.body)) {
+      await handOver(gateway, call, params, headers, durable, { chain: plan.chain });
+      return;
+    }
+    durable.relayName = 'pass-through';
+    outcome = await new PassThrough(response.body, durable, call, plan.policy).run();
+  } catch (error) {
+    // Before its first byte: the full path takes the failure as its first attempt's (retries, fallbacks).
+    await handOver(gateway, call, params, headers, durable, { firstAttemptFailed: errorFromTransport(error) });
+    return;
+  }
+  if (outcome.kind === 'complete') {
+    relayCounts.passThrough++;
+    telemetry.usage(addSpent(call, { ...call.spent }, outcome.usage));
+    await durable.complete(undefined, outcome.usage);
+    return;
+  }
+  const { error, entries, deltas } = outcome;
+  if (entries.length === 0) {
+    await handOver(gateway, call, params, headers, durable, { firstAttemptFailed: error });
+    return;
+  }
+  if (call.signal.aborted || !isRetryable(error, plan.policy) || !plan.policy.resume || plan.policy.maxRetries < 1) {
+    // The answer ends here: what it used is counted, as the full path counts an aborted call's.
+    telemetry.usage(addSpent(call, { ...call.spent }, outcome.usage));
+    await durable.fail(publicUpstreamError(error, gateway.scrubber));
+    return;
+  }
+  // After the first byte: the full path continues what the client has, with the model that began it.
+  const delayMs = retryDelayMs(error, 1, plan.policy) ?? 0;
+  const info = { attempt: 1, reason: failureReason(error), delayMs, mode: 'resume' as const, error };
+  telemetry.retry(info);
+  call.onAttempt?.({ kind: 'resume', model: first.ref, reason: info.reason });
+  try {
+    await delay(delayMs, call.signal);
+  } catch {
+    telemetry.usage(addSpent(call, { ...call.spent }, outcome.usage));
+    await durable.fail(call.signal.reason);
+    return;
+  }
+  const start: CallStart = { continueFrom: decodeEntries(entries), chain: [first], firstTokenSeen: deltas > 0 };
+  await handOver(gateway, call, params, headers, durable, start);
+}
+
+/** The full path, in the same response: what the pass-through could not finish. */
+async function handOver(
+  gateway: GatewayContext,
+  call: ModelCall,
+  params: MessageCreateParams,
+  headers: Record<string, string> | undefined,
+  durable: DurableReply,
+  start: CallStart,
+): Promise<void> {
+  relayCounts.handedOver++;
+  if (!durable.opened) durable.relayName = 'full';
+  try {
+    await durable.relay(batchesOf(callModel(gateway, call, params, headers, start)));
+    await durable.complete(call.answer);
+  } catch (error) {
+    await durable.fail(error);
+  }
+}
+
+type Outcome =
+  | { kind: 'complete'; usage: Usage }
+  | { kind: 'failed'; error: SluiceError; entries: readonly LogEntry[]; deltas: number; usage: Usage };
+
+function asSluiceError(error: unknown): SluiceError {
+  const converted = errorFromTransport(error);
+  return converted instanceof SluiceError ? converted : new ConnectionError(String(error), { cause: error });
+}
+
+function isNodeStream(body: unknown): body is IncomingMessage {
+  return typeof (body as { on?: unknown }).on === 'function' && typeof (body as { pause?: unknown }).pause === 'function';
+}
+
+/**
+ * One answer's pass-through: the upstream body's listeners, the splitter and splicer, and the
+ * batches logged so far (the same strings the log holds), from which a failure is continued.
+ */
+class PassThrough implements Watched {
+  private readonly body: IncomingMessage;
+  private readonly durable: DurableReply;
+  private readonly call: ModelCall;
+  private readonly idleTimeoutMs: number;
+  private readonly deadlineAt: number;
+  private readonly deadlineMs: number;
+  private readonly decoder = new TextDecoder();
+  private readonly splitter = new SseBlockSplitter();
+  private readonly splicer: PassThroughSplicer;
+  private readonly blocks: SseBlock[] = [];
+  private readonly texts: string[] = [];
+  private readonly entries: LogEntry[] = [];
+  private lastEventAt = Date.now();
+  private settle: ((outcome: Outcome) => void) | undefined;
+  private paused = false;
+
+  constructor(body: IncomingMessage, durable: DurableReply, call: ModelCall, policy: ResiliencePolicy) {
+    this.body = body;
+    this.durable = durable;
+    this.call = call;
+    this.idleTimeoutMs = policy.idleTimeoutMs;
+    this.deadlineMs = policy.deadlineMs;
+    this.deadlineAt = policy.deadlineMs > 0 ? Date.now() + policy.deadlineMs : Number.POSITIVE_INFINITY;
+    this.splicer = new PassThroughSplicer({ holdNonText: policy.resume });
+  }
+
+  run(): Promise<Outcome> {
+    return new Promise((resolve) => {
+      this.settle = resolve;
+      const { body } = this;
+      body.on('data', this.onData);
+      body.on('end', this.onEnd);
+      body.on('error', this.onError);
+      body.on('close', this.onClose);
+      if (this.idleTimeoutMs > 0 || this.deadlineMs > 0) wheel.add(this, this.idleTimeoutMs || this.deadlineMs);
+    });
+  }
+
+  check(now: number): void {
+    if (this.idleTimeoutMs > 0 && now - this.lastEventAt > this.idleTimeoutMs) {
+      this.fault(new IdleTimeoutError(this.idleTimeoutMs));
+    } else if (now > this.deadlineAt) {
+      this.fault(new DeadlineExceededError(this.deadlineMs));
+    }
+  }
+
+  private readonly onData = (chunk: Buffer): void => {
+    this.take(this.decoder.decode(chunk, { stream: true }), false);
+  };
+
+  private readonly onEnd = (): void => {
+    if (!this.take(this.decoder.decode(), true)) return;
+    if (!this.splicer.sawMessageStop) {
+      this.fault(new IncompleteStreamError('The upstream closed the stream before message_stop.'));
+      return;
+    }
+    this.done({ kind: 'complete', usage: this.splicer.usage });
+  };
+
+  private readonly onError = (error: Error): void => {
+    this.fault(errorFromTransport(error));
+  };
+
+  private readonly onClose = (): void => {
+    this.fault(new ConnectionError('The upstream connection closed before the answer ended.'));
+  };
+
+  /** Splits, splices, logs and sends what arrived; false once the relay has failed. */
+  private take(text: string, ended: boolean): boolean {
+    if (this.settle === undefined) return false;
+    const { blocks, texts } = this;
+    blocks.length = 0;
+    texts.length = 0;
+    this.splitter.push(text, blocks);
+    if (ended) this.splitter.finish(blocks);
+    if (blocks.length === 0) return true;
+    this.lastEventAt = Date.now();
+    const deltasBefore = this.splicer.deltasPassed;
+    let failure: unknown;
+    try {
+      for (const block of blocks) this.splicer.accept(block, texts);
+    } catch (error) {
+      failure = error;
+    }
+    // What passed before an error event in the same chunk reaches the client.
+    if (texts.length > 0) this.send();
+    if (deltasBefore === 0 && this.splicer.deltasPassed > 0) this.call.telemetry.firstToken();
+    if (failure === undefined) return true;
+    this.fault(failure);
+    return false;
+  }
+
+  /** Logs the batch, then writes it once the log has it. */
+  private send(): void {
+    const { producer } = this.durable;
+    const entry = producer.logTexts(this.texts);
+    this.entries.push(entry);
+    const logging = producer.logged();
+    if (logging === undefined) this.write(entry.data);
+    else void logging.then(() => this.write(entry.data));
+  }
+
+  private write(data: string): void {
+    const slowClient = this.durable.write(data);
+    if (!slowClient || this.paused) return;
+    // The client is slow: the upstream waits (TCP pushes back on the model) until it catches up.
+    this.paused = true;
+    this.body.pause();
+    void slowClient.then(() => {
+      this.paused = false;
+      this.body.resume();
+    });
+  }
+
+  private fault(error: unknown): void {
+    if (this.settle === undefined) return;
+    this.body.destroy();
+    this.done({
+      kind: 'failed',
+      error: asSluiceError(this.call.signal.aborted ? this.call.signal.reason : error),
+      entries: this.entries,
+      deltas: this.splicer.deltasPassed,
+      usage: this.splicer.usage,
+    });
+  }
+
+  private done(outcome: Outcome): void {
+    const settle = this.settle;
+    if (settle === undefined) return;
+    this.settle = undefined;
+    wheel.delete(this);
+    const { body } = this;
+    body.off('data', this.onData);
+    body.off('end', this.onEnd);
+    body.off('close', this.onClose);
+    // The error listener stays: a socket's late error must not crash the process.
+    // Whatever is still on its way to the client goes before the outcome is acted on.
+    const logging = this.durable.producer.logged();
+    if (logging === undefined) settle(outcome);
+    else void logging.then(() => settle(outcome));
+  }
+}
