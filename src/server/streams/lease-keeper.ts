@@ -125,10 +125,7 @@ class RenewalLoop {
 }
 
 /** One producer's handler that throws must not keep the others from hearing their answers; it still surfaces, uncaught. */
-function settleApart(
-  settle: KeptLease['settle'],
-  result: PromiseSettledResult<LeaseRenewal>,
-): void {
+function settleApart(settle: KeptLease['settle'], result: PromiseSettledResult<LeaseRenewal>): void {
   try {
     settle(result);
   } catch (error) {
