@@ -157,9 +157,19 @@ export class MemoryStreamLog implements StreamLog {
   }
 
   async renewLease(lease: Lease): Promise<LeaseRenewal> {
-    const stream = this.writable(lease);
-    stream.lease = { owner: lease.owner, token: lease.token, expiresAt: Date.now() + this.leaseMs };
-    return { cancelRequested: stream.info.cancelRequested };
+    return this.renew(lease);
+  }
+
+  /** Nothing to batch in memory: each lease is renewed in turn, its error kept as its answer. */
+  async renewLeases(leases: readonly Lease[]): Promise<PromiseSettledResult<LeaseRenewal>[]> {
+    this.checkOpen();
+    return leases.map((lease): PromiseSettledResult<LeaseRenewal> => {
+      try {
+        return { status: 'fulfilled', value: this.renew(lease) };
+      } catch (reason) {
+        return { status: 'rejected', reason };
+      }
+    });
   }
 
   async releaseLease(lease: Lease): Promise<void> {
@@ -256,6 +266,12 @@ export class MemoryStreamLog implements StreamLog {
         }
       }
     }
+  }
+
+  private renew(lease: Lease): LeaseRenewal {
+    const stream = this.writable(lease);
+    stream.lease = { owner: lease.owner, token: lease.token, expiresAt: Date.now() + this.leaseMs };
+    return { cancelRequested: stream.info.cancelRequested };
   }
 
   /** The stream if it may be written with this lease: LeaseLostError for a stale token or an ended stream. */

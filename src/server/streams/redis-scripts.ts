@@ -101,15 +101,32 @@ return token
 `;
 
 /**
- * KEYS meta lease; ARGV token owner leaseMs. A lease that lapsed but that nobody took (the
- * token is still the highest) is taken back: fencing is by token, not by the key's presence.
- * Answers `cancelled` when a cancel was requested: a producer hears it at the next renewal
- * even if it missed the message (it was published while Redis was unreachable).
+ * The renewals of many leases in one call: KEYS meta1 lease1 meta2 lease2 …; ARGV leaseMs, then
+ * token owner per lease. Answers one status per lease, in order: `renewed`, `cancelled` (renewed,
+ * and a cancel was requested: a producer hears it at the next renewal even if it missed the
+ * message, published while Redis was unreachable), or a refusal as a write's (`missing`,
+ * `ended`, `fenced <current token>`). A lease that lapsed but that nobody took (the token is
+ * still the highest) is taken back: fencing is by token, not by the key's presence. One call
+ * per tick for every lease an instance keeps, instead of one per lease: the per-call cost was
+ * most of Redis's CPU per stream. `renewLease` sends it with one lease.
  */
-export const RENEW = `${FENCE}
-redis.call('SET', KEYS[2], ARGV[1] .. ' ' .. ARGV[2], 'PX', ARGV[3])
-if redis.call('HGET', KEYS[1], 'cancel') == '1' then return 'cancelled' end
-return 'appended'
+export const RENEW_MANY = `
+local leaseMs = ARGV[1]
+local answers = {}
+for i = 1, #KEYS / 2 do
+  local meta, lease, token, owner = KEYS[2 * i - 1], KEYS[2 * i], ARGV[2 * i], ARGV[2 * i + 1]
+  local m = redis.call('HMGET', meta, 'fence', 'status', 'cancel')
+  local answer = 'renewed'
+  if not m[1] then answer = 'missing'
+  elseif m[1] ~= token then answer = 'fenced ' .. m[1]
+  elseif m[2] ~= 'running' then answer = 'ended'
+  else
+    redis.call('SET', lease, token .. ' ' .. owner, 'PX', leaseMs)
+    if m[3] == '1' then answer = 'cancelled' end
+  end
+  answers[i] = answer
+end
+return answers
 `;
 
 /** KEYS lease; ARGV token owner: deletes the lease only if it is still this owner's. */

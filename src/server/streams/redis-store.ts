@@ -46,7 +46,7 @@ interface ScriptedRedis extends Redis {
   streamEnd(...args: Args): Promise<string>;
   streamAttempt(...args: Args): Promise<string>;
   streamAcquire(...args: Args): Promise<number>;
-  streamRenew(...args: Args): Promise<string>;
+  streamRenewMany(...args: Args): Promise<string[]>;
   streamRelease(...args: Args): Promise<number>;
   streamCancel(...args: Args): Promise<number>;
 }
@@ -62,6 +62,8 @@ type XReadReply = [key: string, entries: [id: string, fields: string[]][]][] | n
 const READ_COUNT = 512;
 /** Appends sent in one script call at most: bounds the call's size and how long Redis is busy with it. */
 const APPENDS_PER_CALL = 256;
+/** Renewals sent in one script call at most, for the same reason (each is an HMGET and a SET). */
+const RENEWALS_PER_CALL = 256;
 
 interface PendingAppend {
   lease: Lease;
@@ -123,7 +125,7 @@ export class RedisStreamLog implements StreamLog {
     redis.defineCommand('streamEnd', { numberOfKeys: 3, lua: scripts.END });
     redis.defineCommand('streamAttempt', { numberOfKeys: 1, lua: scripts.ATTEMPT });
     redis.defineCommand('streamAcquire', { numberOfKeys: 2, lua: scripts.ACQUIRE });
-    redis.defineCommand('streamRenew', { numberOfKeys: 2, lua: scripts.RENEW });
+    redis.defineCommand('streamRenewMany', { lua: scripts.RENEW_MANY });
     redis.defineCommand('streamRelease', { numberOfKeys: 1, lua: scripts.RELEASE });
     redis.defineCommand('streamCancel', { numberOfKeys: 1, lua: scripts.CANCEL });
     this.redis = redis as ScriptedRedis;
@@ -263,13 +265,26 @@ export class RedisStreamLog implements StreamLog {
   }
 
   async renewLease(lease: Lease): Promise<LeaseRenewal> {
-    const keys = this.keys(lease.streamId);
-    const answer = await this.call(() =>
-      this.redis.streamRenew(keys.meta, keys.lease, lease.token, lease.owner, this.leaseMs),
-    );
-    if (answer === 'cancelled') return { cancelRequested: true };
-    this.written(lease, answer);
-    return { cancelRequested: false };
+    const [renewal] = await this.renewLeases([lease]);
+    if (renewal?.status !== 'fulfilled') throw renewal?.reason;
+    return renewal.value;
+  }
+
+  /** One script call per chunk of leases: a tick of the keepers' loop costs Redis one call, not one per stream. */
+  async renewLeases(leases: readonly Lease[]): Promise<PromiseSettledResult<LeaseRenewal>[]> {
+    const calls: Promise<string[]>[] = [];
+    for (let start = 0; start < leases.length; start += RENEWALS_PER_CALL) {
+      const keys: string[] = [];
+      const args: Args = [this.leaseMs];
+      for (const lease of leases.slice(start, start + RENEWALS_PER_CALL)) {
+        const { meta, lease: leaseKey } = this.keys(lease.streamId);
+        keys.push(meta, leaseKey);
+        args.push(lease.token, lease.owner);
+      }
+      calls.push(this.call(() => this.redis.streamRenewMany(keys.length, ...keys, ...args)));
+    }
+    const answers = (await Promise.all(calls)).flat();
+    return leases.map((lease, i) => this.renewal(lease, answers[i] ?? 'missing'));
   }
 
   async releaseLease(lease: Lease): Promise<void> {
@@ -511,16 +526,15 @@ export class RedisStreamLog implements StreamLog {
   /** Turns a write script's answer into an error, or nothing when it wrote. */
   private written(lease: Lease, answer: string): AppendResult {
     if (answer === 'appended') return 'appended';
-    const id = lease.streamId;
-    if (answer === 'missing') throw new StreamNotFoundError(id);
-    if (answer === 'ended') throw new LeaseLostError(id, 'it has ended');
-    if (answer.startsWith('fenced ')) {
-      throw new LeaseLostError(id, `its lease passed to a newer owner (token ${answer.slice(7)})`);
+    throw refusal(lease, answer);
+  }
+
+  /** One lease's answer from `RENEW_MANY`, as `renewLease` settles. */
+  private renewal(lease: Lease, answer: string): PromiseSettledResult<LeaseRenewal> {
+    if (answer === 'renewed' || answer === 'cancelled') {
+      return { status: 'fulfilled', value: { cancelRequested: answer === 'cancelled' } };
     }
-    if (answer.startsWith('gap ')) {
-      throw new InvalidLogEntryError(`Stream ${id}: the next entry must start at id ${answer.slice(4)}.`);
-    }
-    throw new InvalidLogEntryError(`Stream ${id}: unexpected answer from the log: ${answer}.`);
+    return { status: 'rejected', reason: refusal(lease, answer) };
   }
 
   /** Runs a Redis command; anything but the log's own errors means Redis is unreachable. */
@@ -539,6 +553,20 @@ export class RedisStreamLog implements StreamLog {
     const base = `${this.prefix}{${id}}`;
     return { meta: `${base}:meta`, log: `${base}:log`, lease: `${base}:lease`, read: `${base}:read` };
   }
+}
+
+/** The error a write script's refusal stands for. */
+function refusal(lease: Lease, answer: string): Error {
+  const id = lease.streamId;
+  if (answer === 'missing') return new StreamNotFoundError(id);
+  if (answer === 'ended') return new LeaseLostError(id, 'it has ended');
+  if (answer.startsWith('fenced ')) {
+    return new LeaseLostError(id, `its lease passed to a newer owner (token ${answer.slice(7)})`);
+  }
+  if (answer.startsWith('gap ')) {
+    return new InvalidLogEntryError(`Stream ${id}: the next entry must start at id ${answer.slice(4)}.`);
+  }
+  return new InvalidLogEntryError(`Stream ${id}: unexpected answer from the log: ${answer}.`);
 }
 
 function entryOf(entryId: string, fields: string[]): LogEntry {

@@ -163,6 +163,13 @@ export interface StreamLog {
   acquireLease(id: string, owner: string): Promise<Lease | undefined>;
   /** Extends the lease by `leaseMs`; LeaseLostError if another owner took it. */
   renewLease(lease: Lease): Promise<LeaseRenewal>;
+  /**
+   * Renews many leases in one go (the Redis store: one script call), answering per lease, in
+   * order, what `renewLease` would have answered or thrown for it. Rejects as a whole only when
+   * the store cannot be asked at all (StreamStoreUnavailableError). `LeaseKeeper`'s shared loop
+   * uses it: one renewal per tick for every stream a log keeps, not one per stream.
+   */
+  renewLeases(leases: readonly Lease[]): Promise<PromiseSettledResult<LeaseRenewal>[]>;
   /** Gives the lease up without ending the stream, so another instance can take it over at once. */
   releaseLease(lease: Lease): Promise<void>;
   /** Asks the producer, wherever it runs, to abort. False if the stream is unknown or ended. */

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { AbortError } from '../../../src/protocol/errors.ts';
 import type { StreamEvent } from '../../../src/protocol/events.ts';
 import {
@@ -323,6 +323,152 @@ export function describeStreamLogContract(name: string, open: OpenPair): void {
       );
       expect(lost).toBeInstanceOf(LeaseLostError);
       expect(lost.message).toContain(`token ${taken!.token}`);
+    });
+
+    it('the keepers of one log share one unref’d timer, made with the first and cleared with the last', async () => {
+      const { a } = await use({ leaseMs: 60_000 });
+      const leases = await Promise.all(Array.from({ length: 20 }, () => a.create(newStream())));
+      const setIntervalSpy = vi.spyOn(globalThis, 'setInterval');
+      const clearIntervalSpy = vi.spyOn(globalThis, 'clearInterval');
+      try {
+        // Only the renewal timers: every third of leaseMs.
+        const renewalTimers = () =>
+          setIntervalSpy.mock.calls.flatMap((call, i) =>
+            call[1] === 20_000 ? [setIntervalSpy.mock.results[i]?.value as NodeJS.Timeout] : [],
+          );
+        const keepers = leases.map((lease) => new LeaseKeeper(a, lease, { onLost: () => {} }));
+        expect(renewalTimers()).toHaveLength(1);
+        const [timer] = renewalTimers();
+        expect(timer?.hasRef()).toBe(false);
+        for (const keeper of keepers.slice(1)) keeper.stop();
+        expect(clearIntervalSpy).not.toHaveBeenCalledWith(timer);
+        keepers[0]!.stop();
+        expect(clearIntervalSpy).toHaveBeenCalledWith(timer);
+        // A keeper after that starts a timer again.
+        const again = new LeaseKeeper(a, leases[0]!, { onLost: () => {} });
+        expect(renewalTimers()).toHaveLength(2);
+        again.stop();
+        expect(clearIntervalSpy).toHaveBeenCalledWith(renewalTimers()[1]);
+      } finally {
+        setIntervalSpy.mockRestore();
+        clearIntervalSpy.mockRestore();
+      }
+    });
+
+    it('a closed log leaves no renewal timer behind, even with keepers never stopped', async () => {
+      const { a } = await use({ leaseMs: 90 });
+      const lease = await a.create(newStream());
+      const setIntervalSpy = vi.spyOn(globalThis, 'setInterval');
+      const clearIntervalSpy = vi.spyOn(globalThis, 'clearInterval');
+      try {
+        new LeaseKeeper(a, lease, { onLost: () => {} });
+        const timer = setIntervalSpy.mock.results.at(-1)?.value as NodeJS.Timeout;
+        expect(setIntervalSpy.mock.calls.at(-1)?.[1]).toBe(30);
+        await a.close();
+        await eventually(
+          async () => clearIntervalSpy.mock.calls.some(([cleared]) => cleared === timer),
+          (cleared) => cleared,
+          5000,
+        );
+      } finally {
+        setIntervalSpy.mockRestore();
+        clearIntervalSpy.mockRestore();
+      }
+    });
+
+    it('renews many leases at once, answering each as renewLease would', async () => {
+      const { a, b } = await use({ leaseMs: 60_000 });
+      const [good, fenced, cancelled, ended] = [newStream(), newStream(), newStream(), newStream()];
+      const goodLease = await a.create(good);
+      const fencedLease = await a.create(fenced);
+      await a.releaseLease(fencedLease);
+      const taken = await b.acquireLease(fenced.id, 'instance-b');
+      const cancelledLease = await a.create(cancelled);
+      await b.requestCancel(cancelled.id);
+      const endedLease = await a.create(ended);
+      await a.finish(endedLease, { message: null, usage: null });
+      const unknownLease = { streamId: `str_${randomUUID()}`, owner: 'instance-a', token: 1 };
+      const results = await a.renewLeases([goodLease, fencedLease, cancelledLease, endedLease, unknownLease]);
+      expect(
+        results.map((result) => (result.status === 'fulfilled' ? result.value : result.reason.name)),
+      ).toEqual([
+        { cancelRequested: false },
+        'LeaseLostError',
+        { cancelRequested: true },
+        'LeaseLostError',
+        'StreamNotFoundError',
+      ]);
+      expect(results[1]?.status === 'rejected' && results[1].reason.message).toContain(
+        `token ${taken?.token}`,
+      );
+      expect(results[3]?.status === 'rejected' && results[3].reason.message).toContain('ended');
+      expect((await b.lookup(good.id))?.lease).toMatchObject({ owner: 'instance-a', token: 1 });
+      expect((await b.lookup(fenced.id))?.lease).toMatchObject({ owner: 'instance-b', token: 2 });
+      expect(await a.renewLeases([])).toEqual([]);
+    });
+
+    it('the keepers of one log renew together: a lease lost to another owner stops only its keeper, a cancel is told once, the others renew on', async () => {
+      const leaseMs = 300;
+      const { a, b } = await use({ leaseMs });
+      const [lost, cancelled, kept] = [newStream(), newStream(), newStream()];
+      const leases = [await a.create(lost), await a.create(cancelled), await a.create(kept)];
+      // What the keepers' renewals answered, per stream: the log's real answers, only counted.
+      const renewed = new Map<string, number>();
+      const asked = new Map<string, number>();
+      const renewLeases = a.renewLeases.bind(a);
+      a.renewLeases = async (batch) => {
+        const results = await renewLeases(batch);
+        for (const [i, { streamId }] of batch.entries()) {
+          asked.set(streamId, (asked.get(streamId) ?? 0) + 1);
+          if (results[i]?.status === 'fulfilled') renewed.set(streamId, (renewed.get(streamId) ?? 0) + 1);
+        }
+        return results;
+      };
+      const lostErrors: LeaseLostError[] = [];
+      let cancels = 0;
+      const unexpected: string[] = [];
+      const keepers = [
+        new LeaseKeeper(a, leases[0]!, {
+          onLost: (error) => lostErrors.push(error),
+          onCancelRequested: () => unexpected.push('cancel of the lost stream'),
+        }),
+        new LeaseKeeper(a, leases[1]!, {
+          onLost: () => unexpected.push('loss of the cancelled stream'),
+          onCancelRequested: () => cancels++,
+        }),
+        new LeaseKeeper(a, leases[2]!, {
+          onLost: () => unexpected.push('loss of the kept stream'),
+          onCancelRequested: () => unexpected.push('cancel of the kept stream'),
+        }),
+      ];
+      try {
+        await a.releaseLease(leases[0]!);
+        const taken = await b.acquireLease(lost.id, 'instance-b');
+        expect(await b.requestCancel(cancelled.id)).toBe(true);
+        await eventually(
+          async () => lostErrors.length + cancels,
+          (heard) => heard === 2,
+          5000,
+        );
+        expect(lostErrors[0]?.message).toContain(`token ${taken?.token}`);
+        // Two more renewals of each other stream: the cancel is not told again, the lost lease not asked.
+        const askedForLost = asked.get(lost.id);
+        const before = [cancelled.id, kept.id].map((id) => renewed.get(id) ?? 0);
+        await eventually(
+          async () => [cancelled.id, kept.id].map((id) => renewed.get(id) ?? 0),
+          (now) => now.every((count, i) => count >= before[i]! + 2),
+          5000,
+        );
+        expect(lostErrors).toHaveLength(1);
+        expect(cancels).toBe(1);
+        expect(unexpected).toEqual([]);
+        expect(asked.get(lost.id)).toBe(askedForLost);
+        expect((await b.lookup(kept.id))?.lease).toMatchObject({ owner: 'instance-a', token: 1 });
+        // The lost stream's lease was never taken back: instance-b's token is still the highest.
+        expect((await b.lookup(lost.id))?.fence).toBe(2);
+      } finally {
+        for (const keeper of keepers) keeper.stop();
+      }
     });
 
     it('a renewal of a lapsed lease nobody took keeps the stream (fencing is by token)', async () => {

@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
-import { MemoryStreamLog } from '../../../src/server/streams/index.ts';
+import { describe, expect, it, vi } from 'vitest';
+import { LeaseKeeper, MemoryStreamLog } from '../../../src/server/streams/index.ts';
 import { batch, describeStreamLogContract, newStream } from './contract.ts';
 
 describeStreamLogContract('memory', async (options) => {
@@ -27,5 +27,40 @@ describe('the memory stream log', () => {
       name: 'StreamStoreUnavailableError',
       status: 503,
     });
+  });
+
+  it('a keeper whose handler throws keeps no other keeper of the tick from hearing its answer; the error still surfaces', async () => {
+    const log = new MemoryStreamLog({ leaseMs: 60 });
+    const leases = [await log.create(newStream()), await log.create(newStream())];
+    let ticks = 0;
+    const renewLeases = log.renewLeases.bind(log);
+    log.renewLeases = (batch) => {
+      ticks++;
+      return renewLeases(batch);
+    };
+    // The error is thrown from a microtask of its own: caught here instead of failing the run.
+    const deferred: (() => void)[] = [];
+    const queued = vi.spyOn(globalThis, 'queueMicrotask').mockImplementation((callback) => {
+      deferred.push(callback);
+    });
+    const boom = new Error('a handler failed');
+    try {
+      // Both streams end, so both keepers lose their leases at the same tick.
+      for (const lease of leases) await log.finish(lease, { message: null, usage: null });
+      const heardAtTick = await new Promise<number>((resolve) => {
+        new LeaseKeeper(log, leases[0]!, {
+          onLost: () => {
+            throw boom;
+          },
+        });
+        new LeaseKeeper(log, leases[1]!, { onLost: () => resolve(ticks) });
+      });
+      expect(heardAtTick).toBe(1);
+    } finally {
+      queued.mockRestore();
+      await log.close();
+    }
+    expect(deferred).toHaveLength(1);
+    expect(() => deferred[0]!()).toThrow(boom);
   });
 });

@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   createStreamLog,
+  LeaseKeeper,
   LeaseLostError,
   openRedisStreamLog,
   type StreamLog,
@@ -134,6 +135,86 @@ describe.skipIf(!available)('the Redis stream log', () => {
       expect((await scriptCalls()) - before).toBeLessThanOrEqual(1);
     } finally {
       redis.disconnect();
+      await log.close();
+      await server.kill();
+    }
+  });
+
+  it('renews many leases as one script call: asked directly, and by the keepers at each tick (a private Redis, so only ours are counted)', async () => {
+    const server = await PrivateRedis.start();
+    const log = await openRedisStreamLog(server.url, { leaseMs: 300 });
+    const redis = new Redis(server.url);
+    const keepers: LeaseKeeper[] = [];
+    try {
+      const leases = await Promise.all(Array.from({ length: 50 }, () => log.create(newStream())));
+      const scriptCalls = async () =>
+        Number(/cmdstat_evalsha:calls=(\d+)/.exec(await redis.info('commandstats'))?.[1] ?? 0);
+      // The first call loads the script (NOSCRIPT, then EVAL): counted from the next one.
+      await log.renewLeases(leases.slice(0, 1));
+      const before = await scriptCalls();
+      const results = await log.renewLeases(leases);
+      expect(results).toEqual(leases.map(() => ({ status: 'fulfilled', value: { cancelRequested: false } })));
+      expect((await scriptCalls()) - before).toBe(1);
+
+      // The keepers' ticks, counted as they are sent: one script call each for all 50 leases.
+      const batchSizes: number[] = [];
+      const renewLeases = log.renewLeases.bind(log);
+      log.renewLeases = (batch) => {
+        batchSizes.push(batch.length);
+        return renewLeases(batch);
+      };
+      const lost: unknown[] = [];
+      const beforeTicks = await scriptCalls();
+      for (const lease of leases)
+        keepers.push(new LeaseKeeper(log, lease, { onLost: (error) => lost.push(error) }));
+      await eventuallyTrue(async () => batchSizes.length >= 3);
+      for (const keeper of keepers) keeper.stop();
+      const sent = batchSizes.length;
+      expect(batchSizes).toEqual(batchSizes.map(() => leases.length));
+      await eventuallyTrue(async () => (await scriptCalls()) - beforeTicks === sent);
+      expect(lost).toEqual([]);
+    } finally {
+      for (const keeper of keepers) keeper.stop();
+      redis.disconnect();
+      await log.close();
+      await server.kill();
+    }
+  });
+
+  it('a keeper whose renewal fails while Redis does not answer (SIGSTOP) renews at the next tick once it is back', async () => {
+    const server = await PrivateRedis.start();
+    const log = await openRedisStreamLog(server.url, { leaseMs: 900, commandTimeoutMs: 100 });
+    const outcomes: string[] = [];
+    const renewLeases = log.renewLeases.bind(log);
+    log.renewLeases = (batch) =>
+      renewLeases(batch).then(
+        (results) => {
+          outcomes.push(results[0]?.status ?? 'none');
+          return results;
+        },
+        (error: unknown) => {
+          outcomes.push((error as Error).name);
+          throw error;
+        },
+      );
+    const lost: unknown[] = [];
+    const stream = newStream();
+    const keeper = new LeaseKeeper(log, await log.create(stream), { onLost: (error) => lost.push(error) });
+    try {
+      await eventuallyTrue(async () => outcomes.includes('fulfilled'));
+      server.pause();
+      try {
+        await eventuallyTrue(async () => outcomes.includes('StreamStoreUnavailableError'));
+      } finally {
+        server.resume();
+      }
+      const failedAt = outcomes.indexOf('StreamStoreUnavailableError');
+      await eventuallyTrue(async () => outcomes.slice(failedAt).includes('fulfilled'));
+      expect(lost).toEqual([]);
+      expect((await log.lookup(stream.id))?.lease).toMatchObject({ owner: 'instance-a', token: 1 });
+    } finally {
+      keeper.stop();
+      server.resume();
       await log.close();
       await server.kill();
     }
