@@ -64,7 +64,13 @@ async function redisPid(): Promise<number | undefined> {
  * goes to the stream log (durable streams): in memory, or in Redis (`store: 'redis'`, which
  * `--workers` needs), whose server's CPU and memory then count as the path's too.
  */
-function sluicePath(name: string, workers: number, store: 'memory' | 'redis' = 'memory'): PathDefinition {
+function sluicePath(
+  name: string,
+  workers: number,
+  store: 'memory' | 'redis' = 'memory',
+  /** false: every stream through the full relay (decode, splice, re-encode), for comparison. */
+  passThrough = true,
+): PathDefinition {
   return {
     name,
     async start({ upstream, note }) {
@@ -81,7 +87,7 @@ function sluicePath(name: string, workers: number, store: 'memory' | 'redis' = '
             upstream: { type: 'anthropic', baseURL: upstream.url, apiKeyEnv: 'BENCH_UPSTREAM_KEY' },
           },
           defaultModel: 'upstream:default',
-          server: { workers },
+          server: { workers, passThrough },
           streams:
             store === 'redis'
               ? { store: REDIS_URL, keyPrefix: `sluice-bench:${process.pid}:${name}:` }
@@ -105,6 +111,9 @@ function sluicePath(name: string, workers: number, store: 'memory' | 'redis' = '
         note(
           `${name}: sluice serve --workers ${workers}; CPU and memory are the primary's and its workers'.`,
         );
+      }
+      if (!passThrough) {
+        note(`${name}: server.passThrough false: every event decoded, spliced and encoded again (the full relay).`);
       }
       if (redis !== undefined) {
         note(
@@ -169,6 +178,7 @@ export const PATHS: PathDefinition[] = [
     },
   },
   sluicePath('sluice', 1),
+  sluicePath('sluice-full', 1, 'memory', false),
   sluicePath('sluice-redis', 1, 'redis'),
   sluicePath('sluice-2w', 2, 'redis'),
   {

@@ -30,6 +30,7 @@ export class SseBlockSplitter {
   /** Appends the events completed by `text` to `out`. */
   push(text: string, out: SseBlock[]): void {
     if (this.afterCarriageReturn && text.charCodeAt(0) === LF) text = text.slice(1);
+    this.afterCarriageReturn = false;
     if (text === '') return;
     // A CR that ends a chunk may be half of a CRLF: it becomes an LF now, and an LF opening
     // the next chunk is dropped then.

@@ -1,0 +1,155 @@
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAnthropicProvider } from '../../src/providers/anthropic.ts';
+import { NO_PACING } from '../../src/providers/simulated/provider.ts';
+import type { Provider } from '../../src/providers/types.ts';
+import { ProviderRegistry } from '../../src/providers/registry.ts';
+import { createServer } from '../../src/server/app.ts';
+import { Simulator } from '../../src/server/simulator/simulator.ts';
+import { MemoryStreamLog } from '../../src/server/streams/memory-store.ts';
+import { anthropicText, eventIds, sseEvents } from '../helpers/sse-reader.ts';
+import { script } from '../helpers/simulator.ts';
+
+const KEY = 'sk-pass-through-test';
+/** Cut by max_tokens, with multi-byte characters: a resumed answer must stop where the whole one does. */
+const REQUEST = {
+  max_tokens: 16,
+  stream: true,
+  messages: [{ role: 'user', content: 'Describe the café “Zoë” — briefly.' }],
+};
+
+let sim: Simulator;
+let upstreamBody: string;
+/** The whole answer as the gateway relays it with no fault. */
+let reference: string;
+
+/** A gateway whose provider `pN` sends the simulator fault script N; `clean` sends none. */
+async function gatewayWith(faults: object[][], options: { passThrough?: boolean } = {}) {
+  const providers: Record<string, Provider> = {
+    clean: createAnthropicProvider({ apiKey: 'sk-up', baseURL: sim.url }),
+  };
+  faults.forEach((fault, n) => {
+    providers[`p${n}`] = createAnthropicProvider({
+      apiKey: 'sk-up',
+      baseURL: sim.url,
+      headers: { 'x-sluice-fault': JSON.stringify(fault) },
+    });
+  });
+  const app = createServer({
+    registry: new ProviderRegistry({ env: {}, providers }),
+    apiKeys: [KEY],
+    pingIntervalMs: 0,
+    streamLog: new MemoryStreamLog(),
+    // Resumes at once: the sweep makes thousands.
+    policy: { initialDelayMs: 0 },
+    passThrough: options.passThrough,
+  });
+  const url = await app.listen({ host: '127.0.0.1', port: 0 });
+  return { app, url };
+}
+
+async function ask(url: string, model: string) {
+  const response = await fetch(`${url}/v1/messages`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-api-key': KEY },
+    body: JSON.stringify({ ...REQUEST, model }),
+  });
+  return { status: response.status, relay: response.headers.get('sluice-relay'), body: await response.text() };
+}
+
+/** What a client must see of any answer: ids 1..n in order, one message_start, and the end. */
+function expectWhole(body: string, label: string) {
+  const ids = eventIds(body);
+  expect(ids, label).toEqual(ids.map((_, i) => i + 1));
+  const types = sseEvents(body).map((event) => /^event: (.*)$/m.exec(event)?.[1]);
+  expect(types.filter((type) => type === 'message_start'), label).toHaveLength(1);
+  expect(types.at(-1), label).toBe('message_stop');
+  expect(anthropicText(body), label).toBe(anthropicText(reference));
+}
+
+beforeAll(async () => {
+  sim = await Simulator.start({ pacing: NO_PACING });
+  upstreamBody = await fetch(`${sim.url}/v1/messages`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ ...REQUEST, model: 'default' }),
+  }).then((response) => response.text());
+  const { app, url } = await gatewayWith([]);
+  const clean = await ask(url, 'clean:default');
+  await app.close();
+  expect(clean.relay).toBe('pass-through');
+  reference = clean.body;
+});
+
+afterAll(async () => {
+  await sim?.close();
+});
+
+describe('the pass-through relay', () => {
+  it('relays the upstream’s events as they came, numbered, and says so', async () => {
+    expect(Buffer.byteLength(anthropicText(reference))).toBeGreaterThan(anthropicText(reference).length);
+    // The gateway's text is the upstream's with an id before each event (the simulator answers alike every time).
+    const withoutIds = reference.replace(/^id: \d+\n/gm, '');
+    expect(withoutIds.replace(/"msg_[^"]*"/, '"msg"')).toBe(upstreamBody.replace(/"msg_[^"]*"/, '"msg"'));
+    expectWhole(reference, 'no fault');
+  });
+
+  it('a drop at every byte offset of the upstream’s answer: the client gets it exactly once, on the pass-through', async () => {
+    const size = Buffer.byteLength(upstreamBody);
+    const firstEventEnd = Buffer.byteLength(upstreamBody.slice(0, upstreamBody.indexOf('\n\n') + 2));
+    const offsets = Array.from({ length: size }, (_, offset) => offset);
+    const { app, url } = await gatewayWith(offsets.map((dropAfterBytes) => script({ dropAfterBytes }, {})));
+    try {
+      for (let i = 0; i < offsets.length; i += 32) {
+        await Promise.all(
+          offsets.slice(i, i + 32).map(async (offset) => {
+            const answer = await ask(url, `p${offset}:default`);
+            const label = `drop after ${offset} of ${size} bytes`;
+            expect(answer.status, label).toBe(200);
+            expectWhole(answer.body, label);
+            // Cut before its first event, the answer opens on the full path's retry; after, on the pass-through.
+            expect(answer.relay, label).toBe(offset >= firstEventEnd ? 'pass-through' : 'full');
+          }),
+        );
+      }
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('any chunking, CRLF line ends and drops: the same answer (property)', async () => {
+    const runs = 40;
+    const faults = fc.sample(
+      fc.record({
+        chunkSize: fc.integer({ min: 1, max: 64 }),
+        crlf: fc.boolean(),
+        drops: fc.array(fc.integer({ min: 0, max: Buffer.byteLength(upstreamBody) }), { maxLength: 3 }),
+      }),
+      { numRuns: runs, seed: 20_261_206 },
+    );
+    const scripts = faults.map(({ chunkSize, crlf, drops }) =>
+      script(...drops.map((dropAfterBytes) => ({ dropAfterBytes, chunkSize, crlf })), { chunkSize, crlf }),
+    );
+    const { app, url } = await gatewayWith(scripts);
+    try {
+      for (let n = 0; n < runs; n++) {
+        const answer = await ask(url, `p${n}:default`);
+        expectWhole(answer.body, JSON.stringify(faults[n]));
+      }
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('is off with passThrough: false, and the answer is the same', async () => {
+    const { app, url } = await gatewayWith([], { passThrough: false });
+    try {
+      const answer = await ask(url, 'clean:default');
+      expect(answer.relay).toBe('full');
+      expect(anthropicText(answer.body)).toBe(anthropicText(reference));
+    } finally {
+      await app.close();
+    }
+  });
+});
+
