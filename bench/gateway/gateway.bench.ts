@@ -22,7 +22,7 @@ import { cleanupAll } from './children.ts';
 import type { LoadOptions } from './load.ts';
 import { PATHS, type PathDefinition, type StartedPath } from './paths.ts';
 import { PeakSampler, totalCpuMs, totalRssBytes } from './procstat.ts';
-import { derive, floorOf, goalsLine, type Row, table } from './report.ts';
+import { derive, floorOf, goalLines, type Row, table } from './report.ts';
 import { anthropicRequest, EXPECTED_DELTAS, openaiRequest, PROMPT } from './requests.ts';
 import { type LoadGenerator, startLoadGenerator, startUpstream, type Upstream } from './workers.ts';
 
@@ -47,8 +47,6 @@ const PHASES: Phase[] = [
   },
 ].filter((phase) => phase.ns.length > 0);
 
-/** The Sluice gateway's paths, one process and a cluster: the issue's goals are judged on each. */
-const SLUICE_PATHS = ['sluice', 'sluice-redis', 'sluice-2w'];
 
 /** BENCH_PATHS=sluice,node-pipe runs only those (and the direct floors they are compared with). */
 function selectedPaths(): PathDefinition[] {
@@ -240,10 +238,8 @@ function chart(rows: Row[], skipped: string[]): string {
       'Hollow points: at or below 0.01 ms (within the noise of the direct path); ×: streams stalled or failed.',
       'Source: npm run bench:gateway (bench/results/gateway.json).',
     ],
-    goals: [
-      { n: 1, ms: 1, label: 'Sluice goal' },
-      { n: 100, ms: 2, label: 'Sluice goal' },
-    ],
+    // The relay's goals are ratios to node-pipe (printed under the table), not lines on this chart.
+    goals: [],
     saturatedFrom: saturated.length > 0 ? Math.min(...saturated.map((row) => row.n)) : undefined,
   });
 }
@@ -362,9 +358,7 @@ async function main(): Promise<void> {
   for (const reason of skipped)
     if (!notes.some((line) => line.startsWith(reason))) console.log(`skipped: ${reason}`);
   const env = environment();
-  const goals = SLUICE_PATHS.filter((path) => rows.some((row) => row.path === path)).map((path) =>
-    goalsLine(rows, path),
-  );
+  const goals = goalLines(rows);
   for (const line of goals) console.log(line);
   console.log(
     `Node ${env.node} ${env.platform}, ${env.cpu}, ${env.memoryGiB} GiB; load average ${loadAtStart} at the start, ` +

@@ -70,6 +70,8 @@ function sluicePath(
   store: 'memory' | 'redis' = 'memory',
   /** false: every stream through the full relay (decode, splice, re-encode), for comparison. */
   passThrough = true,
+  /** The wire the load generator speaks to the gateway (the upstream is Anthropic's either way). */
+  format: 'anthropic' | 'openai' = 'anthropic',
 ): PathDefinition {
   return {
     name,
@@ -122,7 +124,10 @@ function sluicePath(
       }
       return {
         name,
-        request: anthropicRequest(server.url, {}, 'upstream:default'),
+        request:
+          format === 'openai'
+            ? openaiRequest(server.url, {}, 'upstream:default')
+            : anthropicRequest(server.url, {}, 'upstream:default'),
         pids,
         stop: () => server.process.stop(),
       };
@@ -180,6 +185,8 @@ export const PATHS: PathDefinition[] = [
   sluicePath('sluice', 1),
   sluicePath('sluice-full', 1, 'memory', false),
   sluicePath('sluice-redis', 1, 'redis'),
+  // The OpenAI route: Chat Completions to the client, Anthropic's SSE from the upstream.
+  sluicePath('sluice-openai', 1, 'memory', true, 'openai'),
   sluicePath('sluice-2w', 2, 'redis'),
   {
     // Portkey speaks OpenAI to the simulator's OpenAI route, and OpenAI to the load generator.

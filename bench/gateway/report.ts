@@ -98,32 +98,52 @@ export function table(rows: readonly Row[]): string {
 }
 
 /** The issue's goals, for the Sluice gateway only. */
-export function goalsLine(rows: readonly Row[], path = 'sluice'): string {
-  const mine = rows.filter((row) => row.path === path);
-  if (mine.length === 0) return `goals (${path} gateway): not measured yet`;
-  const at = (n: number) => mine.find((row) => row.n === n);
-  const verdicts: string[] = [];
-  const ttftGoal = (n: number, limitMs: number) => {
-    const row = at(n);
-    const added = row && derive(rows, row).addedTtftP99;
-    verdicts.push(
-      added === undefined
-        ? `ΔTTFT p99 at N=${n}: not measured`
-        : `ΔTTFT p99 at N=${n}: ${signedMs(added)} ms (goal < ${limitMs}) ${added < limitMs ? 'PASS' : 'MISS'}`,
+/**
+ * The relay's goals (issue 20), as ratios to node-pipe measured in the same run: CPU per held
+ * stream at the largest held N (≤ 1.2× with the memory log, ≤ 1.4× with Redis, ≤ 1.6× for the
+ * OpenAI route), none stalled there, memory per held stream ≤ 1.3×, and TTFT at N = 1 within
+ * 0.2 ms (p50) and 0.5 ms (p99) of node-pipe's.
+ */
+export function goalLines(rows: readonly Row[]): string[] {
+  const held = rows.filter((row) => row.path === 'node-pipe' && row.gapMs >= 100).map((row) => row.n);
+  const top = held.length > 0 ? Math.max(...held) : undefined;
+  const row = (path: string, n: number | undefined) => rows.find((r) => r.path === path && r.n === n);
+  const pipe = row('node-pipe', top);
+  const lines: string[] = [];
+  const verdict = (ok: boolean) => (ok ? 'PASS' : 'MISS');
+  const cpuGoal = (path: string, limit: number) => {
+    const mine = row(path, top);
+    if (!mine?.gateway || !pipe?.gateway) return;
+    const ratio = mine.gateway.cpuMsPerStream / pipe.gateway.cpuMsPerStream;
+    lines.push(
+      `${path}: CPU per held stream at N=${top} ${mine.gateway.cpuMsPerStream.toFixed(2)} ms, ` +
+        `${ratio.toFixed(2)}× node-pipe's (goal ≤ ${limit}×) ${verdict(ratio <= limit)}`,
     );
   };
-  ttftGoal(1, 1);
-  ttftGoal(100, 2);
-  const top = at(5000);
-  if (top === undefined) {
-    verdicts.push('5000 streams: not measured');
-  } else {
-    const perStream = derive(rows, top).bytesPerStream ?? Number.NaN;
-    const held = top.load.stalled === 0 && top.load.errors === 0;
-    verdicts.push(
-      `5000 streams: ${top.load.stalled} stalled, ${top.load.errors} errors, ${(perStream / 1000).toFixed(1)} KB each ` +
-        `(goal 0, 0, < 50 KB) ${held && perStream < 50_000 ? 'PASS' : 'MISS'}`,
+  cpuGoal('sluice', 1.2);
+  cpuGoal('sluice-redis', 1.4);
+  cpuGoal('sluice-openai', 1.6);
+  const mine = row('sluice', top);
+  if (mine?.gateway && pipe?.gateway) {
+    const stalled = mine.load.stalled + mine.load.errors;
+    lines.push(`sluice: ${top} held streams, ${mine.load.stalled} stalled, ${mine.load.errors} errors (goal none) ${verdict(stalled === 0)}`);
+    const bytes = derive(rows, mine).bytesPerStream ?? Number.NaN;
+    const pipeBytes = derive(rows, pipe).bytesPerStream ?? Number.NaN;
+    const ratio = bytes / pipeBytes;
+    lines.push(
+      `sluice: memory per held stream ${(bytes / 1000).toFixed(1)} KB, ${ratio.toFixed(2)}× node-pipe's ` +
+        `(goal ≤ 1.3×) ${verdict(ratio <= 1.3)}`,
     );
   }
-  return `goals (${path} gateway): ${verdicts.join(' · ')}`;
+  const one = row('sluice', 1);
+  const pipeOne = row('node-pipe', 1);
+  if (one && pipeOne) {
+    const p50 = one.load.ttft.p50 - pipeOne.load.ttft.p50;
+    const p99 = one.load.ttft.p99 - pipeOne.load.ttft.p99;
+    lines.push(
+      `sluice: TTFT at N=1 (${one.load.streams} streams) ${signedMs(p50)} ms p50, ${signedMs(p99)} ms p99 over ` +
+        `node-pipe's (goal ≤ 0.2 and ≤ 0.5) ${verdict(p50 <= 0.2 && p99 <= 0.5)}`,
+    );
+  }
+  return lines.length > 0 ? ['goals (issue 20, ratios to node-pipe in this run):', ...lines.map((line) => `  ${line}`)] : [];
 }

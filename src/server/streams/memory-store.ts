@@ -353,6 +353,8 @@ function firstEntryAfter(entries: readonly LogEntry[], after: number): number {
 }
 
 function wake(stream: MemoryStream): void {
+  // Most appends have nobody waiting (the producer's own client reads what it writes).
+  if (stream.waiters.size === 0) return;
   const waiters = [...stream.waiters];
   stream.waiters.clear();
   for (const waiter of waiters) waiter();
