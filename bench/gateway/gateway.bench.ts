@@ -47,7 +47,6 @@ const PHASES: Phase[] = [
   },
 ].filter((phase) => phase.ns.length > 0);
 
-
 /** BENCH_PATHS=sluice,node-pipe runs only those (and the direct floors they are compared with). */
 function selectedPaths(): PathDefinition[] {
   const raw = process.env.BENCH_PATHS;

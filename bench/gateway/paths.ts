@@ -115,7 +115,9 @@ function sluicePath(
         );
       }
       if (!passThrough) {
-        note(`${name}: server.passThrough false: every event decoded, spliced and encoded again (the full relay).`);
+        note(
+          `${name}: server.passThrough false: every event decoded, spliced and encoded again (the full relay).`,
+        );
       }
       if (redis !== undefined) {
         note(

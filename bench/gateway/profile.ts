@@ -25,7 +25,8 @@ writeFileSync(
     providers: { upstream: { type: 'anthropic', baseURL: upstream.url, apiKeyEnv: 'BENCH_UPSTREAM_KEY' } },
     defaultModel: 'upstream:default',
     server: { passThrough, logLevel: 'warn' },
-    streams: store === 'memory' ? { store: 'memory' } : { store, keyPrefix: `sluice-profile:${process.pid}:` },
+    streams:
+      store === 'memory' ? { store: 'memory' } : { store, keyPrefix: `sluice-profile:${process.pid}:` },
   }),
 );
 const cli = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
@@ -58,7 +59,11 @@ await server.process.exited;
 const file = readdirSync(dir).find((name) => name.endsWith('.cpuprofile'));
 if (!file) throw new Error('no profile written');
 const profile = JSON.parse(readFileSync(join(dir, file), 'utf8')) as {
-  nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; hitCount: number }[];
+  nodes: {
+    id: number;
+    callFrame: { functionName: string; url: string; lineNumber: number };
+    hitCount: number;
+  }[];
   samples: number[];
   timeDeltas: number[];
 };
@@ -77,7 +82,10 @@ for (const [key, count] of self) {
   byFile.set(file, (byFile.get(file) ?? 0) + count);
 }
 const top = (map: Map<string, number>, k: number) =>
-  [...map].sort((a, b) => b[1] - a[1]).slice(0, k).map(([key, count]) => `${((100 * count) / total).toFixed(1).padStart(5)}%  ${key}`);
+  [...map]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, k)
+    .map(([key, count]) => `${((100 * count) / total).toFixed(1).padStart(5)}%  ${key}`);
 console.log(`\nsamples ${total}\n--- self time by function ---\n${top(self, 45).join('\n')}`);
 console.log(`\n--- self time by file ---\n${top(byFile, 30).join('\n')}`);
 writeFileSync('/tmp/b/prof/last.cpuprofile', JSON.stringify(profile));

@@ -126,7 +126,9 @@ export function goalLines(rows: readonly Row[]): string[] {
   const mine = row('sluice', top);
   if (mine?.gateway && pipe?.gateway) {
     const stalled = mine.load.stalled + mine.load.errors;
-    lines.push(`sluice: ${top} held streams, ${mine.load.stalled} stalled, ${mine.load.errors} errors (goal none) ${verdict(stalled === 0)}`);
+    lines.push(
+      `sluice: ${top} held streams, ${mine.load.stalled} stalled, ${mine.load.errors} errors (goal none) ${verdict(stalled === 0)}`,
+    );
     const bytes = derive(rows, mine).bytesPerStream ?? Number.NaN;
     const pipeBytes = derive(rows, pipe).bytesPerStream ?? Number.NaN;
     const ratio = bytes / pipeBytes;
@@ -145,5 +147,7 @@ export function goalLines(rows: readonly Row[]): string[] {
         `node-pipe's (goal ≤ 0.2 and ≤ 0.5) ${verdict(p50 <= 0.2 && p99 <= 0.5)}`,
     );
   }
-  return lines.length > 0 ? ['goals (issue 20, ratios to node-pipe in this run):', ...lines.map((line) => `  ${line}`)] : [];
+  return lines.length > 0
+    ? ['goals (issue 20, ratios to node-pipe in this run):', ...lines.map((line) => `  ${line}`)]
+    : [];
 }

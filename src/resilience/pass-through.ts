@@ -67,7 +67,11 @@ export class PassThroughSplicer {
         return;
       }
     }
-    const event = parseStreamEvent({ event: block.event, data: block.data, unterminated: block.unterminated });
+    const event = parseStreamEvent({
+      event: block.event,
+      data: block.data,
+      unterminated: block.unterminated,
+    });
     // An event the body cut off: nothing more to read, and the missing message_stop shows the cut.
     if (event === undefined) return;
     const text =
@@ -91,8 +95,10 @@ export class PassThroughSplicer {
         out.push(text);
         return;
       case 'content_block_start': {
-        if (this.open !== undefined) throw outOfOrder(`block ${event.index} started inside block ${this.open.index}`);
-        if (event.index !== this.nextIndex) throw outOfOrder(`block ${event.index} started where ${this.nextIndex} was next`);
+        if (this.open !== undefined)
+          throw outOfOrder(`block ${event.index} started inside block ${this.open.index}`);
+        if (event.index !== this.nextIndex)
+          throw outOfOrder(`block ${event.index} started where ${this.nextIndex} was next`);
         const kind = (event.content_block as { type?: unknown } | undefined)?.type;
         if (typeof kind !== 'string') throw outOfOrder(`block ${event.index} started without a type`);
         this.nextIndex++;
@@ -135,7 +141,8 @@ export class PassThroughSplicer {
 
   private openAt(index: number, what: string): OpenBlock {
     const open = this.open;
-    if (open === undefined || open.index !== index) throw outOfOrder(`${what} for block ${index}, which is not open`);
+    if (open === undefined || open.index !== index)
+      throw outOfOrder(`${what} for block ${index}, which is not open`);
     return open;
   }
 }

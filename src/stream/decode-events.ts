@@ -205,6 +205,18 @@ export function plainTextDeltaIndex(data: string): number {
   return index;
 }
 
+/**
+ * A text delta in the API's compact form as its block index and its text's JSON string literal,
+ * quotes included, as it came (not decoded); undefined for anything else.
+ */
+export function plainTextDeltaLiteral(data: string): { index: number; literal: string } | undefined {
+  const index = plainTextDeltaIndex(data);
+  if (index === -1) return undefined;
+  const digits = String(index).length;
+  const start = TEXT_DELTA_HEAD.length + digits + TEXT_DELTA_MIDDLE.length - 1;
+  return { index, literal: data.slice(start, data.length - TEXT_DELTA_TAIL.length + 1) };
+}
+
 const HEX = /^[0-9a-fA-F]{4}$/;
 
 /** Whether `text[start, end)` is the inside of one JSON string literal: no bare quote, control character or bad escape. */

@@ -43,7 +43,11 @@ function passThrough(chunks: readonly string[], holdNonText = true) {
 
 /** What the full splicer delivers for a first attempt. */
 function fullPath(events: readonly StreamEvent[], holdNonText = true): StreamEvent[] {
-  const splicer = new AttemptSplicer(new MessageAssembler(), { mode: 'fresh' }, { holdNonText, usageBase: emptyUsage() });
+  const splicer = new AttemptSplicer(
+    new MessageAssembler(),
+    { mode: 'fresh' },
+    { holdNonText, usageBase: emptyUsage() },
+  );
   return events.flatMap((event) => splicer.accept(event));
 }
 

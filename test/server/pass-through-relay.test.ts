@@ -1,14 +1,14 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAnthropicProvider } from '../../src/providers/anthropic.ts';
+import { ProviderRegistry } from '../../src/providers/registry.ts';
 import { NO_PACING } from '../../src/providers/simulated/provider.ts';
 import type { Provider } from '../../src/providers/types.ts';
-import { ProviderRegistry } from '../../src/providers/registry.ts';
 import { createServer } from '../../src/server/app.ts';
 import { Simulator } from '../../src/server/simulator/simulator.ts';
 import { MemoryStreamLog } from '../../src/server/streams/memory-store.ts';
-import { anthropicText, eventIds, sseEvents } from '../helpers/sse-reader.ts';
 import { script } from '../helpers/simulator.ts';
+import { anthropicText, eventIds, openAIText, sseEvents } from '../helpers/sse-reader.ts';
 
 const KEY = 'sk-pass-through-test';
 /** Cut by max_tokens, with multi-byte characters: a resumed answer must stop where the whole one does. */
@@ -48,13 +48,17 @@ async function gatewayWith(faults: object[][], options: { passThrough?: boolean 
   return { app, url };
 }
 
-async function ask(url: string, model: string) {
-  const response = await fetch(`${url}/v1/messages`, {
+async function ask(url: string, model: string, route = '/v1/messages') {
+  const response = await fetch(`${url}${route}`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-api-key': KEY },
+    headers: { 'content-type': 'application/json', 'x-api-key': KEY, authorization: `Bearer ${KEY}` },
     body: JSON.stringify({ ...REQUEST, model }),
   });
-  return { status: response.status, relay: response.headers.get('sluice-relay'), body: await response.text() };
+  return {
+    status: response.status,
+    relay: response.headers.get('sluice-relay'),
+    body: await response.text(),
+  };
 }
 
 /** What a client must see of any answer: ids 1..n in order, one message_start, and the end. */
@@ -62,7 +66,10 @@ function expectWhole(body: string, label: string) {
   const ids = eventIds(body);
   expect(ids, label).toEqual(ids.map((_, i) => i + 1));
   const types = sseEvents(body).map((event) => /^event: (.*)$/m.exec(event)?.[1]);
-  expect(types.filter((type) => type === 'message_start'), label).toHaveLength(1);
+  expect(
+    types.filter((type) => type === 'message_start'),
+    label,
+  ).toHaveLength(1);
   expect(types.at(-1), label).toBe('message_stop');
   expect(anthropicText(body), label).toBe(anthropicText(reference));
 }
@@ -141,6 +148,30 @@ describe('the pass-through relay', () => {
     }
   });
 
+  it('the OpenAI route translates in the same pass: the chunks the full relay sends, byte for byte, drops and all', async () => {
+    const drops = [0, 300, 607, 1200, 2000];
+    const fused = await gatewayWith(drops.map((dropAfterBytes) => script({ dropAfterBytes }, {})));
+    const full = await gatewayWith([], { passThrough: false });
+    // Chunk ids and times differ from one request to the next; nothing else may.
+    const same = (body: string) =>
+      body.replace(/"id":"[^"]*"/g, '"id"').replace(/"created":\d+/g, '"created"');
+    try {
+      const reference = await ask(full.url, 'clean:default', '/v1/chat/completions');
+      expect(reference.relay).toBe('full');
+      const clean = await ask(fused.url, 'clean:default', '/v1/chat/completions');
+      expect(clean.relay).toBe('pass-through');
+      expect(same(clean.body)).toBe(same(reference.body));
+      for (const [n, offset] of drops.entries()) {
+        const answer = await ask(fused.url, `p${n}:default`, '/v1/chat/completions');
+        expect(openAIText(answer.body), `drop after ${offset}`).toBe(openAIText(reference.body));
+        expect(answer.body.endsWith('data: [DONE]\n\n'), `drop after ${offset}`).toBe(true);
+      }
+    } finally {
+      await fused.app.close();
+      await full.app.close();
+    }
+  });
+
   it('is off with passThrough: false, and the answer is the same', async () => {
     const { app, url } = await gatewayWith([], { passThrough: false });
     try {
@@ -152,4 +183,3 @@ describe('the pass-through relay', () => {
     }
   });
 });
-

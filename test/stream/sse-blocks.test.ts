@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type SseBlock, SseBlockSplitter } from '../../src/stream/sse-blocks.ts';
 import { SseDecoder } from '../../src/stream/sse.ts';
+import { type SseBlock, SseBlockSplitter } from '../../src/stream/sse-blocks.ts';
 
 /** What both readers agree an event is: its name and its data. */
 function fieldsOf(events: readonly { event?: string | undefined; data: string }[]) {
@@ -46,7 +46,10 @@ const line = fc.oneof(
 );
 /** Any SSE text: events of any lines, any line ends, blank lines between, maybe cut off at the end. */
 const sseText = fc
-  .tuple(fc.array(fc.tuple(fc.array(line, { minLength: 1, maxLength: 4 }), lineEnd), { maxLength: 8 }), fc.boolean())
+  .tuple(
+    fc.array(fc.tuple(fc.array(line, { minLength: 1, maxLength: 4 }), lineEnd), { maxLength: 8 }),
+    fc.boolean(),
+  )
   .map(([events, cutOff]) => {
     const text = events.map(([lines, end]) => `${lines.join(end)}${end}${end}`).join('');
     return cutOff ? text.replace(/(\r\n|\r|\n)+$/, '') : text;

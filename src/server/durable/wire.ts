@@ -10,6 +10,7 @@ import {
 import { encodeResponsesEvent, ResponsesEncoder } from '../../providers/openai-responses/server/events.ts';
 import type { ResponsesWireOptions } from '../../providers/openai-responses/server/output.ts';
 import type { ResponsesStreamEvent } from '../../providers/openai-responses/wire.ts';
+import { parseStreamEvent, plainTextDeltaLiteral } from '../../stream/decode-events.ts';
 import type { LogEntry, WireFormat } from '../streams/types.ts';
 
 /**
@@ -33,6 +34,12 @@ export interface SseWire {
   readonly needsEvents: boolean;
   /** Throws IncompleteStreamError if the events ended before message_stop (no trailer for a cut answer). */
   assertComplete?(): void;
+  /**
+   * The client's text for a logged batch whose events are given as their SSE texts in the log's
+   * form (a relay passing the upstream's text through, which decodes as little as it can);
+   * absent for a wire that needs every event decoded.
+   */
+  encodeTexts?(entry: LogEntry, texts: readonly string[]): string;
 }
 
 /** Anthropic's SSE is the log's own text: the bytes appended are the bytes written. */
@@ -41,6 +48,7 @@ export function anthropicWire(): SseWire {
     wire: 'anthropic',
     needsEvents: false,
     encode: (entry) => entry.data,
+    encodeTexts: (entry) => entry.data,
     errorText: (_error, entry) => entry.data,
   };
 }
@@ -51,6 +59,17 @@ export function anthropicWire(): SseWire {
  */
 export function openAIWire(options: OpenAIChunkOptions): SseWire {
   const writer = new ChunkWriter(options);
+  /** One event's chunks, the event's id on the last (an error event throws: the relay ends with errorText). */
+  const eventText = (event: StreamEvent, id: number, written: boolean): string => {
+    const chunks = writer.apply(event);
+    if (!written) return '';
+    let text = '';
+    for (let i = 0; i < chunks.length; i++) {
+      if (i === chunks.length - 1) text += `id: ${id}\n`;
+      text += encodeOpenAIChunk(chunks[i]!);
+    }
+    return text;
+  };
   return {
     wire: 'openai',
     openai: options,
@@ -60,13 +79,25 @@ export function openAIWire(options: OpenAIChunkOptions): SseWire {
       let text = '';
       let id = entry.first;
       for (const event of events ?? []) {
-        // An error event throws its typed error: the relay ends the stream with errorText.
-        const chunks = writer.apply(event);
-        if (id > skipThrough) {
-          for (let i = 0; i < chunks.length; i++) {
-            if (i === chunks.length - 1) text += `id: ${id}\n`;
-            text += encodeOpenAIChunk(chunks[i]!);
-          }
+        text += eventText(event, id, id > skipThrough);
+        id++;
+      }
+      return text;
+    },
+    // One pass over the batch: a text delta's literal goes into its chunk as it came; any other
+    // event is decoded and applied as `encode` would.
+    encodeTexts(entry, texts) {
+      let text = '';
+      let id = entry.first;
+      for (const eventSse of texts) {
+        const data = eventSse.slice(eventSse.indexOf('\n') + 7);
+        const delta = plainTextDeltaLiteral(data);
+        const fused = delta && writer.encodeTextLiteral(delta.index, delta.literal);
+        if (fused !== undefined) {
+          text += `id: ${id}\n${fused}`;
+        } else {
+          const event = parseStreamEvent({ event: eventSse.slice(7, eventSse.indexOf('\n')), data });
+          if (event !== undefined) text += eventText(event, id, true);
         }
         id++;
       }

@@ -42,11 +42,14 @@ export interface PassThroughPlan {
   chain: readonly ResolvedModel[];
   source: RawSseSource;
   policy: ResiliencePolicy;
+  /** The client's text for a logged batch (the wire's `encodeTexts`). */
+  encode: NonNullable<SseWire['encodeTexts']>;
 }
 
 /**
  * Whether a streamed answer can be passed through (its upstream's text forwarded as it came):
- * Anthropic's SSE in and out, a first model whose provider offers its raw SSE, and none of the
+ * Anthropic's SSE in (out as Anthropic's SSE or, translated in the same pass, Chat Completions
+ * chunks), a first model whose provider offers its raw SSE, and none of the
  * features that need every event decoded as it passes (a metered key's ledger, OpenTelemetry).
  * Otherwise undefined, and the full relay runs.
  */
@@ -55,11 +58,11 @@ export function passThroughPlan(
   params: MessageCreateParams,
   wire: SseWire,
 ): PassThroughPlan | undefined {
-  if (!gateway.passThrough || wire.wire !== 'anthropic' || gateway.metering || gateway.otel) return undefined;
+  if (!gateway.passThrough || !wire.encodeTexts || gateway.metering || gateway.otel) return undefined;
   const chain = gateway.models.resolveChain(params.model);
   const source = rawSseOf(chain[0]!.provider);
   if (!source) return undefined;
-  return { chain, source, policy: resolvePolicy(gateway.policy) };
+  return { chain, source, policy: resolvePolicy(gateway.policy), encode: wire.encodeTexts };
 }
 
 /**
@@ -89,10 +92,12 @@ export async function relayPassThrough(
       return;
     }
     durable.relayName = 'pass-through';
-    outcome = await new PassThrough(response.body, durable, call, plan.policy).run();
+    outcome = await new PassThrough(response.body, durable, call, plan).run();
   } catch (error) {
     // Before its first byte: the full path takes the failure as its first attempt's (retries, fallbacks).
-    await handOver(gateway, call, params, headers, durable, { firstAttemptFailed: errorFromTransport(error) });
+    await handOver(gateway, call, params, headers, durable, {
+      firstAttemptFailed: errorFromTransport(error),
+    });
     return;
   }
   if (outcome.kind === 'complete') {
@@ -106,7 +111,12 @@ export async function relayPassThrough(
     await handOver(gateway, call, params, headers, durable, { firstAttemptFailed: error });
     return;
   }
-  if (call.signal.aborted || !isRetryable(error, plan.policy) || !plan.policy.resume || plan.policy.maxRetries < 1) {
+  if (
+    call.signal.aborted ||
+    !isRetryable(error, plan.policy) ||
+    !plan.policy.resume ||
+    plan.policy.maxRetries < 1
+  ) {
     // The answer ends here: what it used is counted, as the full path counts an aborted call's.
     telemetry.usage(addSpent(call, { ...call.spent }, outcome.usage));
     await durable.fail(publicUpstreamError(error, gateway.scrubber));
@@ -124,7 +134,11 @@ export async function relayPassThrough(
     await durable.fail(call.signal.reason);
     return;
   }
-  const start: CallStart = { continueFrom: decodeEntries(entries), chain: [first], firstTokenSeen: deltas > 0 };
+  const start: CallStart = {
+    continueFrom: decodeEntries(entries),
+    chain: [first],
+    firstTokenSeen: deltas > 0,
+  };
   await handOver(gateway, call, params, headers, durable, start);
 }
 
@@ -157,7 +171,10 @@ function asSluiceError(error: unknown): SluiceError {
 }
 
 function isNodeStream(body: unknown): body is IncomingMessage {
-  return typeof (body as { on?: unknown }).on === 'function' && typeof (body as { pause?: unknown }).pause === 'function';
+  return (
+    typeof (body as { on?: unknown }).on === 'function' &&
+    typeof (body as { pause?: unknown }).pause === 'function'
+  );
 }
 
 /**
@@ -168,6 +185,7 @@ class PassThrough implements Watched {
   private readonly body: IncomingMessage;
   private readonly durable: DurableReply;
   private readonly call: ModelCall;
+  private readonly encode: PassThroughPlan['encode'];
   private readonly idleTimeoutMs: number;
   private readonly deadlineAt: number;
   private readonly deadlineMs: number;
@@ -181,7 +199,9 @@ class PassThrough implements Watched {
   private settle: ((outcome: Outcome) => void) | undefined;
   private paused = false;
 
-  constructor(body: IncomingMessage, durable: DurableReply, call: ModelCall, policy: ResiliencePolicy) {
+  constructor(body: IncomingMessage, durable: DurableReply, call: ModelCall, plan: PassThroughPlan) {
+    const { policy } = plan;
+    this.encode = plan.encode;
     this.body = body;
     this.durable = durable;
     this.call = call;
@@ -199,7 +219,8 @@ class PassThrough implements Watched {
       body.on('end', this.onEnd);
       body.on('error', this.onError);
       body.on('close', this.onClose);
-      if (this.idleTimeoutMs > 0 || this.deadlineMs > 0) wheel.add(this, this.idleTimeoutMs || this.deadlineMs);
+      if (this.idleTimeoutMs > 0 || this.deadlineMs > 0)
+        wheel.add(this, this.idleTimeoutMs || this.deadlineMs);
     });
   }
 
@@ -263,8 +284,9 @@ class PassThrough implements Watched {
     const entry = producer.logTexts(this.texts);
     this.entries.push(entry);
     const logging = producer.logged();
-    if (logging === undefined) this.write(entry.data);
-    else void logging.then(() => this.write(entry.data));
+    const text = this.encode(entry, this.texts);
+    if (logging === undefined) this.write(text);
+    else void logging.then(() => this.write(text));
   }
 
   private write(data: string): void {

@@ -58,6 +58,8 @@ export class ChunkWriter {
   private readonly blocks = new Map<number, BlockState>();
   private readonly usage: Usage = { input_tokens: 0, output_tokens: 0 };
   private stopReason: StopReason | null = null;
+  /** A text chunk's JSON before and after its text's literal (every text chunk of a stream is alike). */
+  private textAround: [string, string] | undefined;
 
   constructor(options: OpenAIChunkOptions) {
     this.options = options;
@@ -97,6 +99,27 @@ export class ChunkWriter {
       default:
         return unreachable(event);
     }
+  }
+
+  /**
+   * The SSE data line of a text delta into block `index` whose text is the JSON string literal
+   * `literal`, quotes included, taken as it came (a relay that passes events through does not
+   * decode it): byte for byte what `apply` and `encodeOpenAIChunk` make of the decoded event.
+   * Undefined where `apply` would do more or other (before the first chunk, an empty text, a
+   * block that is not text) or where the literal has an escape, which JSON.stringify might
+   * write differently: the caller decodes the event and applies it then.
+   */
+  encodeTextLiteral(index: number, literal: string): string | undefined {
+    if (
+      !this.started ||
+      literal.length < 3 ||
+      literal.includes('\\') ||
+      this.blocks.get(index)?.kind !== 'text'
+    ) {
+      return undefined;
+    }
+    this.textAround ??= aroundText(JSON.stringify(this.chunk({ content: TEXT_MARK })));
+    return `data: ${this.textAround[0]}${literal}${this.textAround[1]}\n\n`;
   }
 
   private start(): OpenAIChatChunk[] {
@@ -178,6 +201,15 @@ export class ChunkWriter {
     if (this.options.includeUsage) chunk.usage = null;
     return chunk;
   }
+}
+
+// A text no answer holds, to find where a chunk's text goes in its JSON.
+const TEXT_MARK = '\u0000sluice-text\u0000';
+
+function aroundText(json: string): [string, string] {
+  const mark = JSON.stringify(TEXT_MARK);
+  const at = json.indexOf(mark);
+  return [json.slice(0, at), json.slice(at + mark.length)];
 }
 
 /** The numeric counts of a usage object; nulls and absent fields leave the previous count. */
