@@ -17,6 +17,21 @@ export function redactedUrl(url: string): string {
  * postgres:// URL is configured): for several gateway instances sharing keys, budgets and
  * the ledger. `schema` (or `?search_path=` in the URL) puts the tables in a schema of their own.
  */
+/**
+ * `CREATE SCHEMA IF NOT EXISTS` is not atomic: two gateways starting together can both find the
+ * schema missing, and the second to create it gets a unique violation for a schema that now
+ * exists, which is what it asked for.
+ */
+async function createSchema(sql: postgres.Sql, schema: string): Promise<void> {
+  try {
+    await sql.unsafe(`CREATE SCHEMA IF NOT EXISTS "${schema.replaceAll('"', '""')}"`);
+  } catch (error) {
+    if ((error as { code?: unknown }).code !== UNIQUE_VIOLATION) throw error;
+  }
+}
+
+const UNIQUE_VIOLATION = '23505';
+
 export async function openPostgres(url: string, options: { schema?: string } = {}): Promise<SqlDatabase> {
   const parsed = new URL(url);
   const schema = options.schema ?? parsed.searchParams.get('search_path') ?? undefined;
@@ -30,7 +45,7 @@ export async function openPostgres(url: string, options: { schema?: string } = {
   });
   const location = redactedUrl(url);
   try {
-    if (schema) await sql.unsafe(`CREATE SCHEMA IF NOT EXISTS "${schema.replaceAll('"', '""')}"`);
+    if (schema) await createSchema(sql, schema);
     else await sql.unsafe('SELECT 1');
   } catch (error) {
     await sql.end({ timeout: 1 });

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CallRecord } from '../../../src/server/keys/key-store.ts';
 import { KeyStore } from '../../../src/server/keys/key-store.ts';
 import { migrate } from '../../../src/server/store/migrations.ts';
-import { BACKENDS, type TestDatabase } from './databases.ts';
+import { BACKENDS, postgresForTest, postgresForTests, type TestDatabase } from './databases.ts';
 
 const HOUR = 3_600_000;
 const JAN_31_23H = Date.UTC(2026, 0, 31, 23);
@@ -133,5 +133,20 @@ describe.each(BACKENDS)('the key store on $name', (backend) => {
   it('migrates once: a second run applies nothing', async (context) => {
     if (!available) return context.skip();
     expect(await migrate(store.db)).toEqual([]);
+  });
+});
+
+describe('opening one PostgreSQL schema from several processes at once', () => {
+  it('creates it once and lets every opener in (two gateways starting together)', async (context) => {
+    if (!(await postgresForTests())) return context.skip();
+    for (let round = 0; round < 5; round++) {
+      const database = postgresForTest();
+      try {
+        const opened = await Promise.all(Array.from({ length: 8 }, () => database.open()));
+        await Promise.all(opened.map((db) => db.close()));
+      } finally {
+        await database.drop();
+      }
+    }
   });
 });
