@@ -33,7 +33,17 @@ const cli = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 const server = await startServerProcess(
   'sluice serve',
   process.execPath,
-  (port) => ['--cpu-prof', `--cpu-prof-dir=${dir}`, cli, 'serve', '--port', String(port), '--config', config],
+  (port) => [
+    '--cpu-prof',
+    `--cpu-prof-dir=${dir}`,
+    `--cpu-prof-interval=${process.env.PROFILE_INTERVAL_US ?? 1000}`,
+    cli,
+    'serve',
+    '--port',
+    String(port),
+    '--config',
+    config,
+  ],
   { env: { BENCH_UPSTREAM_KEY: 'sk-bench' } },
 );
 await printed(server.process, /listening on/);

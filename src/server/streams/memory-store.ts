@@ -1,5 +1,6 @@
 import { AbortError } from '../../protocol/errors.ts';
 import { checkEntry, entryAfter } from './entry.ts';
+import { EntryList } from './entry-list.ts';
 import {
   InvalidLogEntryError,
   LeaseLostError,
@@ -29,7 +30,7 @@ export const DEFAULT_LEASE_MS = 3000;
 
 interface MemoryStream {
   info: Omit<StreamInfo, 'lease' | 'lastSeq'>;
-  entries: LogEntry[];
+  entries: EntryList;
   lease: LeaseState | undefined;
   expiresAt: number;
   /** How long it is kept after its last write. */
@@ -82,7 +83,7 @@ export class MemoryStreamLog implements StreamLog {
         fence: 1,
         cancelRequested: false,
       },
-      entries: [],
+      entries: new EntryList(),
       lease: { owner: stream.owner, token: 1, expiresAt: now + this.leaseMs },
       expiresAt: now + (stream.ttlSeconds ?? this.ttlSeconds) * 1000,
       ttlMs: (stream.ttlSeconds ?? this.ttlSeconds) * 1000,
@@ -245,9 +246,9 @@ export class MemoryStreamLog implements StreamLog {
       this.checkOpen();
       const stream = this.live(id);
       if (!stream) throw new StreamNotFoundError(id);
-      index ??= firstEntryAfter(stream.entries, after);
+      index ??= stream.entries.firstAfter(after);
       while (index < stream.entries.length) {
-        const entry = stream.entries[index++]!;
+        const entry = stream.entries.at(index++);
         // A reader that started ahead of the producer skips what it asked not to see.
         if (entry.last <= after) continue;
         const cut = entryAfter(entry, after);
@@ -292,6 +293,7 @@ export class MemoryStreamLog implements StreamLog {
   private end(stream: MemoryStream): void {
     stream.lease = undefined;
     stream.cancelHandlers.clear();
+    stream.entries.seal();
     this.touch(stream);
   }
 
@@ -333,23 +335,11 @@ function infoOf(stream: MemoryStream): StreamInfo {
 }
 
 function lastSeq(stream: MemoryStream): number {
-  return stream.entries.at(-1)?.last ?? 0;
+  return stream.entries.lastSeq;
 }
 
 function leaseHeld(stream: MemoryStream): boolean {
   return stream.lease !== undefined && stream.lease.expiresAt > Date.now();
-}
-
-/** Index of the first entry holding an id after `after` (entries are in id order). */
-function firstEntryAfter(entries: readonly LogEntry[], after: number): number {
-  let low = 0;
-  let high = entries.length;
-  while (low < high) {
-    const mid = (low + high) >>> 1;
-    if (entries[mid]!.last <= after) low = mid + 1;
-    else high = mid;
-  }
-  return low;
 }
 
 function wake(stream: MemoryStream): void {
