@@ -151,28 +151,13 @@ const TEXT_DELTA_TAIL = '"}}';
  * when that span parses as one JSON string, the whole is that fixed form around it.
  */
 export function plainTextDelta(data: string): ContentBlockDeltaEvent | undefined {
-  if (!data.startsWith(TEXT_DELTA_HEAD) || !data.endsWith(TEXT_DELTA_TAIL)) return undefined;
-  const digitsStart = TEXT_DELTA_HEAD.length;
-  let end = digitsStart;
-  let index = 0;
-  while (end < data.length && end - digitsStart < 9) {
-    const code = data.charCodeAt(end);
-    if (code < 48 || code > 57) break;
-    index = index * 10 + (code - 48);
-    end++;
-  }
-  const digits = end - digitsStart;
-  // JSON has no leading zeros; longer indices are left to JSON.parse.
-  if (digits === 0 || (digits > 1 && data.charCodeAt(digitsStart) === 48)) return undefined;
-  if (!data.startsWith(TEXT_DELTA_MIDDLE, end)) return undefined;
-  const textStart = end + TEXT_DELTA_MIDDLE.length;
-  const textEnd = data.length - TEXT_DELTA_TAIL.length;
-  if (textEnd < textStart) return undefined;
+  const index = compactDeltaIndex(data);
+  if (index === -1) return undefined;
   let text: string;
   try {
     // Parsed rather than sliced out: a slice would keep the whole decoded network chunk
     // alive for as long as the message holds its text.
-    text = JSON.parse(data.slice(textStart - 1, textEnd + 1));
+    text = JSON.parse(data.slice(textStartOf(index) - 1, data.length - TEXT_DELTA_TAIL.length + 1));
   } catch {
     // Not a single string literal (an extra field, a stray quote): the full parse decides.
     return undefined;
@@ -186,6 +171,23 @@ export function plainTextDelta(data: string): ContentBlockDeltaEvent | undefined
  * -1 for anything else. Where `plainTextDelta` answers, this answers its index.
  */
 export function plainTextDeltaIndex(data: string): number {
+  const index = compactDeltaIndex(data);
+  if (index === -1) return -1;
+  return isJsonStringBody(data, textStartOf(index), data.length - TEXT_DELTA_TAIL.length) ? index : -1;
+}
+
+/**
+ * A text delta in the API's compact form as its block index and its text's JSON string literal,
+ * quotes included, as it came (not decoded); undefined for anything else.
+ */
+export function plainTextDeltaLiteral(data: string): { index: number; literal: string } | undefined {
+  const index = plainTextDeltaIndex(data);
+  if (index === -1) return undefined;
+  return { index, literal: data.slice(textStartOf(index) - 1, data.length - TEXT_DELTA_TAIL.length + 1) };
+}
+
+/** The index of data shaped as a compact text delta (head, digits, middle, tail; the text not checked); -1 if not. */
+function compactDeltaIndex(data: string): number {
   if (!data.startsWith(TEXT_DELTA_HEAD) || !data.endsWith(TEXT_DELTA_TAIL)) return -1;
   const digitsStart = TEXT_DELTA_HEAD.length;
   let end = digitsStart;
@@ -197,24 +199,19 @@ export function plainTextDeltaIndex(data: string): number {
     end++;
   }
   const digits = end - digitsStart;
+  // JSON has no leading zeros; longer indices are left to JSON.parse.
   if (digits === 0 || (digits > 1 && data.charCodeAt(digitsStart) === 48)) return -1;
   if (!data.startsWith(TEXT_DELTA_MIDDLE, end)) return -1;
-  const textStart = end + TEXT_DELTA_MIDDLE.length;
-  const textEnd = data.length - TEXT_DELTA_TAIL.length;
-  if (textEnd < textStart || !isJsonStringBody(data, textStart, textEnd)) return -1;
+  // The text's literal must fit between the middle's quote and the tail's.
+  if (data.length - TEXT_DELTA_TAIL.length < end + TEXT_DELTA_MIDDLE.length) return -1;
   return index;
 }
 
-/**
- * A text delta in the API's compact form as its block index and its text's JSON string literal,
- * quotes included, as it came (not decoded); undefined for anything else.
- */
-export function plainTextDeltaLiteral(data: string): { index: number; literal: string } | undefined {
-  const index = plainTextDeltaIndex(data);
-  if (index === -1) return undefined;
-  const digits = String(index).length;
-  const start = TEXT_DELTA_HEAD.length + digits + TEXT_DELTA_MIDDLE.length - 1;
-  return { index, literal: data.slice(start, data.length - TEXT_DELTA_TAIL.length + 1) };
+/** Where the text of a compact delta into block `index` starts (after its opening quote). */
+function textStartOf(index: number): number {
+  let digits = 1;
+  for (let rest = index; rest >= 10; rest = Math.floor(rest / 10)) digits++;
+  return TEXT_DELTA_HEAD.length + digits + TEXT_DELTA_MIDDLE.length;
 }
 
 const HEX = /^[0-9a-fA-F]{4}$/;
