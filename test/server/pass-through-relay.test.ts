@@ -4,6 +4,7 @@ import { createAnthropicProvider } from '../../src/providers/anthropic.ts';
 import { ProviderRegistry } from '../../src/providers/registry.ts';
 import { NO_PACING } from '../../src/providers/simulated/provider.ts';
 import type { Provider } from '../../src/providers/types.ts';
+import type { ResiliencePolicy } from '../../src/resilience/policy.ts';
 import { createServer } from '../../src/server/app.ts';
 import { Simulator } from '../../src/server/simulator/simulator.ts';
 import { MemoryStreamLog } from '../../src/server/streams/memory-store.ts';
@@ -24,7 +25,10 @@ let upstreamBody: string;
 let reference: string;
 
 /** A gateway whose provider `pN` sends the simulator fault script N; `clean` sends none. */
-async function gatewayWith(faults: object[][], options: { passThrough?: boolean } = {}) {
+async function gatewayWith(
+  faults: object[][],
+  options: { passThrough?: boolean; policy?: Partial<ResiliencePolicy> } = {},
+) {
   const providers: Record<string, Provider> = {
     clean: createAnthropicProvider({ apiKey: 'sk-up', baseURL: sim.url }),
   };
@@ -41,7 +45,7 @@ async function gatewayWith(faults: object[][], options: { passThrough?: boolean 
     pingIntervalMs: 0,
     streamLog: new MemoryStreamLog(),
     // Resumes at once: the sweep makes thousands.
-    policy: { initialDelayMs: 0 },
+    policy: { initialDelayMs: 0, ...options.policy },
     passThrough: options.passThrough,
   });
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
@@ -169,6 +173,42 @@ describe('the pass-through relay', () => {
     } finally {
       await fused.app.close();
       await full.app.close();
+    }
+  });
+
+  it('an upstream that falls silent mid-answer is resumed by the idle watchdog (one timer for every stream)', async () => {
+    const { app, url } = await gatewayWith([script({ stallAfterDeltas: 3, stallMs: 60_000 }, {})], {
+      policy: { idleTimeoutMs: 200 },
+    });
+    try {
+      const started = performance.now();
+      const answer = await ask(url, 'p0:default');
+      expect(answer.relay).toBe('pass-through');
+      expectWhole(answer.body, 'stalled after 3 deltas');
+      // The watchdog fires within a tick (a quarter of the timeout) of the timeout.
+      expect(performance.now() - started).toBeLessThan(5000);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('an error event mid-answer: a retryable one is resumed, one that is not ends the stream with it', async () => {
+    const { app, url } = await gatewayWith([
+      script({ errorAfterDeltas: 4, errorType: 'overloaded_error' }, {}),
+      script({ errorAfterDeltas: 4, errorType: 'invalid_request_error', message: 'Bad turn.' }, {}),
+    ]);
+    try {
+      const resumed = await ask(url, 'p0:default');
+      expect(resumed.relay).toBe('pass-through');
+      expectWhole(resumed.body, 'overloaded after 4 deltas');
+      const failed = await ask(url, 'p1:default');
+      expect(failed.status).toBe(200);
+      const events = sseEvents(failed.body);
+      expect(events.at(-1)).toMatch(/^event: error\ndata: .*"invalid_request_error"/m);
+      expect(events.filter((event) => event.includes('text_delta'))).toHaveLength(4);
+      expect(eventIds(failed.body)).toEqual(eventIds(failed.body).map((_, i) => i + 1));
+    } finally {
+      await app.close();
     }
   });
 

@@ -34,9 +34,6 @@ import { type Watched, WatchWheel } from './watch-wheel.ts';
 /** The idle watchdogs and deadlines of every pass-through relay in the process. */
 const wheel = new WatchWheel();
 
-/** How many streams each relay carried to their end, for tests and the `sluice-relay` counter. */
-export const relayCounts = { passThrough: 0, handedOver: 0 };
-
 /** What a stream needs for the pass-through: the first model's raw SSE, and the policy. */
 export interface PassThroughPlan {
   chain: readonly ResolvedModel[];
@@ -101,9 +98,12 @@ export async function relayPassThrough(
     return;
   }
   if (outcome.kind === 'complete') {
-    relayCounts.passThrough++;
     telemetry.usage(addSpent(call, { ...call.spent }, outcome.usage));
-    await durable.complete(undefined, outcome.usage);
+    try {
+      await durable.complete(undefined, outcome.usage);
+    } catch (error) {
+      await durable.fail(error);
+    }
     return;
   }
   const { error, entries, deltas } = outcome;
@@ -111,11 +111,14 @@ export async function relayPassThrough(
     await handOver(gateway, call, params, headers, durable, { firstAttemptFailed: error });
     return;
   }
+  // As the full path decides after a failure: a retry-after longer than the policy waits is final too.
+  const delayMs = retryDelayMs(error, 1, plan.policy);
   if (
     call.signal.aborted ||
     !isRetryable(error, plan.policy) ||
     !plan.policy.resume ||
-    plan.policy.maxRetries < 1
+    plan.policy.maxRetries < 1 ||
+    delayMs === undefined
   ) {
     // The answer ends here: what it used is counted, as the full path counts an aborted call's.
     telemetry.usage(addSpent(call, { ...call.spent }, outcome.usage));
@@ -123,7 +126,6 @@ export async function relayPassThrough(
     return;
   }
   // After the first byte: the full path continues what the client has, with the model that began it.
-  const delayMs = retryDelayMs(error, 1, plan.policy) ?? 0;
   const info = { attempt: 1, reason: failureReason(error), delayMs, mode: 'resume' as const, error };
   telemetry.retry(info);
   call.onAttempt?.({ kind: 'resume', model: first.ref, reason: info.reason });
@@ -151,7 +153,6 @@ async function handOver(
   durable: DurableReply,
   start: CallStart,
 ): Promise<void> {
-  relayCounts.handedOver++;
   if (!durable.opened) durable.relayName = 'full';
   try {
     await durable.relay(batchesOf(callModel(gateway, call, params, headers, start)));
