@@ -5,7 +5,7 @@ import type { Usage } from '../protocol/message.ts';
 import type { RetryInfo } from '../stream/message-stream.ts';
 import { createLogger, errorSummary, type LoggedError } from './logger.ts';
 import { MetricLabels } from './metric-labels.ts';
-import type { RequestTelemetry, Telemetry } from './telemetry.ts';
+import type { RelayKind, RequestTelemetry, Telemetry } from './telemetry.ts';
 
 export interface TelemetryOptions {
   /** Where the per-request lines go; a redacting stdout logger unless given, none with `false`. */
@@ -39,6 +39,8 @@ export interface RequestLogLine {
   outputTokens: number;
   retries: number;
   resumes: number;
+  /** The relay that carried a streamed answer (absent for one that failed before its first byte). */
+  relay: RelayKind | undefined;
   key: string | undefined;
   error: LoggedError | undefined;
 }
@@ -62,6 +64,7 @@ interface Metrics {
   retries: Counter<'model' | 'reason' | 'mode'>;
   activeStreams: Gauge<'route'>;
   upstreamErrors: Counter<'model' | 'type'>;
+  relayed: Counter<'route' | 'relay'>;
 }
 
 export function createTelemetry(options: TelemetryOptions = {}): GatewayTelemetry {
@@ -115,6 +118,10 @@ function createMetrics(registry: Registry): Metrics {
       const help = 'Streaming requests in progress.';
       return new Gauge({ name, help, labelNames: ['route'], registers });
     }),
+    relayed: registered(registry, 'sluice_relayed_streams_total', (name) => {
+      const help = 'Streamed answers by the relay that carried them (pass-through or full).';
+      return new Counter({ name, help, labelNames: ['route', 'relay'], registers });
+    }),
     upstreamErrors: registered(registry, 'sluice_upstream_errors_total', (name) => {
       const help = 'Requests that ended on upstream trouble (5xx, rate limit, overload), by error type.';
       return new Counter({ name, help, labelNames: ['model', 'type'], registers });
@@ -150,6 +157,7 @@ function startRequest(
   let ttftMs: number | undefined;
   let retries = 0;
   let resumes = 0;
+  let relay: RelayKind | undefined;
   // Tokens already added to the counters: usage reports are cumulative, so each adds its growth.
   const counted = { input: 0, output: 0 };
   let finished = false;
@@ -164,6 +172,11 @@ function startRequest(
       answered = true;
       ttftMs = now() - startedAt;
       metrics.ttft.observe({ route, model: modelLabel() }, ttftMs / 1000);
+    },
+    relay(kind: RelayKind) {
+      if (relay !== undefined) return;
+      relay = kind;
+      metrics.relayed.inc({ route, relay: kind });
     },
     retry(info: RetryInfo) {
       retries += 1;
@@ -200,6 +213,7 @@ function startRequest(
         outputTokens: counted.output,
         retries,
         resumes,
+        relay,
         key,
         error: error === undefined ? undefined : errorSummary(error),
       };

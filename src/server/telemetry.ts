@@ -8,12 +8,17 @@ export interface RequestTelemetry {
   model(ref: string): void;
   /** The first content delta reached the client. */
   firstToken(): void;
+  /** A streamed answer's response opened on this relay (the `sluice-relay` header). */
+  relay?(kind: RelayKind): void;
   retry(info: RetryInfo): void;
   /** Usage of every attempt, once known (also for failed and aborted calls). */
   usage(usage: Usage): void;
   /** The request ended: its HTTP status (499 when the client left), and the error if any. */
   finish(status: number, error?: SluiceError): void;
 }
+
+/** Which relay carried a streamed answer: the pass-through (relay/fast-relay.ts) or the full one. */
+export type RelayKind = 'pass-through' | 'full';
 
 export interface Telemetry {
   /** `route` is the path pattern (`/v1/messages`); `key` a label of the caller's key, never the key. */

@@ -77,6 +77,8 @@ describe('createTelemetry', () => {
     expect(sample(await telemetry.metrics(), 'sluice_active_streams', { route: ROUTE })).toBe(1);
 
     request.model('sim:default');
+    request.relay?.('pass-through');
+    request.relay?.('full'); // the relay that opened the response is the one counted
     clock.advance(250);
     request.firstToken();
     request.retry({ attempt: 1, reason: 'overloaded_error', delayMs: 10, mode: 'retry' });
@@ -102,6 +104,7 @@ describe('createTelemetry', () => {
       outputTokens: 34,
       retries: 2,
       resumes: 1,
+      relay: 'pass-through',
       key: 'key-1a2b3c4d',
     });
     expect(line).not.toHaveProperty('error');
@@ -126,6 +129,8 @@ describe('createTelemetry', () => {
     );
     expect(sample(text, 'sluice_retries_total', { model, reason: 'connection', mode: 'resume' })).toBe(1);
     expect(sample(text, 'sluice_active_streams', { route: ROUTE })).toBe(0);
+    expect(sample(text, 'sluice_relayed_streams_total', { route: ROUTE, relay: 'pass-through' })).toBe(1);
+    expect(samples(text, 'sluice_relayed_streams_total')).toHaveLength(1);
     expect(samples(text, 'sluice_upstream_errors_total')).toEqual([]);
     // Default process metrics, for CPU and memory.
     expect(sample(text, 'process_cpu_user_seconds_total')).toBeGreaterThanOrEqual(0);

@@ -6,8 +6,10 @@ import { NO_PACING } from '../../src/providers/simulated/provider.ts';
 import type { Provider } from '../../src/providers/types.ts';
 import type { ResiliencePolicy } from '../../src/resilience/policy.ts';
 import { createServer } from '../../src/server/app.ts';
+import { createTelemetry } from '../../src/server/observability.ts';
 import { Simulator } from '../../src/server/simulator/simulator.ts';
 import { MemoryStreamLog } from '../../src/server/streams/memory-store.ts';
+import type { Telemetry } from '../../src/server/telemetry.ts';
 import { script } from '../helpers/simulator.ts';
 import { anthropicText, eventIds, openAIText, sseEvents } from '../helpers/sse-reader.ts';
 
@@ -27,7 +29,7 @@ let reference: string;
 /** A gateway whose provider `pN` sends the simulator fault script N; `clean` sends none. */
 async function gatewayWith(
   faults: object[][],
-  options: { passThrough?: boolean; policy?: Partial<ResiliencePolicy> } = {},
+  options: { passThrough?: boolean; policy?: Partial<ResiliencePolicy>; telemetry?: Telemetry } = {},
 ) {
   const providers: Record<string, Provider> = {
     clean: createAnthropicProvider({ apiKey: 'sk-up', baseURL: sim.url }),
@@ -47,6 +49,7 @@ async function gatewayWith(
     // Resumes at once: the sweep makes thousands.
     policy: { initialDelayMs: 0, ...options.policy },
     passThrough: options.passThrough,
+    telemetry: options.telemetry,
   });
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
   return { app, url };
@@ -212,14 +215,25 @@ describe('the pass-through relay', () => {
     }
   });
 
-  it('is off with passThrough: false, and the answer is the same', async () => {
-    const { app, url } = await gatewayWith([], { passThrough: false });
+  it('is off with passThrough: false, and the answer is the same; /metrics counts the streams each relay carried', async () => {
+    const telemetry = createTelemetry({ logger: false });
+    const on = await gatewayWith([], { telemetry });
+    const { app, url } = await gatewayWith([], { passThrough: false, telemetry });
     try {
+      await ask(on.url, 'clean:default');
+      await ask(on.url, 'clean:default', '/v1/chat/completions');
       const answer = await ask(url, 'clean:default');
       expect(answer.relay).toBe('full');
       expect(anthropicText(answer.body)).toBe(anthropicText(reference));
+      const metrics = await telemetry.metrics();
+      expect(metrics).toContain('sluice_relayed_streams_total{route="/v1/messages",relay="pass-through"} 1');
+      expect(metrics).toContain(
+        'sluice_relayed_streams_total{route="/v1/chat/completions",relay="pass-through"} 1',
+      );
+      expect(metrics).toContain('sluice_relayed_streams_total{route="/v1/messages",relay="full"} 1');
     } finally {
       await app.close();
+      await on.app.close();
     }
   });
 });

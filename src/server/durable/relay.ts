@@ -7,6 +7,7 @@ import { errorForCaller } from '../errors.ts';
 import type { ModelCall } from '../routes/model-call.ts';
 import { cutReason } from '../routes/model-call.ts';
 import { openEventStream, type SseResponse } from '../sse-response.ts';
+import type { RelayKind } from '../telemetry.ts';
 import { GenerationStopped, type StreamProducer } from './producer.ts';
 import type { SseWire } from './wire.ts';
 
@@ -104,8 +105,8 @@ export class DurableReply {
   private readonly gateway: GatewayContext;
   private readonly call: ModelCall;
   private sse: SseResponse | undefined;
-  /** Which relay opened the response (the `sluice-relay` header): `pass-through` or `full`. */
-  relayName = 'full';
+  /** Which relay opened the response (the `sluice-relay` header, and the request's telemetry). */
+  relayName: RelayKind = 'full';
 
   constructor(
     reply: FastifyReply,
@@ -130,10 +131,13 @@ export class DurableReply {
 
   /** Writes SSE text to the client (opening the response first); a promise only while the client is slow. */
   write(text: string): Promise<void> | undefined {
-    this.sse ??= openEventStream(this.reply, this.gateway.pingIntervalMs, {
-      id: this.producer.id,
-      headers: { ...resumeHeaders(this.producer, this.token), 'sluice-relay': this.relayName },
-    });
+    if (this.sse === undefined) {
+      this.sse = openEventStream(this.reply, this.gateway.pingIntervalMs, {
+        id: this.producer.id,
+        headers: { ...resumeHeaders(this.producer, this.token), 'sluice-relay': this.relayName },
+      });
+      this.call.telemetry.relay?.(this.relayName);
+    }
     return this.sse.writeText(text);
   }
 
