@@ -20,7 +20,6 @@ const pipe = await startServerProcess('node-pipe', process.execPath, (port) => [
   upstream.url,
 ]);
 const variants: Record<string, object> = JSON.parse(process.env.PROBE_VARIANTS ?? '{"sluice":{}}');
-const outputs: (() => string)[] = [];
 const targets: { name: string; url: string; model: string }[] = [
   { name: 'node-pipe', url: pipe.url, model: 'default' },
 ];
@@ -46,7 +45,6 @@ for (const [name, server] of Object.entries(variants)) {
   );
   await printed(started.process, /listening on/);
   targets.push({ name, url: started.url, model: 'upstream:default' });
-  outputs.push(() => started.process.output());
 }
 const ttfts = new Map<string, number[]>(targets.map((target) => [target.name, []]));
 for (let round = 0; round < streams + 5; round++) {
@@ -66,7 +64,5 @@ for (const [name, values] of ttfts) {
     `${name.padEnd(16)} TTFT p50 ${pct(values, 50).toFixed(2)} ms  p90 ${pct(values, 90).toFixed(2)} ms  (${values.length})`,
   );
 }
-if (process.env.PROBE_OUTPUT)
-  for (const output of outputs) console.log(output().split('\n').slice(-25).join('\n'));
 await cleanupAll();
 process.exit(0);

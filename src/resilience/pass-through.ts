@@ -74,10 +74,9 @@ export class PassThroughSplicer {
     });
     // An event the body cut off: nothing more to read, and the missing message_stop shows the cut.
     if (event === undefined) return;
-    const text =
-      block.canonical && block.event === event.type && !addedType(block, event)
-        ? block.text
-        : canonicalText(event.type, JSON.stringify(event));
+    const text = passesAsItCame(block, event.type)
+      ? block.text
+      : canonicalText(event.type, JSON.stringify(event));
     this.onEvent(event, text, out);
   }
 
@@ -156,7 +155,11 @@ function canonicalText(type: string, json: string): string {
   return `event: ${type}\ndata: ${json}`;
 }
 
-/** Whether the event's type came from its `event:` line because its data had none. */
-function addedType(block: SseBlock, event: StreamEvent): boolean {
-  return !block.data.includes('"type"') && block.event === event.type;
+/**
+ * Whether the event's own text is already the log's form: the `event:` line names its type, and
+ * its data opens with that type, as the API writes it (data without a type of its own, which
+ * the decoder gives the `event:` line's, is written again with it).
+ */
+function passesAsItCame(block: SseBlock, type: string): boolean {
+  return block.canonical && block.event === type && block.data.startsWith(`{"type":"${type}"`);
 }

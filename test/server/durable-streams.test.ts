@@ -366,19 +366,24 @@ class SlowLog extends MemoryStreamLog {
   }
 }
 
+/** A gateway in front of `sim`, its answers logged to `log`. */
+function gatewayOver(sim: Simulator, log: StreamLog): FastifyInstance {
+  return createServer({
+    registry: new ProviderRegistry({
+      env: {},
+      providers: { upstream: createAnthropicProvider({ apiKey: 'sk-up', baseURL: sim.url }) },
+    }),
+    apiKeys: [KEY],
+    pingIntervalMs: 0,
+    streamLog: log,
+  });
+}
+
 describe('a slow log', () => {
   it('holds each batch back from the client until it is logged: a client never has an event a takeover lacks', async () => {
     const sim = await Simulator.start({ pacing: { ttftMs: 0, tokensPerSecond: 400 } });
     const log = new SlowLog();
-    const app = createServer({
-      registry: new ProviderRegistry({
-        env: {},
-        providers: { upstream: createAnthropicProvider({ apiKey: 'sk-up', baseURL: sim.url }) },
-      }),
-      apiKeys: [KEY],
-      pingIntervalMs: 0,
-      streamLog: log,
-    });
+    const app = gatewayOver(sim, log);
     try {
       const url = await app.listen({ host: '127.0.0.1', port: 0 });
       const response = await post(url, '/v1/messages', messages(60));
@@ -409,15 +414,7 @@ describe("a stream's attempts", () => {
       pacing: { ttftMs: 0, tokensPerSecond: 2000 },
       faults: [{ dropAfterEvents: 8 }, {}],
     });
-    const app = createServer({
-      registry: new ProviderRegistry({
-        env: {},
-        providers: { upstream: createAnthropicProvider({ apiKey: 'sk-up', baseURL: sim.url }) },
-      }),
-      apiKeys: [KEY],
-      pingIntervalMs: 0,
-      streamLog: new MemoryStreamLog(),
-    });
+    const app = gatewayOver(sim, new MemoryStreamLog());
     try {
       const url = await app.listen({ host: '127.0.0.1', port: 0 });
       const live = await post(url, '/v1/messages', messages(40));

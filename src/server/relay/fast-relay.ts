@@ -8,6 +8,7 @@ import {
 } from '../../protocol/errors.ts';
 import type { Usage } from '../../protocol/message.ts';
 import type { MessageCreateParams } from '../../protocol/request.ts';
+import { discard } from '../../providers/http.ts';
 import { type RawSseSource, rawSseOf } from '../../providers/raw-sse.ts';
 import { PassThroughSplicer } from '../../resilience/pass-through.ts';
 import {
@@ -85,6 +86,8 @@ export async function relayPassThrough(
   try {
     const response = await plan.source.openSse(request, { signal: call.signal, headers });
     if (!isNodeStream(response.body)) {
+      // Not Node's own response (a runtime whose transport is fetch): let it go, the full path asks again.
+      await discard(response.body);
       await handOver(gateway, call, params, headers, durable, { chain: plan.chain });
       return;
     }
