@@ -140,6 +140,47 @@ describe.skipIf(!available)('the Redis stream log', () => {
     }
   });
 
+  it('group commit: appends made within the interval after a call, turn after turn, go together in the next call; a lone one goes at once; close sends what is gathering (a private Redis)', async () => {
+    const server = await PrivateRedis.start();
+    const intervalMs = 400;
+    const log = await openRedisStreamLog(server.url, { leaseMs: 60_000, appendIntervalMs: intervalMs });
+    const redis = new Redis(server.url);
+    try {
+      // EVALSHA, or EVAL the first time (the script not loaded yet): one script call either way.
+      const scriptCalls = async () => {
+        const stats = await redis.info('commandstats');
+        const calls = (command: string) =>
+          Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(stats)?.[1] ?? 0);
+        return calls('evalsha') + calls('eval');
+      };
+      const leases = await Promise.all(Array.from({ length: 5 }, () => log.create(newStream())));
+      const before = await scriptCalls();
+      // Nothing was appended yet: the first append goes out at once, not an interval later.
+      const firstSent = performance.now();
+      expect(await log.append(leases[0]!, batch(1, 1))).toBe('appended');
+      expect(performance.now() - firstSent).toBeLessThan(intervalMs);
+      expect((await scriptCalls()) - before).toBe(1);
+      // Four more, each in a turn of its own, within the interval: gathered into one call.
+      const gathered: Promise<string>[] = [];
+      for (const lease of leases.slice(1)) {
+        gathered.push(log.append(lease, batch(1, 1)));
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      expect((await scriptCalls()) - before).toBe(1);
+      expect(await Promise.all(gathered)).toEqual(['appended', 'appended', 'appended', 'appended']);
+      expect((await scriptCalls()) - before).toBe(2);
+      // An append still gathering when the log is closed is sent before the connection goes.
+      const last = log.append(leases[0]!, batch(2, 1));
+      await log.close();
+      expect(await last).toBe('appended');
+      expect(await redis.xlen(`sluice:streams:{${leases[0]!.streamId}}:log`)).toBe(2);
+    } finally {
+      redis.disconnect();
+      await log.close();
+      await server.kill();
+    }
+  });
+
   it('renews many leases as one script call: asked directly, and by the keepers at each tick (a private Redis, so only ours are counted)', async () => {
     const server = await PrivateRedis.start();
     const log = await openRedisStreamLog(server.url, { leaseMs: 300 });
