@@ -216,9 +216,7 @@ export class RedisStreamLog implements StreamLog {
         keys.push(meta, log);
         args.push(lease.token, entry.first, entry.last, entry.data);
       }
-      this.lastAppendCall = this.call(() =>
-        this.redis.streamAppendMany(keys.length, ...keys, ...args),
-      ).then(
+      this.lastAppendCall = this.call(() => this.redis.streamAppendMany(keys.length, ...keys, ...args)).then(
         (answers) => {
           for (const [i, append] of chunk.entries()) append.resolve(answers[i] ?? 'missing');
         },
