@@ -56,6 +56,11 @@ export interface ResilientStreamOptions {
    */
   firstAttemptFailed?: unknown;
   /**
+   * When the call began elsewhere (ms since the epoch, a gateway's pass-through relay that
+   * handed it over): the deadline counts from then, not from this stream's start.
+   */
+  startedAt?: number;
+  /**
    * Called once when the answer is complete, with the message as the consumer received it
    * (every attempt spliced): a consumer that needs the whole message need not assemble the
    * events a second time.
@@ -102,7 +107,13 @@ async function* resilientBatches(
   callerSignal?.addEventListener('abort', onCallerAbort, { once: true });
   const deadline =
     policy.deadlineMs > 0
-      ? setTimeout(() => call.abort(new DeadlineExceededError(policy.deadlineMs)), policy.deadlineMs)
+      ? setTimeout(
+          () => call.abort(new DeadlineExceededError(policy.deadlineMs)),
+          Math.max(
+            0,
+            policy.deadlineMs - (options.startedAt === undefined ? 0 : Date.now() - options.startedAt),
+          ),
+        )
       : undefined;
 
   let plan: AttemptPlan | { mode: 'finish' } = { mode: 'fresh' };

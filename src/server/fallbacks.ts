@@ -76,10 +76,12 @@ class FallbackBatches implements AsyncIterator<readonly StreamEvent[]> {
     // relayed as it comes, with the upstream's own name).
     const model = candidate.provider.name === 'sim' ? this.request.model : candidate.model;
     // An attempt that failed elsewhere was the first model's.
+    // What happened elsewhere (a failed first attempt, the time it took) was the first model's.
     const options =
-      this.position === 0 || this.options.firstAttemptFailed === undefined
+      this.position === 0 ||
+      (this.options.firstAttemptFailed === undefined && this.options.startedAt === undefined)
         ? this.options
-        : { ...this.options, firstAttemptFailed: undefined };
+        : { ...this.options, firstAttemptFailed: undefined, startedAt: undefined };
     const events = resilientStream(candidate.provider, { ...this.request, model }, options);
     return batchesOf(events)[Symbol.asyncIterator]();
   }

@@ -385,6 +385,20 @@ describe('usage, abort and deadline', () => {
     await expect(run).rejects.toBeInstanceOf(DeadlineExceededError);
   });
 
+  it('a call that began elsewhere (startedAt) has its deadline counted from then', async () => {
+    const provider = new ScriptedProvider(() => ({
+      error: new OverloadedError('busy', { retryAfterMs: 20 }),
+    }));
+    // Begun 59.95 s ago with a minute's deadline: without startedAt this would retry for a minute.
+    const run = collect(
+      resilientStream(provider, REQUEST, {
+        policy: { deadlineMs: 60_000, maxRetries: 100_000 },
+        startedAt: Date.now() - 59_950,
+      }),
+    );
+    await expect(run).rejects.toBeInstanceOf(DeadlineExceededError);
+  });
+
   it('an idle stall with retries exhausted is an IdleTimeoutError with the partial text', async () => {
     const provider = new ScriptedProvider(() => ({
       events: textMessageEvents(['only', ' this']),

@@ -195,6 +195,32 @@ describe('the pass-through relay', () => {
     }
   });
 
+  it('the deadline counts from the request across the hand-over to the full path, not from the hand-over', async () => {
+    // Every attempt stalls after 3 deltas of its own. The pass-through notices at 1.5 s (+ a wheel
+    // tick) and hands over with what is left of the 2 s deadline: the continuation ends on the
+    // deadline, long before its own idle timeout. Given a fresh 2 s, it would idle out and resume again.
+    const stall = { stallAfterDeltas: 3, stallMs: 60_000 };
+    const { app, url } = await gatewayWith([script(stall, stall, stall, stall)], {
+      policy: { idleTimeoutMs: 1500, deadlineMs: 2000, maxRetries: 10 },
+    });
+    try {
+      const response = await fetch(`${url}/v1/messages`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-api-key': KEY },
+        body: JSON.stringify({ ...REQUEST, model: 'p0:default' }),
+      });
+      expect(response.headers.get('sluice-relay')).toBe('pass-through');
+      const events = sseEvents(await response.text());
+      expect(events.at(-1)).toMatch(/^event: error\ndata: .*deadline/im);
+      const status = await fetch(`${url}/v1/streams/${response.headers.get('sluice-stream-id')}`, {
+        headers: { accept: 'application/json', 'x-api-key': KEY },
+      }).then((reply) => reply.json() as Promise<{ attempts: { kind: string }[] }>);
+      expect(status.attempts.map((attempt) => attempt.kind)).toEqual(['resume']);
+    } finally {
+      await app.close();
+    }
+  });
+
   it('an error event mid-answer: a retryable one is resumed, one that is not ends the stream with it', async () => {
     const { app, url } = await gatewayWith([
       script({ errorAfterDeltas: 4, errorType: 'overloaded_error' }, {}),

@@ -82,21 +82,24 @@ export async function relayPassThrough(
   const first = plan.chain[0]!;
   telemetry.model(first.ref);
   const request = { ...params, model: first.model };
+  // The deadline counts from here, across a hand-over to the full path too.
+  const startedAt = Date.now();
   let outcome: Outcome;
   try {
     const response = await plan.source.openSse(request, { signal: call.signal, headers });
     if (!isNodeStream(response.body)) {
       // Not Node's own response (a runtime whose transport is fetch): let it go, the full path asks again.
       await discard(response.body);
-      await handOver(gateway, call, params, headers, durable, { chain: plan.chain });
+      await handOver(gateway, call, params, headers, durable, { chain: plan.chain, startedAt });
       return;
     }
     durable.relayName = 'pass-through';
-    outcome = await new PassThrough(response.body, durable, call, plan).run();
+    outcome = await new PassThrough(response.body, durable, call, plan, startedAt).run();
   } catch (error) {
     // Before its first byte: the full path takes the failure as its first attempt's (retries, fallbacks).
     await handOver(gateway, call, params, headers, durable, {
       firstAttemptFailed: errorFromTransport(error),
+      startedAt,
     });
     return;
   }
@@ -111,7 +114,7 @@ export async function relayPassThrough(
   }
   const { error, entries, deltas } = outcome;
   if (entries.length === 0) {
-    await handOver(gateway, call, params, headers, durable, { firstAttemptFailed: error });
+    await handOver(gateway, call, params, headers, durable, { firstAttemptFailed: error, startedAt });
     return;
   }
   // As the full path decides after a failure: a retry-after longer than the policy waits is final too.
@@ -143,6 +146,7 @@ export async function relayPassThrough(
     continueFrom: decodeEntries(entries),
     chain: [first],
     firstTokenSeen: deltas > 0,
+    startedAt,
   };
   await handOver(gateway, call, params, headers, durable, start);
 }
@@ -203,7 +207,13 @@ class PassThrough implements Watched {
   private settle: ((outcome: Outcome) => void) | undefined;
   private paused = false;
 
-  constructor(body: IncomingMessage, durable: DurableReply, call: ModelCall, plan: PassThroughPlan) {
+  constructor(
+    body: IncomingMessage,
+    durable: DurableReply,
+    call: ModelCall,
+    plan: PassThroughPlan,
+    startedAt: number,
+  ) {
     const { policy } = plan;
     this.encode = plan.encode;
     this.body = body;
@@ -211,7 +221,7 @@ class PassThrough implements Watched {
     this.call = call;
     this.idleTimeoutMs = policy.idleTimeoutMs;
     this.deadlineMs = policy.deadlineMs;
-    this.deadlineAt = policy.deadlineMs > 0 ? Date.now() + policy.deadlineMs : Number.POSITIVE_INFINITY;
+    this.deadlineAt = policy.deadlineMs > 0 ? startedAt + policy.deadlineMs : Number.POSITIVE_INFINITY;
     this.splicer = new PassThroughSplicer({ holdNonText: policy.resume });
   }
 

@@ -64,6 +64,8 @@ export interface CallStart {
   chain?: readonly ResolvedModel[];
   /** The first token already reached the client (it is not reported again). */
   firstTokenSeen?: boolean;
+  /** When the first model's call began elsewhere (ms since the epoch): its deadline counts from then. */
+  startedAt?: number;
 }
 
 /** Starts the request's telemetry (with the caller's key label) and its signal. */
@@ -112,7 +114,7 @@ export function callModel(
   start: CallStart = {},
 ): BatchedIterable<StreamEvent> {
   const { telemetry, signal } = call;
-  const { continueFrom, firstAttemptFailed } = start;
+  const { continueFrom, firstAttemptFailed, startedAt } = start;
   const chain = start.chain ?? gateway.models.resolveChain(params.model);
   telemetry.model(chain[0]!.ref);
   const before = { ...call.spent };
@@ -131,6 +133,7 @@ export function callModel(
       signal,
       continueFrom,
       firstAttemptFailed,
+      startedAt,
       publicError: (error) => publicUpstreamError(error, gateway.scrubber),
       onRetry: (info) => {
         trace?.onRetry(info);
