@@ -2,6 +2,9 @@
  * `node bench/gateway/profile.ts [N] [streamsPerSlot] [tps]`: one Sluice gateway in front of the
  * paced simulator, under N concurrent streams, with V8's CPU profiler on; prints the functions
  * with the most self time. For finding where the relay's CPU goes, not for figures.
+ * PROFILE_INTERVAL_US sets the sampling interval, PROFILE_FULL=1 turns the pass-through off,
+ * PROFILE_STORE picks the stream log (a Redis URL), PROFILE_NODE_FLAGS adds Node/V8 flags to
+ * the gateway alone (`--single-threaded-gc`, `--max-semi-space-size=64`).
  */
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -37,6 +40,8 @@ const server = await startServerProcess(
     '--cpu-prof',
     `--cpu-prof-dir=${dir}`,
     `--cpu-prof-interval=${process.env.PROFILE_INTERVAL_US ?? 1000}`,
+    // Node or V8 flags to try on the gateway alone (`--single-threaded-gc`, a semi-space size).
+    ...(process.env.PROFILE_NODE_FLAGS?.split(' ').filter(Boolean) ?? []),
     cli,
     'serve',
     '--port',
