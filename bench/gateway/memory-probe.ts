@@ -15,11 +15,10 @@
  * between steps grouped by V8 node type and constructor name. About 40 s, under one core.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { cleanupAll, makeTempDir, printed, startServerProcess, type ServerProcess } from './children.ts';
+import { cleanupAll, makeTempDir, printed, type ServerProcess, startServerProcess } from './children.ts';
 import { PeakSampler, rssBytes } from './procstat.ts';
 import { anthropicRequest, EXPECTED_DELTAS } from './requests.ts';
 import { startLoadGenerator, startUpstream } from './workers.ts';
@@ -62,9 +61,14 @@ async function startGateway(): Promise<ServerProcess> {
   }
   if (target === 'node-pipe') {
     const pipe = fileURLToPath(new URL('./node-pipe.ts', import.meta.url));
-    return startServerProcess('node-pipe', process.execPath, (port) => [...nodeFlags, pipe, String(port), slow.url], {
-      env,
-    });
+    return startServerProcess(
+      'node-pipe',
+      process.execPath,
+      (port) => [...nodeFlags, pipe, String(port), slow.url],
+      {
+        env,
+      },
+    );
   }
   throw new TypeError(`memory-probe: unknown target ${target} (sluice or node-pipe)`);
 }
@@ -83,6 +87,7 @@ const run = (server: ServerProcess, model: 'slow' | 'fast', concurrency: number)
 interface Figures {
   rss: number;
   heapUsed: number;
+  heapCommitted: number;
   external: number;
   arrayBuffers: number;
   mallocedMemory: number;
@@ -92,6 +97,21 @@ interface Step {
   before: Figures;
   after: Figures;
   groups: Map<string, { count: number; size: number }>;
+}
+
+let figured = 0;
+/** The gateway's memory figures now, without a GC (SIGWINCH to the hook). */
+async function figures(pid: number): Promise<Figures> {
+  const file = join(dir, `figures-${++figured}.json`);
+  process.kill(pid, 'SIGWINCH');
+  for (;;) {
+    await sleep(50);
+    try {
+      return JSON.parse(readFileSync(file, 'utf8')) as Figures;
+    } catch {
+      // Not written yet.
+    }
+  }
 }
 
 let taken = 0;
@@ -171,10 +191,20 @@ async function rssPass(): Promise<void> {
   await sleep(500);
   const idle = rssBytes(pid)!;
   const sampler = new PeakSampler([pid]);
+  const atIdle = await figures(pid);
   if (target === 'sluice') await run(server, 'fast', n);
   const afterEnded = rssBytes(pid)!;
-  const held = await run(server, 'slow', n);
+  const holding = run(server, 'slow', n);
+  await sleep(RAMP_MS + (EXPECTED_DELTAS * 1000) / heldTps / 3);
+  const atHeld = await figures(pid);
+  const held = await holding;
   const peak = sampler.stop();
+  const per = (key: keyof Figures) => kb((atHeld[key] - atIdle[key]) / n);
+  console.log(
+    `${target}: with ${n} held, over idle, per stream (no GC forced): RSS ${per('rss')}; V8 heap committed ${per('heapCommitted')}, ` +
+      `used ${per('heapUsed')}; external ${per('external')} (array buffers ${per('arrayBuffers')}); ` +
+      `the rest of RSS (native: sockets, parsers, malloc) ${kb((atHeld.rss - atHeld.heapCommitted - atHeld.external - (atIdle.rss - atIdle.heapCommitted - atIdle.external)) / n)}`,
+  );
   console.log(
     `${target}: RSS idle ${kb(idle)}, after ${target === 'sluice' ? `${n} ended answers ${kb(afterEnded)}` : '—'}, ` +
       `peak with ${n} held ${kb(peak)} (${held.errors} errors, ${held.stalled} stalled); ` +

@@ -81,8 +81,12 @@ export class StreamProducer {
 
   /** Calls `listener` once the producer is done (ended, failed, released); at once if it is. */
   whenDone(listener: () => void): void {
-    if (this.done) listener();
-    else (this.doneListeners ??= []).push(listener);
+    if (this.done) {
+      listener();
+      return;
+    }
+    this.doneListeners ??= [];
+    this.doneListeners.push(listener);
   }
 
   /** The id of the last event logged (0 before any). */

@@ -246,9 +246,11 @@ export class MemoryStreamLog implements StreamLog {
       this.checkOpen();
       const stream = this.live(id);
       if (!stream) throw new StreamNotFoundError(id);
-      index ??= stream.entries.firstAfter(after);
-      while (index < stream.entries.length) {
-        const entry = stream.entries.at(index++);
+      // One view per pass: an ended stream's entries are unpacked once, not per entry.
+      const entries = stream.entries.view();
+      index ??= entries.firstAfter(after);
+      while (index < entries.length) {
+        const entry = entries.at(index++);
         // A reader that started ahead of the producer skips what it asked not to see.
         if (entry.last <= after) continue;
         const cut = entryAfter(entry, after);
