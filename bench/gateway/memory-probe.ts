@@ -181,8 +181,9 @@ function diff(from: Step, to: Step, streams: number): void {
 }
 
 /**
- * The bench's sequence without snapshots (they take memory of their own): idle, N answers to
- * their end (Sluice), N held; peak RSS sampled every 100 ms throughout.
+ * The gateway bench's held-streams sequence, without snapshots (they take memory of their
+ * own): idle, a warm-up of N streams, then N slots of two streams each, both ramped over one
+ * stream's length; RSS sampled every 100 ms throughout, the figures taken halfway through.
  */
 async function rssPass(): Promise<void> {
   const server = await startGateway();
@@ -190,25 +191,34 @@ async function rssPass(): Promise<void> {
   await run(server, 'fast', 10);
   await sleep(500);
   const idle = rssBytes(pid)!;
-  const sampler = new PeakSampler([pid]);
   const atIdle = await figures(pid);
-  if (target === 'sluice') await run(server, 'fast', n);
-  const afterEnded = rssBytes(pid)!;
-  const holding = run(server, 'slow', n);
-  await sleep(RAMP_MS + (EXPECTED_DELTAS * 1000) / heldTps / 3);
+  const sampler = new PeakSampler([pid]);
+  const streamMs = (EXPECTED_DELTAS * 1000) / heldTps;
+  const paced = (streamsPerSlot: number) =>
+    load.run({
+      request: anthropicRequest(server.url, {}, target === 'sluice' ? 'slow:default' : 'default'),
+      concurrency: n,
+      streamsPerSlot,
+      rampMs: streamMs,
+      expectedDeltas: EXPECTED_DELTAS,
+      deadlineMs: (streamsPerSlot + 2) * streamMs + 10_000,
+    });
+  await paced(1);
+  const holding = paced(2);
+  await sleep(streamMs);
   const atHeld = await figures(pid);
   const held = await holding;
   const peak = sampler.stop();
   const per = (key: keyof Figures) => kb((atHeld[key] - atIdle[key]) / n);
+  const native = (f: Figures) => f.rss - f.heapCommitted - f.external;
   console.log(
-    `${target}: with ${n} held, over idle, per stream (no GC forced): RSS ${per('rss')}; V8 heap committed ${per('heapCommitted')}, ` +
-      `used ${per('heapUsed')}; external ${per('external')} (array buffers ${per('arrayBuffers')}); ` +
-      `the rest of RSS (native: sockets, parsers, malloc) ${kb((atHeld.rss - atHeld.heapCommitted - atHeld.external - (atIdle.rss - atIdle.heapCommitted - atIdle.external)) / n)}`,
+    `${target}: RSS idle ${kb(idle)}, peak ${kb(peak)} (${held.errors} errors, ${held.stalled} stalled); ` +
+      `(peak − idle) ÷ N = ${kb((peak - idle) / n)} per held stream, as the gateway bench counts it`,
   );
   console.log(
-    `${target}: RSS idle ${kb(idle)}, after ${target === 'sluice' ? `${n} ended answers ${kb(afterEnded)}` : '—'}, ` +
-      `peak with ${n} held ${kb(peak)} (${held.errors} errors, ${held.stalled} stalled); ` +
-      `(peak − idle) ÷ N = ${kb((peak - idle) / n)} per held stream`,
+    `  halfway, over idle, per stream (no GC forced): RSS ${per('rss')}; V8 heap committed ${per('heapCommitted')}, ` +
+      `used ${per('heapUsed')}; external ${per('external')} (array buffers ${per('arrayBuffers')}); ` +
+      `the rest (native: sockets, parsers, malloc) ${kb((native(atHeld) - native(atIdle)) / n)}`,
   );
   await server.process.stop();
 }

@@ -142,6 +142,20 @@ const DEFLATE = { level: 6, windowBits: 12, memLevel: 4 };
 /** Header: the entry count and the first id, then each entry's end (u32) and last id (f64). */
 const HEADER_BYTES = 16;
 
+let scratchBuffer = Buffer.allocUnsafeSlow(16 * 1024);
+
+/**
+ * `bytes` of one buffer kept for every seal (they run one at a time). A buffer per seal came
+ * from Node's shared pool, whose 64 KiB slabs, held past a few young collections, were
+ * promoted and then kept as garbage until a full one: 35 KB of external memory per held
+ * stream in the probe, more than the deflating saved.
+ */
+function scratch(bytes: number): Buffer {
+  if (scratchBuffer.length < bytes)
+    scratchBuffer = Buffer.allocUnsafeSlow(Math.max(bytes, scratchBuffer.length * 2));
+  return scratchBuffer.subarray(0, bytes);
+}
+
 /** A `Flat` deflated: header, ends, lasts, then the text in UTF-8. */
 class Packed {
   readonly bytes: Uint8Array;
@@ -157,7 +171,7 @@ class Packed {
   static of(flat: Flat): Packed {
     const count = flat.count;
     const indexBytes = HEADER_BYTES + count * 12;
-    const plain = Buffer.allocUnsafe(indexBytes + Buffer.byteLength(flat.text));
+    const plain = scratch(indexBytes + Buffer.byteLength(flat.text));
     plain.writeUInt32LE(count, 0);
     plain.writeUInt32LE(0, 4);
     plain.writeDoubleLE(flat.first, 8);
