@@ -17,7 +17,7 @@ export interface EntryView {
  * text's size; one flat string took little more than the text, but twice that as soon as one
  * character is past Latin-1 (a curly quote: V8 then stores every character in two bytes),
  * 17.6 KB for the bench's 64-event answer. Deflated with its index: about 0.9 KB, for about
- * 0.1 ms of CPU at the end and 0.03 ms per read of an ended stream (measured, in
+ * 0.1 ms of CPU at the end and 0.08 ms per read of an ended stream (measured, in
  * docs/ARCHITECTURE.md). Readers see the same entries either way, through `view()`.
  */
 export class EntryList {
