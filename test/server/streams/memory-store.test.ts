@@ -26,7 +26,11 @@ describe('the memory stream log', () => {
     const lease = await log.create(stream);
     await log.append(lease, batch(1, 1));
     const unsubscribe = log.onCancel(stream.id, () => {});
-    const reading = Array.fromAsync(log.read(stream.id, { after: 1 }));
+    const reading = (async () => {
+      for await (const _ of log.read(stream.id, { after: 1 })) {
+        // Nothing after id 1: the reader waits for a write, which the finish is.
+      }
+    })();
     await log.finish(lease, { message: undefined, usage: null });
     await reading;
     unsubscribe();
