@@ -1,18 +1,22 @@
 /**
  * Where a gateway's memory per held stream goes (issue 20's memory goal).
  *
- *   node bench/gateway/memory-probe.ts [sluice|node-pipe] [N]
+ *   node_modules/.bin/node bench/gateway/memory-probe.ts [sluice|node-pipe] [N=1000]
  *
- * (Node 24; `PROBE_FULL=1`: the full relay instead of the pass-through; `PROBE_TPS`: the held
- * streams' pacing, 5 deltas a second by default, so 64 deltas hold a stream ~13 s.) One gateway
- * in front of the paced simulator, preloaded with memory-probe-hook.ts, which on SIGUSR2 writes
- * its memory figures before and after a full GC and a heap snapshot. Steps, each ending with a
- * snapshot: idle (after a small JIT warm-up); for Sluice, N answers run to their end at a fast
- * pace (what the memory stream log keeps of ended streams); N streams held open at the slow
- * pace (the snapshot is taken while they wait between events). Prints per stream: RSS growth as
- * the gateway bench counts it ((peak − idle) ÷ N, idle before the N answers), V8 heap used before
- * and after the full GC (the difference is garbage not yet collected), and the snapshot diff
- * between steps grouped by V8 node type and constructor name. About 40 s, under one core.
+ * Environment: `PROBE_TPS` the held streams' pacing (5 deltas a second, as the bench's held
+ * phase; 10 halves the run), `PROBE_PASS=rss|heap` one pass only, `PROBE_FULL=1` the full relay
+ * instead of the pass-through, `PROBE_DIR` keep the snapshots there, `PROBE_TOP` rows shown.
+ * Each pass starts its own gateway (memory log) in front of the paced simulator, preloaded with
+ * memory-probe-hook.ts (SIGUSR2: figures before and after a full GC, and a heap snapshot;
+ * SIGWINCH: figures alone).
+ * - rss: the gateway bench's held sequence (a warm-up of N streams, then N slots of two, ramped
+ *   over a stream's length): (peak − idle) ÷ N as the bench counts it, and halfway through, what
+ *   the growth is made of (V8 heap committed and used, external, the native rest). ~40 s at 10/s.
+ * - heap: snapshots at idle (after a small JIT warm-up), after N answers run to their end at a
+ *   fast pace (for Sluice: what the memory log keeps of ended streams), and a third of the way
+ *   into N held streams; per stream, V8 heap used before and after the full GC (the difference is
+ *   garbage not yet collected) and the snapshot diff grouped by V8 node type and constructor.
+ *   ~30 s. Both under one core.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
