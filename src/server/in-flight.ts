@@ -13,6 +13,11 @@ export class InFlight {
     shutdown.addEventListener('abort', () => this.abortAll(), { once: true });
   }
 
+  /** How many are tracked now. */
+  get size(): number {
+    return this.controllers.size;
+  }
+
   /** Aborts `controller` at shutdown (at once if it has begun) until the returned release is called. */
   track(controller: AbortController): () => void {
     if (this.shutdown.aborted) {

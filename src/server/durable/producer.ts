@@ -50,6 +50,8 @@ export class StreamProducer {
   private done = false;
   private readers = 0;
   private detachTimer: NodeJS.Timeout | undefined;
+  /** Told once when the producer is done (`whenDone`). */
+  private doneListeners: (() => void)[] | undefined;
   /** The last append still in flight (a log across the network); undefined when none is. */
   private appended: Promise<unknown> | undefined;
 
@@ -75,6 +77,16 @@ export class StreamProducer {
       onCancelRequested: () => stop('cancelled'),
     });
     this.unsubscribeCancel = log.onCancel(this.id, () => stop('cancelled'));
+  }
+
+  /** Calls `listener` once the producer is done (ended, failed, released); at once if it is. */
+  whenDone(listener: () => void): void {
+    if (this.done) {
+      listener();
+      return;
+    }
+    this.doneListeners ??= [];
+    this.doneListeners.push(listener);
   }
 
   /** The id of the last event logged (0 before any). */
@@ -215,6 +227,9 @@ export class StreamProducer {
     if (!this.logBroken) this.keeper.stop();
     this.unsubscribeCancel();
     this.handlers.onDone(this);
+    const listeners = this.doneListeners ?? [];
+    this.doneListeners = undefined;
+    for (const listener of listeners) listener();
     return true;
   }
 

@@ -38,11 +38,13 @@ export function bindGeneration(gateway: GatewayContext, reply: FastifyReply, pro
 
 /**
  * Counts a generation as in flight (a shutdown waits for it, then aborts it) until it is
- * aborted or the returned release is called.
+ * aborted, its producer is done, or the returned release is called. Without the producer's
+ * end, every stream that ended unaborted stayed in the set for the life of the process.
  */
 export function trackGeneration(gateway: GatewayContext, producer: StreamProducer): () => void {
   const release = gateway.inFlight.track(producer.generation);
   producer.generation.signal.addEventListener('abort', release, { once: true });
+  producer.whenDone(release);
   return release;
 }
 

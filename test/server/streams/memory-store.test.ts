@@ -20,6 +20,25 @@ describe('the memory stream log', () => {
     await log.close();
   });
 
+  it('keeps no reader or cancel sets for an ended stream it holds until its TTL', async () => {
+    const log = new MemoryStreamLog();
+    const stream = newStream();
+    const lease = await log.create(stream);
+    await log.append(lease, batch(1, 1));
+    const unsubscribe = log.onCancel(stream.id, () => {});
+    const reading = (async () => {
+      for await (const _ of log.read(stream.id, { after: 1 })) {
+        // Nothing after id 1: the reader waits for a write, which the finish is.
+      }
+    })();
+    await log.finish(lease, { message: undefined, usage: null });
+    await reading;
+    unsubscribe();
+    const kept = (log as unknown as { streams: Map<string, object> }).streams.get(stream.id);
+    expect(kept).toMatchObject({ waiters: undefined, cancelHandlers: undefined });
+    await log.close();
+  });
+
   it('after close, every call fails with StreamStoreUnavailableError', async () => {
     const log = new MemoryStreamLog();
     await log.close();
