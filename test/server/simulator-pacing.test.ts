@@ -100,6 +100,47 @@ describe('the simulator’s SSE frames', () => {
   });
 });
 
+describe('the simulator’s response headers', () => {
+  it('reach the client even when a fault drops the stream before its first event', async () => {
+    const simulator = await Simulator.start({ pacing: { ttftMs: 0, tokensPerSecond: 0 } });
+    try {
+      const response = await headersThenCut(simulator.url, { dropAfterEvents: 0 });
+      expect(response).toEqual({
+        status: 200,
+        type: 'text/event-stream; charset=utf-8',
+        body: '',
+        complete: false,
+      });
+    } finally {
+      await simulator.close();
+    }
+  });
+});
+
+function headersThenCut(url: string, fault: unknown) {
+  return new Promise<{ status?: number; type?: string; body: string; complete: boolean }>(
+    (resolve, reject) => {
+      const headers = { 'content-type': 'application/json', 'x-sluice-fault': JSON.stringify(fault) };
+      const req = request(new URL('/v1/messages', url), { method: 'POST', headers }, (res) => {
+        let body = '';
+        res.on('data', (chunk: Buffer) => {
+          body += chunk.toString('utf8');
+        });
+        res.on('close', () =>
+          resolve({
+            status: res.statusCode,
+            type: res.headers['content-type'],
+            body,
+            complete: res.complete,
+          }),
+        );
+      });
+      req.on('error', reject);
+      req.end(JSON.stringify(REQUEST));
+    },
+  );
+}
+
 function streamed(url: string, fault?: unknown): Promise<string> {
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = { 'content-type': 'application/json' };
