@@ -18,15 +18,16 @@ describe('PacingWheel', () => {
   afterEach(() => vi.useRealTimers());
 
   it('runs what is due in the same millisecond on one timer, in order, and not what was cancelled', () => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'performance'] });
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
     const wheel = new PacingWheel();
     const ran: string[] = [];
     wheel.schedule(200, () => ran.push('a'));
-    const cancel = wheel.schedule(200, () => ran.push('cancelled'));
+    const cancelled = () => ran.push('cancelled');
+    const due = wheel.schedule(200, cancelled);
     wheel.schedule(200, () => ran.push('b'));
     wheel.schedule(300, () => ran.push('later'));
     expect(vi.getTimerCount()).toBe(2);
-    cancel();
+    wheel.cancel(due, cancelled);
     vi.advanceTimersByTime(199);
     expect(ran).toEqual([]);
     vi.advanceTimersByTime(1);
@@ -37,7 +38,7 @@ describe('PacingWheel', () => {
   });
 
   it('a pause ends false as soon as its response closes, and its slot no longer runs it', async () => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'performance'] });
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
     const wheel = new PacingWheel();
     const closed = new AbortController();
     const pause = new StreamPause(wheel, closed.signal);
@@ -48,6 +49,8 @@ describe('PacingWheel', () => {
     closed.abort();
     expect(await second).toBe(false);
     expect(await pause.for(100)).toBe(false);
+    // The cancelled wait's timer is gone too: a stall cut short does not hold the process.
+    expect(vi.getTimerCount()).toBe(0);
   });
 });
 

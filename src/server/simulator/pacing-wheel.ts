@@ -1,32 +1,47 @@
 /**
  * Timers for paced streams, one per millisecond rather than one per stream and token: a
  * simulator holding 5000 streams at 5 tokens a second has ~25 tokens due every millisecond,
- * and a Node timer, a promise and an abort listener for each one was most of its CPU.
+ * and a Node timer, a promise and an abort listener for each one was a large share of its CPU.
  */
 export class PacingWheel {
   /** Due time (whole ms on performance.now()) → what runs then, in the order it was scheduled. */
-  private readonly slots = new Map<number, Set<() => void>>();
+  private readonly slots = new Map<number, Slot>();
 
-  /** Runs `callback` in `ms` (rounded up to the next whole ms); returns what cancels it. */
-  schedule(ms: number, callback: () => void): () => void {
+  /** Runs `callback` in `ms` (rounded up to the next whole ms); returns its due time, for `cancel`. */
+  schedule(ms: number, callback: () => void): number {
     const due = Math.ceil(performance.now() + ms);
     let slot = this.slots.get(due);
     if (slot === undefined) {
-      slot = new Set();
-      this.slots.set(due, slot);
       // setTimeout fires at once beyond 2^31-1 ms: longer waits are capped there (~24.8 days).
-      setTimeout(() => this.fire(due), Math.min(Math.max(0, due - performance.now()), 2 ** 31 - 1));
+      const wait = Math.min(Math.max(0, due - performance.now()), 2 ** 31 - 1);
+      slot = { callbacks: new Set(), timer: setTimeout(() => this.fire(due), wait) };
+      this.slots.set(due, slot);
     }
-    slot.add(callback);
-    const pending = slot;
-    return () => pending.delete(callback);
+    slot.callbacks.add(callback);
+    return due;
+  }
+
+  /**
+   * `callback`, scheduled for `due`, will not run (no closure per wait to cancel it). A slot
+   * left empty loses its timer: a cancelled long stall must not keep the process alive.
+   */
+  cancel(due: number, callback: () => void): void {
+    const slot = this.slots.get(due);
+    if (slot === undefined || !slot.callbacks.delete(callback) || slot.callbacks.size > 0) return;
+    clearTimeout(slot.timer);
+    this.slots.delete(due);
   }
 
   private fire(due: number): void {
     const slot = this.slots.get(due);
     this.slots.delete(due);
-    if (slot !== undefined) for (const callback of slot) callback();
+    if (slot !== undefined) for (const callback of slot.callbacks) callback();
   }
+}
+
+interface Slot {
+  callbacks: Set<() => void>;
+  timer: ReturnType<typeof setTimeout>;
 }
 
 /**
@@ -36,7 +51,8 @@ export class PacingWheel {
 export class StreamPause {
   private readonly wheel: PacingWheel;
   private readonly closed: AbortSignal;
-  private cancel: (() => void) | undefined;
+  /** The due time of the wait in progress, if any. */
+  private due: number | undefined;
   private wake: ((open: boolean) => void) | undefined;
 
   constructor(wheel: PacingWheel, closed: AbortSignal) {
@@ -50,7 +66,7 @@ export class StreamPause {
     if (this.closed.aborted) return Promise.resolve(false);
     return new Promise((resolve) => {
       this.wake = resolve;
-      this.cancel = this.wheel.schedule(ms, this.elapsed);
+      this.due = this.wheel.schedule(ms, this.elapsed);
     });
   }
 
@@ -58,8 +74,8 @@ export class StreamPause {
 
   private end(open: boolean): void {
     const wake = this.wake;
-    this.cancel?.();
-    this.cancel = undefined;
+    if (this.due !== undefined) this.wheel.cancel(this.due, this.elapsed);
+    this.due = undefined;
     this.wake = undefined;
     wake?.(open);
   }
