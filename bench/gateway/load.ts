@@ -70,8 +70,8 @@ export interface LoadResult {
 export interface StreamRecord {
   startedAt: number;
   status: number | undefined;
-  /** Arrival of every frame (SSE event / OpenAI chunk), ms after `startedAt`. */
-  frameTimes: number[];
+  /** Frames (SSE events / OpenAI chunks) that arrived. */
+  frames: number;
   /** Arrival of every content delta frame, ms after `startedAt`. */
   deltaTimes: number[];
   /** A terminal frame arrived (`message_stop`, `[DONE]`). */
@@ -105,10 +105,11 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     expired = true;
     for (const destroy of open) destroy();
   }, options.deadlineMs ?? DEFAULT_DEADLINE_MS);
+  const prepared = prepare(options.request);
   const slot = async (index: number) => {
     if (rampMs > 0) await sleep((index * rampMs) / concurrency);
     for (let stream = 0; stream < streamsPerSlot && !expired; stream++) {
-      records.push(await openStream(options, open));
+      records.push(await openStream(options, prepared, open));
     }
   };
   try {
@@ -126,16 +127,35 @@ function closeIdle(agent: Agent): void {
   }
 }
 
+/** What every stream of a run sends: its URL, headers and body, built once. */
+interface PreparedRequest {
+  target: URL;
+  headers: Record<string, string | number>;
+  body: Buffer;
+}
+
+function prepare(request: RequestSpec): PreparedRequest {
+  const body = Buffer.from(request.body, 'utf8');
+  return {
+    target: new URL(request.path, request.url),
+    headers: { ...request.headers, 'content-type': 'application/json', 'content-length': body.length },
+    body,
+  };
+}
+
 /** One stream; while it is open, `open` holds what destroys it (the run's deadline calls it). */
-function openStream(options: LoadOptions, open: Set<() => void>): Promise<StreamRecord> {
+function openStream(
+  options: LoadOptions,
+  { target, headers, body }: PreparedRequest,
+  open: Set<() => void>,
+): Promise<StreamRecord> {
   const { request, stallMs = DEFAULT_STALL_MS } = options;
-  const target = new URL(request.path, request.url);
   return new Promise((resolve) => {
     const attempt = (retried: boolean) => {
       const record: StreamRecord = {
         startedAt: performance.now(),
         status: undefined,
-        frameTimes: [],
+        frames: 0,
         deltaTimes: [],
         complete: false,
         error: undefined,
@@ -159,11 +179,7 @@ function openStream(options: LoadOptions, open: Set<() => void>): Promise<Stream
         {
           method: 'POST',
           agent: options.agent ?? sharedAgent,
-          headers: {
-            ...request.headers,
-            'content-type': 'application/json',
-            'content-length': Buffer.byteLength(request.body),
-          },
+          headers,
         },
         (res) => {
           responded = true;
@@ -179,11 +195,10 @@ function openStream(options: LoadOptions, open: Set<() => void>): Promise<Stream
             return;
           }
           const frames = new FrameCounter(request.format);
-          res.setEncoding('utf8');
-          res.on('data', (chunk: string) => {
+          res.on('data', (chunk: Buffer) => {
             const now = performance.now();
             const seen = frames.push(chunk);
-            for (let i = 0; i < seen.frames; i++) record.frameTimes.push(now - record.startedAt);
+            record.frames += seen.frames;
             for (let i = 0; i < seen.deltas; i++) record.deltaTimes.push(now - record.startedAt);
             if (seen.frames > 0) {
               if (now - lastFrameAt > stallMs) record.silentTooLong = true;
@@ -214,60 +229,113 @@ function openStream(options: LoadOptions, open: Set<() => void>): Promise<Stream
         finish();
       };
       open.add(destroy);
-      req.end(request.body);
+      req.end(body);
     };
     attempt(false);
   });
 }
 
-interface Seen {
+/** What the frames completed by one chunk were; reset by every `push`. */
+export interface Seen {
   frames: number;
   deltas: number;
   terminal: boolean;
   error: string | undefined;
 }
 
+const LF = 0x0a;
+const CR = 0x0d;
+const marker = (text: string) => Buffer.from(text, 'latin1');
+const ANTHROPIC_DELTA = marker('event: content_block_delta');
+const ANTHROPIC_STOP = marker('event: message_stop');
+const ANTHROPIC_ERROR = marker('event: error');
+const OPENAI_DONE = marker('data: [DONE]');
+const OPENAI_ERROR = marker('"error":{');
+const OPENAI_CONTENT = marker('"content":"');
+const OPENAI_EMPTY_CONTENT = marker('"content":""');
+const NOTHING = Buffer.alloc(0);
+
 /**
- * Splits an SSE body into frames (blank-line separated events) and classifies them with plain
- * string tests: parsing JSON at 250,000 frames a second would make the load generator the
- * bottleneck. Text inside JSON strings cannot fake the markers: its quotes are escaped.
+ * Splits an SSE body into frames (blank-line separated events) and classifies them by looking
+ * for markers in the bytes as they came: decoding, joining and matching strings at 25,000
+ * frames a second made the load generator a bottleneck of its own. Text inside JSON strings
+ * cannot fake the markers: its quotes are escaped. A CRLF counts as one line end (a CR just
+ * before the end of a chunk waits for the next); the markers hold no line ends, so finding
+ * them in the raw bytes finds what the same search finds in the text with CRLFs made LFs.
  */
 export class FrameCounter {
-  private pending = '';
+  /** What this chunk's frames were (the same object every time: read it before the next push). */
+  readonly seen: Seen = { frames: 0, deltas: 0, terminal: false, error: undefined };
+  /** The start of a frame whose end has not arrived yet (usually nothing). */
+  private pending: Buffer = NOTHING;
   private readonly format: Format;
 
   constructor(format: Format) {
     this.format = format;
   }
 
-  push(chunk: string): Seen {
-    // CRLF line ends become LF; a CR at the very end waits for its LF in the next chunk.
-    this.pending = (this.pending + chunk).replace(/\r\n/g, '\n');
-    const seen: Seen = { frames: 0, deltas: 0, terminal: false, error: undefined };
+  push(chunk: Buffer): Seen {
+    const seen = this.seen;
+    seen.frames = 0;
+    seen.deltas = 0;
+    seen.terminal = false;
+    seen.error = undefined;
+    // Only a frame split across chunks costs a copy.
+    const bytes = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
     let start = 0;
-    for (let end = this.pending.indexOf('\n\n'); end !== -1; end = this.pending.indexOf('\n\n', start)) {
-      const frame = this.pending.slice(start, end);
-      start = end + 2;
-      if (frame.trim() === '') continue;
-      seen.frames++;
-      this.classify(frame, seen);
+    for (let lf = bytes.indexOf(LF); lf !== -1; lf = bytes.indexOf(LF, lf + 1)) {
+      // A blank line: LF LF, or LF CR LF (the first line's own CR, if any, is not the frame's).
+      let next = lf + 1;
+      if (bytes[next] === CR) next++;
+      if (next >= bytes.length) break; // what follows decides: the next chunk
+      if (bytes[next] !== LF) continue;
+      const end = lf > start && bytes[lf - 1] === CR ? lf - 1 : lf;
+      this.frame(bytes, start, end);
+      start = next + 1;
+      lf = next;
     }
-    this.pending = this.pending.slice(start);
+    this.pending = start === bytes.length ? NOTHING : Buffer.from(bytes.subarray(start));
     return seen;
   }
 
-  private classify(frame: string, seen: Seen): void {
+  private frame(bytes: Buffer, start: number, end: number): void {
+    if (isBlank(bytes, start, end)) return;
+    const seen = this.seen;
+    seen.frames++;
+    const has = (text: Buffer) => within(bytes, text, start, end);
     if (this.format === 'anthropic') {
-      if (frame.includes('event: content_block_delta')) seen.deltas++;
-      else if (frame.includes('event: message_stop')) seen.terminal = true;
-      else if (frame.includes('event: error')) seen.error = `error event: ${frame.slice(0, 200)}`;
+      if (has(ANTHROPIC_DELTA)) seen.deltas++;
+      else if (has(ANTHROPIC_STOP)) seen.terminal = true;
+      else if (has(ANTHROPIC_ERROR)) seen.error = `error event: ${frameText(bytes, start, end)}`;
       return;
     }
-    if (frame.includes('data: [DONE]')) seen.terminal = true;
-    else if (frame.includes('"error":{')) seen.error = `error chunk: ${frame.slice(0, 200)}`;
+    if (has(OPENAI_DONE)) seen.terminal = true;
+    else if (has(OPENAI_ERROR)) seen.error = `error chunk: ${frameText(bytes, start, end)}`;
     // The first chunk carries the role with empty content: not a delta.
-    else if (frame.includes('"content":"') && !frame.includes('"content":""')) seen.deltas++;
+    else if (has(OPENAI_CONTENT) && !has(OPENAI_EMPTY_CONTENT)) seen.deltas++;
   }
+}
+
+/** Whether `text` occurs in bytes[start, end), without a view (an allocation) per search. */
+function within(bytes: Buffer, text: Buffer, start: number, end: number): boolean {
+  const at = bytes.indexOf(text, start);
+  return at !== -1 && at + text.length <= end;
+}
+
+/** Whitespace only, as String.prototype.trim sees it (the rare non-ASCII case is decoded). */
+function isBlank(bytes: Buffer, start: number, end: number): boolean {
+  let ascii = true;
+  for (let i = start; i < end; i++) {
+    const byte = bytes[i]!;
+    if (byte >= 0x80) ascii = false;
+    else if (byte !== 0x20 && (byte < 0x09 || byte > 0x0d)) return false;
+  }
+  return ascii || bytes.toString('utf8', start, end).trim() === '';
+}
+
+/** The frame's first 200 characters, with CRLFs as LFs, for an error sample. */
+function frameText(bytes: Buffer, start: number, end: number): string {
+  return bytes.toString('utf8', start, end).replace(/\r\n/g, '\n').slice(0, 200);
 }
 
 export function summarize(records: StreamRecord[], expectedDeltas: number, wallMs: number): LoadResult {
@@ -279,7 +347,7 @@ export function summarize(records: StreamRecord[], expectedDeltas: number, wallM
   let errors = 0;
   let stalled = 0;
   for (const record of records) {
-    frames += record.frameTimes.length;
+    frames += record.frames;
     deltas += record.deltaTimes.length;
     const first = record.deltaTimes[0];
     if (first !== undefined) ttfts.push(first);

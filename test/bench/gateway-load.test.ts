@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLoadAgent, FrameCounter, runLoad } from '../../bench/gateway/load.ts';
+import { createLoadAgent, type Format, FrameCounter, runLoad, type Seen } from '../../bench/gateway/load.ts';
 import { anthropicRequest, EXPECTED_DELTAS, openaiRequest } from '../../bench/gateway/requests.ts';
 import { Simulator } from '../../src/server/simulator/simulator.ts';
 
@@ -94,11 +94,102 @@ describe('gateway bench load generator', () => {
       'event: content_block_delta\r\ndata: {"text":"event: message_stop"}\r\n\r\nevent: message_stop\r\ndata: {}\r\n\r\n';
     const seen = { frames: 0, deltas: 0, terminal: false };
     for (let i = 0; i < body.length; i += 7) {
-      const part = counter.push(body.slice(i, i + 7));
+      const part = counter.push(Buffer.from(body.slice(i, i + 7)));
       seen.frames += part.frames;
       seen.deltas += part.deltas;
       seen.terminal ||= part.terminal;
     }
     expect(seen).toEqual({ frames: 4, deltas: 2, terminal: true });
   });
+
+  it.each([
+    ['anthropic', ANTHROPIC_BODY],
+    ['openai', OPENAI_BODY],
+  ] as const)(
+    'counts %s frames in bytes exactly as the string-matching counter did, however the body is cut',
+    (format, text) => {
+      for (const lineEnd of ['\n', '\r\n']) {
+        const body = Buffer.from(text.replaceAll('\n', lineEnd), 'utf8');
+        const expected = totals(new StringFrameCounter(format), [body.toString('utf8')]);
+        expect(expected.frames).toBeGreaterThan(4);
+        for (const size of [1, 2, 3, 5, 7, 13, 64, body.length]) {
+          const chunks: Buffer[] = [];
+          for (let i = 0; i < body.length; i += size) chunks.push(body.subarray(i, i + size));
+          expect(
+            totals(new FrameCounter(format), chunks),
+            `${format} ${JSON.stringify(lineEnd)} in ${size}s`,
+          ).toEqual(expected);
+        }
+      }
+    },
+  );
 });
+
+// Frames of both formats with the cases a byte scanner can get wrong: multi-byte characters
+// (cut anywhere), blank frames, a marker quoted inside a JSON string, error frames.
+const ANTHROPIC_BODY =
+  'event: message_start\ndata: {"type":"message_start"}\n\n' +
+  'event: content_block_delta\ndata: {"delta":{"text":"rivière 日本 \\"event: message_stop\\""}}\n\n' +
+  ' \t\n\n' +
+  'event: ping\ndata: {"type":"ping"}\n\n' +
+  'event: content_block_delta\ndata: {"delta":{"text":"é"}}\n\n' +
+  'event: error\ndata: {"type":"error","error":{"message":"Überlastet — 日本"}}\n\n' +
+  'event: message_stop\ndata: {}\n\n' +
+  'event: content_block_delta\ndata: {"cut":';
+const OPENAI_BODY =
+  'data: {"choices":[{"delta":{"role":"assistant","content":""}}]}\n\n' +
+  'data: {"choices":[{"delta":{"content":"日本 rivière"}}]}\n\n' +
+  '\n\n' +
+  'data: {"choices":[{"delta":{"content":"\\"content\\":\\"\\""}}]}\n\n' +
+  'data: {"error":{"message":"Überlastet"}}\n\n' +
+  'data: {"choices":[{"delta":{},"finish_reason":"stop"}]}\n\n' +
+  'data: [DONE]\n\n';
+
+function totals(counter: { push(chunk: never): Seen }, chunks: (string | Buffer)[]) {
+  const sum = { frames: 0, deltas: 0, terminal: false, errors: [] as string[] };
+  for (const chunk of chunks) {
+    const seen = counter.push(chunk as never);
+    sum.frames += seen.frames;
+    sum.deltas += seen.deltas;
+    sum.terminal ||= seen.terminal;
+    if (seen.error !== undefined) sum.errors.push(seen.error);
+  }
+  return sum;
+}
+
+/** The load generator's counter before it read bytes: decoded text, CRLFs replaced, string tests. */
+class StringFrameCounter {
+  private pending = '';
+  private readonly format: Format;
+
+  constructor(format: Format) {
+    this.format = format;
+  }
+
+  push(chunk: string): Seen {
+    this.pending = (this.pending + chunk).replace(/\r\n/g, '\n');
+    const seen: Seen = { frames: 0, deltas: 0, terminal: false, error: undefined };
+    let start = 0;
+    for (let end = this.pending.indexOf('\n\n'); end !== -1; end = this.pending.indexOf('\n\n', start)) {
+      const frame = this.pending.slice(start, end);
+      start = end + 2;
+      if (frame.trim() === '') continue;
+      seen.frames++;
+      this.classify(frame, seen);
+    }
+    this.pending = this.pending.slice(start);
+    return seen;
+  }
+
+  private classify(frame: string, seen: Seen): void {
+    if (this.format === 'anthropic') {
+      if (frame.includes('event: content_block_delta')) seen.deltas++;
+      else if (frame.includes('event: message_stop')) seen.terminal = true;
+      else if (frame.includes('event: error')) seen.error = `error event: ${frame.slice(0, 200)}`;
+      return;
+    }
+    if (frame.includes('data: [DONE]')) seen.terminal = true;
+    else if (frame.includes('"error":{')) seen.error = `error chunk: ${frame.slice(0, 200)}`;
+    else if (frame.includes('"content":"') && !frame.includes('"content":""')) seen.deltas++;
+  }
+}

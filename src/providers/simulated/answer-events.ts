@@ -15,16 +15,7 @@ const answerCache = new Map<string, StreamEvent[]>();
 /** The events of a simulated answer to `request`, deterministic for the same request; the caller's own copy. */
 export function simulatedEvents(request: MessageCreateParams): StreamEvent[] {
   if (textLongerThan(request, MAX_CACHED_REQUEST_CHARS)) return eventsOf(request);
-  const key = JSON.stringify(request);
-  let events = answerCache.get(key);
-  if (events) {
-    answerCache.delete(key);
-  } else {
-    events = eventsOf(request);
-    if (answerCache.size >= CACHED_ANSWERS) answerCache.delete(answerCache.keys().next().value as string);
-  }
-  answerCache.set(key, events);
-  return structuredClone(events);
+  return structuredClone(cachedEvents(request));
 }
 
 /**
@@ -36,6 +27,37 @@ export async function simulatedEventsSliced(
   signal?: AbortSignal,
 ): Promise<StreamEvent[]> {
   if (!textLongerThan(request, MAX_CACHED_REQUEST_CHARS)) return simulatedEvents(request);
+  return slicedEventsOf(request, signal);
+}
+
+/**
+ * Like `simulatedEventsSliced`, but the cached events themselves, not a copy: every stream of
+ * a load test shares one answer (a copy each costs more than sending it). Read-only: the
+ * caller must not change them, nor keep them where anyone could.
+ */
+export async function sharedSimulatedEvents(
+  request: MessageCreateParams,
+  signal?: AbortSignal,
+): Promise<readonly StreamEvent[]> {
+  if (!textLongerThan(request, MAX_CACHED_REQUEST_CHARS)) return cachedEvents(request);
+  return slicedEventsOf(request, signal);
+}
+
+/** The cached answer to a small request (the cache keeps the most recently used). */
+function cachedEvents(request: MessageCreateParams): StreamEvent[] {
+  const key = JSON.stringify(request);
+  let events = answerCache.get(key);
+  if (events) {
+    answerCache.delete(key);
+  } else {
+    events = eventsOf(request);
+    if (answerCache.size >= CACHED_ANSWERS) answerCache.delete(answerCache.keys().next().value as string);
+  }
+  answerCache.set(key, events);
+  return events;
+}
+
+async function slicedEventsOf(request: MessageCreateParams, signal?: AbortSignal): Promise<StreamEvent[]> {
   const inputTokens = await countRequestTokensSliced(request, signal);
   return answerEvents(simulateAnswer(request, { inputTokens }), { model: request.model });
 }

@@ -64,6 +64,47 @@ export function createSimulatedProvider(options: SimulatedProviderOptions = {}):
 }
 
 /**
+ * One step of playing an answer under a fault: send the answer's event `index` after
+ * `delayMs`, send the fault's error event (and end), or stall for `ms` (and end).
+ */
+export type PlaybackStep =
+  | { kind: 'event'; index: number; delayMs: number }
+  | { kind: 'error'; event: StreamEvent }
+  | { kind: 'stall'; ms: number };
+
+/**
+ * How an answer plays with pacing and the event-level faults, decided up front: the steps end
+ * early for a drop (no `message_stop`), with the fault's `error` event, or with a stall. A
+ * server can then pace thousands of streams without an async generator per stream.
+ */
+export function playbackSteps(
+  events: readonly StreamEvent[],
+  fault: Fault | undefined,
+  pacing: Pacing,
+): PlaybackStep[] {
+  const steps: PlaybackStep[] = [];
+  let deltas = 0;
+  for (let index = 0; index < events.length; index++) {
+    if (fault?.dropAfterEvents === index) break;
+    let delayMs = 0;
+    if (events[index]!.type === 'content_block_delta') {
+      if (fault?.errorAfterDeltas === deltas) {
+        steps.push({ kind: 'error', event: faultErrorEvent(fault) });
+        break;
+      }
+      if (fault?.stallAfterDeltas === deltas) {
+        steps.push({ kind: 'stall', ms: fault.stallMs ?? 2 ** 31 - 1 });
+        break;
+      }
+      delayMs = deltaDelayMs(pacing, deltas);
+      deltas++;
+    }
+    steps.push({ kind: 'event', index, delayMs });
+  }
+  return steps;
+}
+
+/**
  * Plays events with pacing and the event-level faults: ends early for a drop (the caller
  * sees no `message_stop`), yields an `error` event and ends, or stalls.
  */
@@ -71,27 +112,19 @@ export async function* playEvents(
   events: StreamEvent[],
   options: { fault?: Fault | undefined; pacing: Pacing; signal?: AbortSignal | undefined },
 ): AsyncGenerator<StreamEvent> {
-  const { fault, pacing, signal } = options;
-  let deltas = 0;
-  let sent = 0;
-  for (const event of events) {
-    if (fault?.dropAfterEvents === sent) return;
-    if (event.type === 'content_block_delta') {
-      if (fault?.errorAfterDeltas === deltas) {
-        yield faultErrorEvent(fault);
-        return;
-      }
-      if (fault?.stallAfterDeltas === deltas) {
-        await sleep(fault.stallMs ?? 2 ** 31 - 1, signal);
-        return;
-      }
-      const delay = deltaDelayMs(pacing, deltas);
-      if (delay > 0) await sleep(delay, signal);
-      deltas++;
+  const { signal } = options;
+  for (const step of playbackSteps(events, options.fault, options.pacing)) {
+    if (step.kind === 'error') {
+      yield step.event;
+      return;
     }
+    if (step.kind === 'stall') {
+      await sleep(step.ms, signal);
+      return;
+    }
+    if (step.delayMs > 0) await sleep(step.delayMs, signal);
     signal?.throwIfAborted();
-    yield event;
-    sent++;
+    yield events[step.index]!;
   }
 }
 

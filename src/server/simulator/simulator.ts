@@ -1,31 +1,28 @@
 import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { SluiceError } from '../../protocol/errors.ts';
+import { IncompleteStreamError, SluiceError } from '../../protocol/errors.ts';
 import type { StreamEvent } from '../../protocol/events.ts';
 import { modelEntry, modelList } from '../../protocol/models.ts';
 import { MessageCountTokensParamsSchema, MessageCreateParamsSchema } from '../../protocol/request.ts';
 import { parseRequestBody } from '../../protocol/zod-errors.ts';
 import { fromOpenAIRequest } from '../../providers/openai/server/request.ts';
 import { messageToOpenAIResponse } from '../../providers/openai/server/response.ts';
-import {
-  encodeOpenAIChunk,
-  eventsToOpenAIChunks,
-  OPENAI_STREAM_DONE,
-} from '../../providers/openai/server/stream.ts';
-import { simulatedEventsSliced } from '../../providers/simulated/answer-events.ts';
+import { ChunkWriter, encodeOpenAIChunk, OPENAI_STREAM_DONE } from '../../providers/openai/server/stream.ts';
+import { sharedSimulatedEvents, simulatedEventsSliced } from '../../providers/simulated/answer-events.ts';
 import {
   type Fault,
   FaultPlayer,
   type FaultScript,
   parseFaultScript,
 } from '../../providers/simulated/faults.ts';
-import { DEMO_PACING, type Pacing, playEvents } from '../../providers/simulated/provider.ts';
+import { DEMO_PACING, type Pacing, playbackSteps } from '../../providers/simulated/provider.ts';
 import { simulatedTokenCount } from '../../providers/simulated/request-tokens.ts';
 import { assembleMessage } from '../../stream/assemble.ts';
-import { encodeSSE } from '../../stream/sse.ts';
+import { anthropicFrames, encodeAnthropicFrame, withCrlf } from './anthropic-frames.ts';
 import { BodyWriter } from './body-writer.ts';
 import { errorBodyFor, readJson, sendError, sendFault, sendJson } from './http.ts';
+import { PacingWheel, StreamPause } from './pacing-wheel.ts';
 
 /** Options of `Simulator.start`: host, port (0: a free one), pacing, and faults for every request. */
 export interface SimulatorOptions {
@@ -72,6 +69,8 @@ export class Simulator extends EventEmitter {
   private readonly options: SimulatorOptions;
   private readonly pacing: Pacing;
   private readonly player = new FaultPlayer();
+  /** One timer per millisecond for the tokens of every stream, not one per stream and token. */
+  private readonly wheel = new PacingWheel();
   private counter = 0;
 
   private constructor(options: SimulatorOptions) {
@@ -171,14 +170,23 @@ export class Simulator extends EventEmitter {
   private async serveAnthropic(body: unknown, fault: Fault | undefined, res: ServerResponse): Promise<void> {
     const request = parseRequestBody(MessageCreateParamsSchema, body);
     const signal = abortOnClose(res);
-    const events = await simulatedEventsSliced(request, signal);
-    if (!request.stream) return sendJson(res, 200, await assembleMessage(events));
+    if (!request.stream) {
+      return sendJson(res, 200, await assembleMessage(await simulatedEventsSliced(request, signal)));
+    }
+    const events = await sharedSimulatedEvents(request, signal);
+    const frames = anthropicFrames(events);
     const out = new BodyWriter(res, fault);
+    const pause = new StreamPause(this.wheel, signal);
     let last: StreamEvent | undefined;
-    for await (const event of playEvents(events, { fault, pacing: this.pacing, signal })) {
-      last = event;
-      const text = encodeSSE({ event: event.type, data: JSON.stringify(event) });
-      if (!(await out.write(fault?.crlf ? text.replaceAll('\n', '\r\n') : text))) return;
+    for (const step of playbackSteps(events, fault, this.pacing)) {
+      if (step.kind === 'stall') {
+        if (await pause.for(step.ms)) out.finish(false);
+        return;
+      }
+      if (step.kind === 'event' && step.delayMs > 0 && !(await pause.for(step.delayMs))) return;
+      last = step.kind === 'event' ? events[step.index]! : step.event;
+      const frame = step.kind === 'event' ? frames[step.index]! : encodeAnthropicFrame(step.event);
+      if (!(await out.write(fault?.crlf ? withCrlf(frame) : frame))) return;
     }
     out.finish(last?.type === 'message_stop' || last?.type === 'error');
   }
@@ -186,24 +194,32 @@ export class Simulator extends EventEmitter {
   private async serveOpenAI(body: unknown, fault: Fault | undefined, res: ServerResponse): Promise<void> {
     const { request, includeUsage } = fromOpenAIRequest(body);
     const signal = abortOnClose(res);
-    const events = await simulatedEventsSliced(request, signal);
     const id = `chatcmpl-sim${this.counter}`;
     const created = Math.floor(Date.now() / 1000);
     if (!request.stream) {
-      return sendJson(res, 200, messageToOpenAIResponse(await assembleMessage(events), { id, created }));
+      const message = await assembleMessage(await simulatedEventsSliced(request, signal));
+      return sendJson(res, 200, messageToOpenAIResponse(message, { id, created }));
     }
+    const events = await sharedSimulatedEvents(request, signal);
     const out = new BodyWriter(res, fault);
-    const played = playEvents(events, { fault, pacing: this.pacing, signal });
+    const pause = new StreamPause(this.wheel, signal);
+    const writer = new ChunkWriter({ id, model: request.model, created, includeUsage });
     let finished = false;
     try {
-      for await (const chunk of eventsToOpenAIChunks(played, {
-        id,
-        model: request.model,
-        created,
-        includeUsage,
-      })) {
-        if (chunk.choices.some((choice) => choice.finish_reason)) finished = true;
-        if (!(await out.write(encodeOpenAIChunk(chunk)))) return;
+      for (const step of playbackSteps(events, fault, this.pacing)) {
+        if (step.kind === 'stall' && !(await pause.for(step.ms))) return;
+        if (step.kind === 'stall') break;
+        if (step.kind === 'event' && step.delayMs > 0 && !(await pause.for(step.delayMs))) return;
+        for (const chunk of writer.apply(step.kind === 'event' ? events[step.index]! : step.event)) {
+          if (chunk.choices.some((choice) => choice.finish_reason)) finished = true;
+          if (!(await out.write(encodeOpenAIChunk(chunk)))) return;
+        }
+        if (writer.isDone) break;
+      }
+      if (!writer.isDone) {
+        throw new IncompleteStreamError(
+          'The upstream stream ended before message_stop; the answer is incomplete.',
+        );
       }
     } catch (error) {
       // OpenAI-compatible servers report a mid-stream failure as a data line with an error object.
@@ -218,7 +234,11 @@ export class Simulator extends EventEmitter {
 
 function abortOnClose(res: ServerResponse): AbortSignal {
   const controller = new AbortController();
-  res.once('close', () => controller.abort());
+  // Only a response cut short aborts: the abort's DOMException (with its stack) is measurable
+  // work on every stream of a load test, and nothing waits on a finished one.
+  res.once('close', () => {
+    if (!res.writableFinished) controller.abort();
+  });
   return controller.signal;
 }
 
