@@ -75,7 +75,6 @@ class FallbackBatches implements AsyncIterator<readonly StreamEvent[]> {
     // as every other response the gateway makes itself says it (an upstream's answer is
     // relayed as it comes, with the upstream's own name).
     const model = candidate.provider.name === 'sim' ? this.request.model : candidate.model;
-    // An attempt that failed elsewhere was the first model's.
     // What happened elsewhere (a failed first attempt, the time it took) was the first model's.
     const options =
       this.position === 0 ||
