@@ -221,9 +221,7 @@ async function* resilientBatches(
         splicer = undefined;
         retries++;
         plan = next.plan;
-        // Finishing locally needs no request, so no wait; it still resumed the message.
-        const mode =
-          next.plan.mode === 'fresh' ? 'retry' : next.plan.mode === 'finish' ? 'resume' : next.plan.mode;
+        const mode = retryMode(next.plan);
         const info: RetryInfo = {
           attempt: ++attempts,
           reason: failureReason(error),
@@ -256,6 +254,31 @@ async function* resilientBatches(
 }
 
 /** Applies an earlier producer's events to `delivered` and plans the attempt that continues them. */
+/** How a plan is reported: finishing locally needs no request, so no wait; it still resumed the message. */
+function retryMode(plan: AttemptPlan | { mode: 'finish' }): RetryInfo['mode'] {
+  return plan.mode === 'fresh' ? 'retry' : plan.mode === 'finish' ? 'resume' : plan.mode;
+}
+
+/**
+ * How a call given `continueFrom` goes on, as its first `onRetry` would report it, and
+ * whether it asks the model again (false: it finishes locally, max_tokens being reached):
+ * for a caller that reports that attempt itself before handing the answer over (a gateway's
+ * pass-through relay). Undefined when the events cannot be continued (the call will fail).
+ */
+export function continuationOf(
+  events: readonly StreamEvent[],
+  request: MessageCreateParams,
+  provider: Provider,
+  resume: boolean,
+): { mode: RetryInfo['mode']; asks: boolean } | undefined {
+  try {
+    const { next } = seedDelivered(events, new MessageAssembler(), request, provider, resume);
+    return { mode: retryMode(next.plan), asks: next.plan.mode !== 'finish' };
+  } catch {
+    return undefined;
+  }
+}
+
 function seedDelivered(
   events: readonly StreamEvent[],
   delivered: MessageAssembler,

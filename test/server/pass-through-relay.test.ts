@@ -221,6 +221,51 @@ describe('the pass-through relay', () => {
     }
   });
 
+  it('a hand-over is recorded as the full path would make it: a restart with thinking on, a resume without', async () => {
+    const thinking = { ...REQUEST, max_tokens: 2048, thinking: { type: 'enabled', budget_tokens: 1024 } };
+    const plain = { ...REQUEST, max_tokens: 2048 };
+    // Dropped after the third text delta (with thinking on, the thinking block was delivered whole before it).
+    const dropInText = async (body: object) => {
+      const upstream = await fetch(`${sim.url}/v1/messages`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ ...body, model: 'default' }),
+      }).then((response) => response.text());
+      const data = sseEvents(upstream).map((event) => /^data: (.*)$/m.exec(event)?.[1] ?? '');
+      const textDeltas = data.flatMap((line, index) => (line.includes('"text_delta"') ? [index] : []));
+      return {
+        thinking: data.some((line) => line.includes('"thinking_delta"')),
+        dropAfterEvents: textDeltas[2]! + 1,
+      };
+    };
+    const [withThinking, without] = await Promise.all([dropInText(thinking), dropInText(plain)]);
+    expect([withThinking.thinking, without.thinking]).toEqual([true, false]);
+    const { app, url } = await gatewayWith([
+      script({ dropAfterEvents: withThinking.dropAfterEvents }, {}),
+      script({ dropAfterEvents: without.dropAfterEvents }, {}),
+    ]);
+    try {
+      const attemptsOf = async (body: object, model: string) => {
+        const response = await fetch(`${url}/v1/messages`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-api-key': KEY },
+          body: JSON.stringify({ ...body, model }),
+        });
+        expect(response.headers.get('sluice-relay')).toBe('pass-through');
+        const text = await response.text();
+        expect(sseEvents(text).at(-1)).toMatch(/^event: message_stop/m);
+        const status = await fetch(`${url}/v1/streams/${response.headers.get('sluice-stream-id')}`, {
+          headers: { accept: 'application/json', 'x-api-key': KEY },
+        }).then((reply) => reply.json() as Promise<{ attempts: { kind: string }[] }>);
+        return status.attempts.map((attempt) => attempt.kind);
+      };
+      expect(await attemptsOf(thinking, 'p0:default')).toEqual(['restart']);
+      expect(await attemptsOf(plain, 'p1:default')).toEqual(['resume']);
+    } finally {
+      await app.close();
+    }
+  });
+
   it('an error event mid-answer: a retryable one is resumed, one that is not ends the stream with it', async () => {
     const { app, url } = await gatewayWith([
       script({ errorAfterDeltas: 4, errorType: 'overloaded_error' }, {}),

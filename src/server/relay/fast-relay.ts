@@ -18,6 +18,7 @@ import {
   resolvePolicy,
   retryDelayMs,
 } from '../../resilience/policy.ts';
+import { continuationOf } from '../../resilience/resilient-stream.ts';
 import { batchesOf } from '../../stream/batches.ts';
 import { delay } from '../../stream/delay.ts';
 import { type SseBlock, SseBlockSplitter } from '../../stream/sse-blocks.ts';
@@ -117,12 +118,15 @@ export async function relayPassThrough(
     await handOver(gateway, call, params, headers, durable, { firstAttemptFailed: error, startedAt });
     return;
   }
-  // As the full path decides after a failure: a retry-after longer than the policy waits is final too.
+  // As the full path decides after a failure: a retry-after longer than the policy waits is
+  // final too, and so is an answer that cannot be continued (resume off, and text delivered).
   const delayMs = retryDelayMs(error, 1, plan.policy);
+  const continueFrom = decodeEntries(entries);
+  const continuation = continuationOf(continueFrom, request, first.provider, plan.policy.resume);
   if (
     call.signal.aborted ||
     !isRetryable(error, plan.policy) ||
-    !plan.policy.resume ||
+    continuation === undefined ||
     plan.policy.maxRetries < 1 ||
     delayMs === undefined
   ) {
@@ -131,19 +135,23 @@ export async function relayPassThrough(
     await durable.fail(publicUpstreamError(error, gateway.scrubber));
     return;
   }
-  // After the first byte: the full path continues what the client has, with the model that began it.
-  const info = { attempt: 1, reason: failureReason(error), delayMs, mode: 'resume' as const, error };
+  // After the first byte: the full path continues what the client has, with the model that
+  // began it, reported as it would report it (a resume, a restart with thinking on, a retry
+  // when nothing was delivered yet); finishing locally at max_tokens waits for nothing.
+  const wait = continuation.asks ? delayMs : 0;
+  const { mode } = continuation;
+  const info = { attempt: 1, reason: failureReason(error), delayMs: wait, mode, error };
   telemetry.retry(info);
-  call.onAttempt?.({ kind: 'resume', model: first.ref, reason: info.reason });
+  call.onAttempt?.({ kind: mode, model: first.ref, reason: info.reason });
   try {
-    await delay(delayMs, call.signal);
+    await delay(wait, call.signal);
   } catch {
     telemetry.usage(addSpent(call, { ...call.spent }, outcome.usage));
     await durable.fail(call.signal.reason);
     return;
   }
   const start: CallStart = {
-    continueFrom: decodeEntries(entries),
+    continueFrom,
     chain: [first],
     firstTokenSeen: deltas > 0,
     startedAt,
