@@ -325,7 +325,7 @@ export class RedisStreamLog implements StreamLog {
   async releaseLease(lease: Lease): Promise<void> {
     const keys = this.keys(lease.streamId);
     // What was appended before the hand-over is logged before it, so the next owner sees it.
-    if (this.pendingAppends.length > 0) this.flushAppends();
+    this.flushAppends();
     await this.call(() => this.redis.streamRelease(keys.lease, lease.token, lease.owner));
   }
 
@@ -543,7 +543,7 @@ export class RedisStreamLog implements StreamLog {
     const keys = this.keys(lease.streamId);
     // Appends made before the end, still waiting for their turn, go out first: the end is
     // written after them, whether or not the producer waited for each.
-    if (this.pendingAppends.length > 0) this.flushAppends();
+    this.flushAppends();
     this.written(
       lease,
       await this.call(() =>
