@@ -9,7 +9,7 @@ import {
   RateLimitError,
   type SluiceError,
 } from '../../src/protocol/errors.ts';
-import { createLogger } from '../../src/server/logger.ts';
+import { createLogger, maskKeys } from '../../src/server/logger.ts';
 import { MetricLabels } from '../../src/server/metric-labels.ts';
 import { createTelemetry } from '../../src/server/observability.ts';
 import { SecretScrubber } from '../../src/server/secrets.ts';
@@ -301,6 +301,29 @@ describe('createLogger', () => {
       req: { headers: { authorization: '[redacted]', 'x-api-key': '[redacted]', accept: 'text/plain' } },
       provider: { apiKey: '[redacted]', baseURL: 'http://localhost' },
     });
+  });
+
+  it("masks keys by where they sit, whatever their shape, in copies of the caller's objects", () => {
+    const logs = collector();
+    const logger = createLogger({ destination: logs.stream });
+    // Not shaped like keys, so only where they sit gives them away (the scrubber would not).
+    const headers = { authorization: 'Basic hunter2a', 'proxy-authorization': 'Basic hunter2b' };
+    const provider = { apiKey: 'hunter2c', baseURL: 'http://localhost' };
+    const req = { headers: { 'x-api-key': 'hunter2d', accept: 'text/plain' } };
+    logger.info({ headers, provider, req, authorization: 'hunter2e', plain: { note: 'kept' } }, 'config');
+
+    expect(logs.raw.join('\n')).not.toContain('hunter2');
+    expect(logs.lines()[0]).toMatchObject({
+      plain: { note: 'kept' },
+      authorization: '[redacted]',
+      req: { headers: { 'x-api-key': '[redacted]', accept: 'text/plain' } },
+    });
+    expect(headers.authorization).toBe('Basic hunter2a');
+    expect(provider.apiKey).toBe('hunter2c');
+    expect(req.headers['x-api-key']).toBe('hunter2d');
+    // A line with no key in it (every request's line) is the caller's object itself: nothing copied.
+    const line = { route: '/v1/messages', status: 200, error: { type: 'api_error', message: 'x' } };
+    expect(maskKeys(line)).toBe(line);
   });
 
   it('logs errors as type and message, without the stack or a key echoed by the upstream', () => {
