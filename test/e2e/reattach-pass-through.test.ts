@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import fc from 'fast-check';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -33,7 +34,7 @@ class ExpiredOnLookup extends MemoryStreamLog {
   }
 }
 
-function useChain(innerLog: () => MemoryStreamLog) {
+function useChain(innerLog: () => MemoryStreamLog, policy: { idleTimeoutMs?: number } = {}) {
   const state = {} as { sim: Simulator; proxy: CuttingProxy; outer: string };
   const apps: FastifyInstance[] = [];
   beforeAll(async () => {
@@ -61,7 +62,7 @@ function useChain(innerLog: () => MemoryStreamLog) {
       pingIntervalMs: 0,
       streamLog: new MemoryStreamLog(),
       passThrough: true,
-      policy: { initialDelayMs: 1, maxDelayMs: 5 },
+      policy: { initialDelayMs: 1, maxDelayMs: 5, ...policy },
     });
     apps.push(outer);
     state.outer = await outer.listen({ host: '127.0.0.1', port: 0 });
@@ -122,9 +123,11 @@ function expectWhole(answer: Answer, reference: Answer): void {
   expect(usageOf(answer.body)).toEqual(usageOf(reference.body));
 }
 
-/** The output tokens the message_delta reports. */
+/** The usage the message_delta reports. */
 function usageOf(body: string): unknown {
-  const delta = sseEvents(body).find((event) => event.startsWith('event: message_delta', event.indexOf('\n') + 1));
+  const delta = sseEvents(body).find((event) =>
+    event.startsWith('event: message_delta', event.indexOf('\n') + 1),
+  );
   return (JSON.parse(/^data: (.*)$/m.exec(delta ?? '')?.[1] ?? '{}') as { usage?: unknown }).usage;
 }
 
@@ -164,6 +167,19 @@ describe('a gateway whose upstream is a Sluice gateway reattaches on the pass-th
     expect(answer.relay).toBe('pass-through');
     expect(answer.attempts).toEqual(['reattach']);
   });
+
+  it('reattaches that keep bringing nothing are bounded: then the full path resumes, still exact', async () => {
+    const reference = await ask(state);
+    // Every reattach's answer is cut before its first whole event (the chunk size line and a few bytes).
+    state.proxy.cutGets(4, 8);
+    state.proxy.cutNext(state.proxy.bodyMiddle());
+    const answer = await ask(state);
+    state.proxy.cutGets(0, 0);
+    expect(answer.attempts).toEqual(['reattach', 'reattach', 'reattach', 'resume']);
+    expect(answer.modelCalls).toBe(2);
+    expect(answer.text).toBe(reference.text);
+    expect(answer.relay).toBe('pass-through');
+  });
 });
 
 describe('a chained gateway that no longer has the stream', () => {
@@ -180,5 +196,31 @@ describe('a chained gateway that no longer has the stream', () => {
     expect(answer.relay).toBe('pass-through');
     const ids = eventIds(answer.body);
     expect(ids).toEqual(ids.map((_, i) => i + 1));
+  });
+});
+
+describe('a reattach that hangs', () => {
+  const state = useChain(() => new MemoryStreamLog(), { idleTimeoutMs: 400 });
+
+  it('is given up at the idle timeout (the request aborted), and the full path resumes', async () => {
+    const reference = await ask(state);
+    const held: Socket[] = [];
+    state.proxy.onRequestAfterCut = (socket) => {
+      held.push(socket);
+      return true;
+    };
+    try {
+      state.proxy.cutNext(state.proxy.bodyMiddle());
+      const answer = await ask(state);
+      expect(held).toHaveLength(1);
+      // The held request was let go: its socket closed by the outer gateway.
+      expect(held[0]!.destroyed || held[0]!.readableEnded).toBe(true);
+      expect(answer.attempts).toEqual(['reattach', 'resume']);
+      expect(answer.modelCalls).toBe(2);
+      expect(answer.text).toBe(reference.text);
+    } finally {
+      state.proxy.onRequestAfterCut = undefined;
+      for (const socket of held) socket.destroy();
+    }
   });
 });

@@ -9,6 +9,9 @@ import { connect, createServer as createTcpServer, type Server, type Socket } fr
 export class CuttingProxy {
   private server: Server | undefined;
   private armed: number | undefined;
+  /** GETs (reattaches) still to cut, and how far into their body. */
+  private getCuts = 0;
+  private getCutBodyBytes = 0;
   private readonly sockets = new Set<Socket>();
   /** Called for every request seen after the cut, with its socket (the reattach). */
   onRequestAfterCut: ((client: Socket) => boolean) | undefined;
@@ -26,12 +29,18 @@ export class CuttingProxy {
       let cut = false;
       let heldBack = false;
       let head = '';
+      // A GET's cut, in bytes after its headers (their length is known once they came).
+      let bodyLimit: number | undefined;
       client.on('data', (chunk: Buffer) => {
         const method = /^[A-Z]+ /.exec(chunk.toString('latin1', 0, 8))?.[0];
         if (method !== undefined) {
           if (this.armed !== undefined && method === 'POST ') {
             limit = this.armed;
             this.armed = undefined;
+            cut = false;
+          } else if (method === 'GET ' && this.getCuts > 0) {
+            this.getCuts--;
+            bodyLimit = this.getCutBodyBytes;
             cut = false;
           } else if (method === 'GET ' && this.onRequestAfterCut?.(client)) {
             // Held: the request never reaches the gateway (a reattach that hangs).
@@ -49,6 +58,10 @@ export class CuttingProxy {
           head += chunk.toString('latin1');
           const end = head.indexOf('\r\n\r\n');
           if (end >= 0) this.headerBytes = end + 4;
+          if (end >= 0 && bodyLimit !== undefined) {
+            limit = end + 4 + bodyLimit;
+            bodyLimit = undefined;
+          }
         }
         if (limit !== undefined && sent + chunk.length >= limit) {
           client.end(chunk.subarray(0, limit - sent));
@@ -88,6 +101,12 @@ export class CuttingProxy {
   /** The next request's response is cut after `limit` bytes. */
   cutNext(limit: number): void {
     this.armed = limit;
+  }
+
+  /** The next `count` GETs' responses are cut `bodyBytes` bytes after their headers. */
+  cutGets(count: number, bodyBytes: number): void {
+    this.getCuts = count;
+    this.getCutBodyBytes = bodyBytes;
   }
 
   async close(): Promise<void> {
