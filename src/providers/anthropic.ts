@@ -72,7 +72,7 @@ export function createAnthropicProvider(options: AnthropicProviderOptions = {}):
   // A gateway relaying this provider's answers may pass their text through (server/relay/),
   // and reattach to a Sluice gateway's stream as `reattaching` does.
   if (options.fetch !== undefined) return provider;
-  const reattachSse = (streamId: string, lastEventId: string | undefined, call: ProviderCallOptions) =>
+  const reattachSse = async (streamId: string, lastEventId: string | undefined, call: ProviderCallOptions) =>
     openReattach(streamId, lastEventId, call, requireKey());
   return withRawSse(provider, options.reattach === false ? { openSse } : { openSse, reattachSse });
 

@@ -9,12 +9,7 @@ import {
 import type { Usage } from '../../protocol/message.ts';
 import type { MessageCreateParams } from '../../protocol/request.ts';
 import { discard } from '../../providers/http.ts';
-import {
-  MAX_FRUITLESS_REATTACHES,
-  type RawSseResponse,
-  type RawSseSource,
-  rawSseOf,
-} from '../../providers/raw-sse.ts';
+import { MAX_FRUITLESS_REATTACHES, type RawSseSource, rawSseOf } from '../../providers/raw-sse.ts';
 import { PassThroughSplicer } from '../../resilience/pass-through.ts';
 import {
   failureReason,
@@ -37,6 +32,7 @@ import { addSpent, type CallStart, callModel, type ModelCall } from '../routes/m
 import { decodeEntries } from '../streams/entry.ts';
 import type { LogEntry } from '../streams/types.ts';
 import { publicUpstreamError } from '../upstream-errors.ts';
+import { type Reattach, reattachOf } from './reattach.ts';
 import { type Watched, WatchWheel } from './watch-wheel.ts';
 
 /** The idle watchdogs and deadlines of every pass-through relay in the process. */
@@ -101,7 +97,7 @@ export async function relayPassThrough(
       return;
     }
     durable.relayName = 'pass-through';
-    const reattach = reattachOf(plan.source, response, { signal: call.signal, headers }, first.ref);
+    const reattach = reattachOf(plan.source, response, headers, first.ref);
     outcome = await new PassThrough(response.body, durable, call, plan, startedAt, reattach).run();
   } catch (error) {
     // Before its first byte: the full path takes the failure as its first attempt's (retries, fallbacks).
@@ -195,36 +191,6 @@ type Outcome =
       /** The reattaches made before it failed (attempts already reported). */
       reattaches: number;
     };
-
-/** How a pass-through picks up its upstream's answer after a dropped connection. */
-interface Reattach {
-  /** The rest of the answer after the event `lastEventId`, on a new body. */
-  open(lastEventId: string | undefined, signal: AbortSignal): Promise<RawSseResponse>;
-  /** The model the answer is from (`provider:model`), for the attempt's record. */
-  model: string;
-}
-
-/**
- * When the upstream is a Sluice gateway (its answer names a `sluice-stream-id`) and the
- * provider reattaches: the answer's durable stream there, read from where a drop cut it off
- * (`GET /v1/streams/{id}`, same headers), as `reattaching` in providers/anthropic.ts does for
- * the library. Otherwise undefined: a drop is handed to the full path, which asks again.
- */
-function reattachOf(
-  source: RawSseSource,
-  response: RawSseResponse,
-  call: { signal: AbortSignal; headers: Record<string, string> | undefined },
-  model: string,
-): Reattach | undefined {
-  const { reattachSse } = source;
-  const streamId = response.headers.get('sluice-stream-id');
-  if (reattachSse === undefined || !streamId) return undefined;
-  return {
-    open: (lastEventId, signal) =>
-      reattachSse.call(source, streamId, lastEventId, { signal, headers: call.headers }),
-    model,
-  };
-}
 
 /** A body left behind (a reattach replaced it): its late errors mean nothing now. */
 function ignore(): void {}
