@@ -10,7 +10,7 @@ import { type BatchedIterable, batched, batchesOf, openedOnFirstPull } from '../
 import { type SseCursor, sseStreamEvents } from '../stream/decode-events.ts';
 import type { ProviderDescriptor } from './descriptor.ts';
 import { bodyText, discard, getStream, postJson, trimSlash, type UpstreamResponse } from './http.ts';
-import { withRawSse } from './raw-sse.ts';
+import { MAX_FRUITLESS_REATTACHES, withRawSse } from './raw-sse.ts';
 import { runtimeEnv } from './runtime-env.ts';
 import { PROVIDER_SPECIFICATION_VERSION, type Provider, type ProviderCallOptions } from './types.ts';
 
@@ -38,8 +38,6 @@ export interface AnthropicProviderOptions {
 export const DEFAULT_ANTHROPIC_VERSION = '2023-06-01';
 const DEFAULT_BASE_URL = 'https://api.anthropic.com';
 const CAPABILITIES = { prefill: true, tools: true, images: true, documents: true, thinking: true };
-// Reattaches in a row that brought no event: past it, the drop goes to the resilience layer.
-const MAX_FRUITLESS_REATTACHES = 3;
 
 /** The `anthropic` kind: the built-in `anthropic:` provider and `"type": "anthropic"` in a configuration. */
 export const anthropicDescriptor: ProviderDescriptor = {
@@ -71,8 +69,12 @@ export function createAnthropicProvider(options: AnthropicProviderOptions = {}):
     },
     countTokens,
   };
-  // A gateway relaying this provider's answers may pass their text through (server/relay/).
-  return options.fetch === undefined ? withRawSse(provider, { openSse }) : provider;
+  // A gateway relaying this provider's answers may pass their text through (server/relay/),
+  // and reattach to a Sluice gateway's stream as `reattaching` does.
+  if (options.fetch !== undefined) return provider;
+  const reattachSse = async (streamId: string, lastEventId: string | undefined, call: ProviderCallOptions) =>
+    openReattach(streamId, lastEventId, call, requireKey());
+  return withRawSse(provider, options.reattach === false ? { openSse } : { openSse, reattachSse });
 
   async function countTokens(
     request: MessageCountTokensParams,
@@ -148,6 +150,24 @@ export function createAnthropicProvider(options: AnthropicProviderOptions = {}):
     return reattaching(response, streamId, call, key);
   }
 
+  /** A Sluice gateway's stream `streamId` after the event `lastEventId`: replayed, then followed live. */
+  function openReattach(
+    streamId: string,
+    lastEventId: string | undefined,
+    call: ProviderCallOptions,
+    key: string,
+  ): Promise<UpstreamResponse> {
+    return getStream(`${baseURL}/v1/streams/${encodeURIComponent(streamId)}`, {
+      headers: {
+        accept: 'text/event-stream',
+        ...authHeaders(call, key),
+        ...(lastEventId === undefined ? {} : { 'last-event-id': lastEventId }),
+      },
+      signal: call.signal,
+      fetch: options.fetch,
+    });
+  }
+
   /**
    * A Sluice gateway's answer, read across dropped connections: the gateway logs every event
    * under an `id:`, so after a drop `GET /v1/streams/{id}` with `Last-Event-ID` replays what
@@ -187,17 +207,7 @@ export function createAnthropicProvider(options: AnthropicProviderOptions = {}):
       const lastEventId = cursor.lastEventId;
       call.onReattach?.({ streamId, lastEventId, error: drop });
       try {
-        body = (
-          await getStream(`${baseURL}/v1/streams/${encodeURIComponent(streamId)}`, {
-            headers: {
-              accept: 'text/event-stream',
-              ...authHeaders(call, key),
-              ...(lastEventId === undefined ? {} : { 'last-event-id': lastEventId }),
-            },
-            signal: call.signal,
-            fetch: options.fetch,
-          })
-        ).body;
+        body = (await openReattach(streamId, lastEventId, call, key)).body;
       } catch (error) {
         if (call.signal?.aborted) throw error;
         // 404 (expired, unknown) or a gateway that cannot replay: the resilience layer resumes.

@@ -16,7 +16,25 @@ export interface RawSseResponse {
  */
 export interface RawSseSource {
   openSse(request: MessageCreateParams, call: ProviderCallOptions): Promise<RawSseResponse>;
+  /**
+   * When the upstream is a Sluice gateway (its answer named a `sluice-stream-id`): the rest of
+   * that answer after a dropped connection, from after the event `lastEventId` (from the start
+   * when undefined), replayed and then followed live, without asking the model again. Present
+   * only when the provider reattaches (its `reattach` option is not false); a 404 (expired or
+   * unknown stream) or any other failure is its typed error.
+   */
+  reattachSse?(
+    streamId: string,
+    lastEventId: string | undefined,
+    call: ProviderCallOptions,
+  ): Promise<RawSseResponse>;
 }
+
+/**
+ * Reattaches in a row that brought no event before a drop is given up on (and resumed, with a
+ * new model call): a gateway that answers the reattach but never gets further is not asked forever.
+ */
+export const MAX_FRUITLESS_REATTACHES = 3;
 
 const RAW_SSE = Symbol('sluice.rawSse');
 

@@ -76,16 +76,43 @@ describe('SseBlockSplitter', () => {
     });
   });
 
-  it('does not take other forms for canonical: data first, two data lines, an id, no space', () => {
+  it('does not take other forms for canonical: data first, two data lines, an id after, no space', () => {
     for (const text of [
       'data: {}\nevent: x\n\n',
       'event: x\ndata: a\ndata: b\n\n',
-      'id: 3\nevent: x\ndata: {}\n\n',
+      'event: x\nid: 3\ndata: {}\n\n',
+      'id: 3\nevent: x\ndata: a\ndata: b\n\n',
       'event:x\ndata: {}\n\n',
       'event: x\ndata:{}\n\n',
     ]) {
       expect(split([text])[0]?.canonical, text).toBe(false);
     }
+  });
+
+  it('a Sluice gateway’s event (an id line, then the API’s form) is canonical, its text without the id', () => {
+    const [block] = split(['id: 7\nevent: ping\ndata: {"type":"ping"}\n\n']);
+    expect(block).toEqual({
+      event: 'ping',
+      data: '{"type":"ping"}',
+      text: 'event: ping\ndata: {"type":"ping"}',
+      canonical: true,
+      unterminated: false,
+    });
+  });
+
+  it('keeps the id of the last complete event that had one, not of one cut off', () => {
+    const splitter = new SseBlockSplitter();
+    const out: SseBlock[] = [];
+    expect(splitter.lastEventId).toBeUndefined();
+    splitter.push('id: 1\nevent: a\ndata: {}\n\nid: 2\nevent: b\ndata: {}\n\nid: 3\nevent: c\nda', out);
+    expect(splitter.lastEventId).toBe('2');
+    // An event without an id keeps the last one; any other form of id line counts too.
+    splitter.push('ta: {}\n\nevent: d\ndata: {}\n\ndata: {}\nid:9\n\n', out);
+    expect(splitter.lastEventId).toBe('9');
+    splitter.push('id: 10\nevent: e\ndata: {}', out);
+    splitter.finish(out);
+    expect(out.map((block) => block.event)).toEqual(['a', 'b', 'c', 'd', undefined, 'e']);
+    expect(splitter.lastEventId).toBe('9');
   });
 
   it('an event the body cut off before its blank line is delivered, marked unterminated', () => {

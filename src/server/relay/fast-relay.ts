@@ -9,7 +9,7 @@ import {
 import type { Usage } from '../../protocol/message.ts';
 import type { MessageCreateParams } from '../../protocol/request.ts';
 import { discard } from '../../providers/http.ts';
-import { type RawSseSource, rawSseOf } from '../../providers/raw-sse.ts';
+import { MAX_FRUITLESS_REATTACHES, type RawSseSource, rawSseOf } from '../../providers/raw-sse.ts';
 import { PassThroughSplicer } from '../../resilience/pass-through.ts';
 import {
   failureReason,
@@ -21,6 +21,7 @@ import {
 import { continuationOf } from '../../resilience/resilient-stream.ts';
 import { batchesOf } from '../../stream/batches.ts';
 import { delay } from '../../stream/delay.ts';
+import type { RetryInfo } from '../../stream/message-stream.ts';
 import { type SseBlock, SseBlockSplitter } from '../../stream/sse-blocks.ts';
 import { errorFromTransport } from '../../stream/transport-error.ts';
 import type { GatewayContext } from '../context.ts';
@@ -31,6 +32,7 @@ import { addSpent, type CallStart, callModel, type ModelCall } from '../routes/m
 import { decodeEntries } from '../streams/entry.ts';
 import type { LogEntry } from '../streams/types.ts';
 import { publicUpstreamError } from '../upstream-errors.ts';
+import { type Reattach, reattachOf } from './reattach.ts';
 import { type Watched, WatchWheel } from './watch-wheel.ts';
 
 /** The idle watchdogs and deadlines of every pass-through relay in the process. */
@@ -95,7 +97,8 @@ export async function relayPassThrough(
       return;
     }
     durable.relayName = 'pass-through';
-    outcome = await new PassThrough(response.body, durable, call, plan, startedAt).run();
+    const reattach = reattachOf(plan.source, response, headers, first.ref);
+    outcome = await new PassThrough(response.body, durable, call, plan, startedAt, reattach).run();
   } catch (error) {
     // Before its first byte: the full path takes the failure as its first attempt's (retries, fallbacks).
     await handOver(gateway, call, params, headers, durable, {
@@ -140,7 +143,7 @@ export async function relayPassThrough(
   // when nothing was delivered yet); finishing locally at max_tokens waits for nothing.
   const wait = continuation.asks ? delayMs : 0;
   const { mode } = continuation;
-  const info = { attempt: 1, reason: failureReason(error), delayMs: wait, mode, error };
+  const info = { attempt: outcome.reattaches + 1, reason: failureReason(error), delayMs: wait, mode, error };
   telemetry.retry(info);
   call.onAttempt?.({ kind: mode, model: first.ref, reason: info.reason });
   try {
@@ -179,7 +182,18 @@ async function handOver(
 
 type Outcome =
   | { kind: 'complete'; usage: Usage }
-  | { kind: 'failed'; error: SluiceError; entries: readonly LogEntry[]; deltas: number; usage: Usage };
+  | {
+      kind: 'failed';
+      error: SluiceError;
+      entries: readonly LogEntry[];
+      deltas: number;
+      usage: Usage;
+      /** The reattaches made before it failed (attempts already reported). */
+      reattaches: number;
+    };
+
+/** A body left behind (a reattach replaced it): its late errors mean nothing now. */
+function ignore(): void {}
 
 function asSluiceError(error: unknown): SluiceError {
   const converted = errorFromTransport(error);
@@ -198,14 +212,14 @@ function isNodeStream(body: unknown): body is IncomingMessage {
  * batches logged so far (the same strings the log holds), from which a failure is continued.
  */
 class PassThrough implements Watched {
-  private readonly body: IncomingMessage;
+  private body: IncomingMessage;
   private readonly durable: DurableReply;
   private readonly call: ModelCall;
   private readonly encode: PassThroughPlan['encode'];
   private readonly idleTimeoutMs: number;
   private readonly deadlineAt: number;
   private readonly deadlineMs: number;
-  private readonly decoder = new TextDecoder();
+  private decoder = new TextDecoder();
   private readonly splitter = new SseBlockSplitter();
   private readonly splicer: PassThroughSplicer;
   private readonly blocks: SseBlock[] = [];
@@ -214,6 +228,12 @@ class PassThrough implements Watched {
   private lastEventAt = Date.now();
   private settle: ((outcome: Outcome) => void) | undefined;
   private paused = false;
+  private readonly reattach: Reattach | undefined;
+  /** Reattaches made, and those in a row that brought no event (bounded as the library bounds them). */
+  private reattaches = 0;
+  private fruitless = 0;
+  /** Aborts the reattach request under way, if any, when the relay ends first. */
+  private pending: AbortController | undefined;
 
   constructor(
     body: IncomingMessage,
@@ -221,8 +241,10 @@ class PassThrough implements Watched {
     call: ModelCall,
     plan: PassThroughPlan,
     startedAt: number,
+    reattach: Reattach | undefined,
   ) {
     const { policy } = plan;
+    this.reattach = reattach;
     this.encode = plan.encode;
     this.body = body;
     this.durable = durable;
@@ -236,14 +258,17 @@ class PassThrough implements Watched {
   run(): Promise<Outcome> {
     return new Promise((resolve) => {
       this.settle = resolve;
-      const { body } = this;
-      body.on('data', this.onData);
-      body.on('end', this.onEnd);
-      body.on('error', this.onError);
-      body.on('close', this.onClose);
+      this.listen(this.body);
       if (this.idleTimeoutMs > 0 || this.deadlineMs > 0)
         wheel.add(this, this.idleTimeoutMs || this.deadlineMs);
     });
+  }
+
+  private listen(body: IncomingMessage): void {
+    body.on('data', this.onData);
+    body.on('end', this.onEnd);
+    body.on('error', this.onError);
+    body.on('close', this.onClose);
   }
 
   check(now: number): void {
@@ -259,21 +284,103 @@ class PassThrough implements Watched {
   };
 
   private readonly onEnd = (): void => {
-    if (!this.take(this.decoder.decode(), true)) return;
+    // An event cut off at the end is taken as it is, unless a reattach can replay it whole.
+    if (!this.take(this.decoder.decode(), this.reattach === undefined)) return;
     if (!this.splicer.sawMessageStop) {
-      this.fault(new IncompleteStreamError('The upstream closed the stream before message_stop.'));
+      this.drop(new IncompleteStreamError('The upstream closed the stream before message_stop.'));
       return;
     }
     this.done({ kind: 'complete', usage: this.splicer.usage });
   };
 
   private readonly onError = (error: Error): void => {
-    this.fault(errorFromTransport(error));
+    this.drop(errorFromTransport(error));
   };
 
   private readonly onClose = (): void => {
-    this.fault(new ConnectionError('The upstream connection closed before the answer ended.'));
+    this.drop(new ConnectionError('The upstream connection closed before the answer ended.'));
   };
+
+  /**
+   * The connection to the upstream broke off (not an error event, not the caller's abort).
+   * From a Sluice gateway, the answer is picked up on a new body where it broke off: the
+   * same splicer goes on, so the client sees one answer and the model is not asked again.
+   * Otherwise, or when the reattach fails or keeps bringing nothing, the failure as before
+   * (the full path resumes), with this drop as its error.
+   */
+  private drop(error: unknown): void {
+    const { reattach } = this;
+    if (this.settle === undefined) return;
+    if (reattach === undefined || this.call.signal.aborted || this.fruitless >= MAX_FRUITLESS_REATTACHES) {
+      this.fault(error);
+      return;
+    }
+    // Cut after its last event (mid-trailer): nothing is missing.
+    if (this.splicer.sawMessageStop) {
+      this.done({ kind: 'complete', usage: this.splicer.usage });
+      return;
+    }
+    this.fruitless++;
+    this.leave(this.body);
+    this.splitter.reset();
+    this.report(error, reattach.model);
+    const pending = new AbortController();
+    this.pending = pending;
+    reattach.open(this.splitter.lastEventId, AbortSignal.any([this.call.signal, pending.signal])).then(
+      (response) => {
+        if (this.pending !== pending) {
+          void discard(response.body);
+          return;
+        }
+        this.pending = undefined;
+        if (!isNodeStream(response.body)) {
+          void discard(response.body);
+          this.fault(error);
+          return;
+        }
+        this.follow(response.body);
+      },
+      () => {
+        // 404 (expired, unknown) or a gateway that cannot replay: the full path resumes.
+        if (this.pending !== pending) return;
+        this.pending = undefined;
+        this.fault(error);
+      },
+    );
+  }
+
+  /** The reattach as the full path reports a provider's (resilient-stream's `onReattach`). */
+  private report(error: unknown, model: string): void {
+    const sluiceError = asSluiceError(error);
+    const info: RetryInfo = {
+      attempt: ++this.reattaches,
+      reason: failureReason(sluiceError),
+      delayMs: 0,
+      mode: 'reattach',
+      error: sluiceError,
+    };
+    this.call.telemetry.retry(info);
+    this.call.onAttempt?.({ kind: 'reattach', model, reason: info.reason });
+  }
+
+  /** Stops reading a body that broke off; a late error of its own is ignored. */
+  private leave(body: IncomingMessage): void {
+    body.off('data', this.onData);
+    body.off('end', this.onEnd);
+    body.off('close', this.onClose);
+    body.off('error', this.onError);
+    body.on('error', ignore);
+    body.destroy();
+  }
+
+  /** Reads the reattach's body as the first one: its first event follows the last one taken. */
+  private follow(body: IncomingMessage): void {
+    this.body = body;
+    this.decoder = new TextDecoder();
+    this.listen(body);
+    // Still waiting for a slow client: the new body waits too (the resume resumes this.body).
+    if (this.paused) body.pause();
+  }
 
   /** Splits, splices, logs and sends what arrived; false once the relay has failed. */
   private take(text: string, ended: boolean): boolean {
@@ -285,6 +392,7 @@ class PassThrough implements Watched {
     if (ended) this.splitter.finish(blocks);
     if (blocks.length === 0) return true;
     this.lastEventAt = Date.now();
+    this.fruitless = 0;
     const deltasBefore = this.splicer.deltasPassed;
     let failure: unknown;
     try {
@@ -326,12 +434,15 @@ class PassThrough implements Watched {
   private fault(error: unknown): void {
     if (this.settle === undefined) return;
     this.body.destroy();
+    this.pending?.abort();
+    this.pending = undefined;
     this.done({
       kind: 'failed',
       error: asSluiceError(this.call.signal.aborted ? this.call.signal.reason : error),
       entries: this.entries,
       deltas: this.splicer.deltasPassed,
       usage: this.splicer.usage,
+      reattaches: this.reattaches,
     });
   }
 
