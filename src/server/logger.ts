@@ -33,43 +33,37 @@ const SECRET_HEADERS: readonly string[] = ['authorization', 'x-api-key', 'proxy-
  * which made a request's line cost 14 µs instead of 3 (and ~25 KB of garbage).
  */
 export function maskKeys(line: Record<string, unknown>): Record<string, unknown> {
-  let masked: Record<string, unknown> | undefined;
-  for (const name in line) {
-    if (!Object.hasOwn(line, name)) continue;
-    const value = line[name];
-    const replacement =
-      SECRET_FIELDS.has(name) && value !== undefined ? CENSOR : maskNested(name, value, true);
-    if (replacement === value) continue;
-    masked ??= { ...line };
-    masked[name] = replacement;
-  }
-  return masked ?? line;
+  return maskFields(line, 1);
 }
 
-/** `value` (the field `name` of a line, or of an object one level down) with its keys masked. */
-function maskNested(name: string, value: unknown, descend: boolean): unknown {
+/** `object` with its key fields masked, and those of the objects in it, `depth` levels down. */
+function maskFields(object: Record<string, unknown>, depth: number): Record<string, unknown> {
+  let masked: Record<string, unknown> | undefined;
+  for (const name in object) {
+    if (!Object.hasOwn(object, name)) continue;
+    const value = object[name];
+    const replacement =
+      SECRET_FIELDS.has(name) && value !== undefined ? CENSOR : maskInside(name, value, depth);
+    if (replacement === value) continue;
+    masked ??= { ...object };
+    masked[name] = replacement;
+  }
+  return masked ?? object;
+}
+
+/** A field's value: a `headers` object with its key headers masked; an object with its fields masked while `depth` lasts. */
+function maskInside(name: string, value: unknown, depth: number): unknown {
   if (typeof value !== 'object' || value === null || Array.isArray(value) || value instanceof Error)
     return value;
-  const object = value as Record<string, unknown>;
-  let masked: Record<string, unknown> | undefined;
+  let object = value as Record<string, unknown>;
   if (name === 'headers') {
     for (const header of SECRET_HEADERS) {
       if (object[header] === undefined) continue;
-      masked ??= { ...object };
-      masked[header] = CENSOR;
+      if (object === value) object = { ...object };
+      object[header] = CENSOR;
     }
   }
-  if (!descend) return masked ?? value;
-  for (const field in object) {
-    if (!Object.hasOwn(object, field)) continue;
-    const inner = object[field];
-    const replacement =
-      SECRET_FIELDS.has(field) && inner !== undefined ? CENSOR : maskNested(field, inner, false);
-    if (replacement === inner) continue;
-    masked ??= { ...object };
-    masked[field] = replacement;
-  }
-  return masked ?? value;
+  return depth > 0 ? maskFields(object, depth - 1) : object;
 }
 
 /**
