@@ -318,6 +318,16 @@ describe('createLogger', () => {
       authorization: '[redacted]',
       req: { headers: { 'x-api-key': '[redacted]', accept: 'text/plain' } },
     });
+    logger
+      .child({ upstream: { api_key: 'hunter2f' } })
+      .child({ apiKey: 'hunter2g' })
+      .info('from a child');
+    expect(logs.raw.join('\n')).not.toMatch(/hunter2[fg]/);
+    expect(logs.lines()[1]).toMatchObject({
+      upstream: { api_key: '[redacted]' },
+      apiKey: '[redacted]',
+      msg: 'from a child',
+    });
     expect(headers.authorization).toBe('Basic hunter2a');
     expect(provider.apiKey).toBe('hunter2c');
     expect(req.headers['x-api-key']).toBe('hunter2d');
