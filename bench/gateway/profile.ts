@@ -9,49 +9,30 @@
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { cleanupAll, makeTempDir, printed, startServerProcess } from './children.ts';
+import { cleanupAll, makeTempDir } from './children.ts';
+import { startLoneGateway } from './lone-gateway.ts';
 import { anthropicRequest, EXPECTED_DELTAS } from './requests.ts';
-import { startLoadGenerator, startUpstream } from './workers.ts';
+import { startLoadGenerator } from './workers.ts';
 
 const n = Number(process.argv[2] ?? 100);
 const perSlot = Number(process.argv[3] ?? 4);
 const tps = Number(process.argv[4] ?? 50);
 const passThrough = process.env.PROFILE_FULL !== '1';
 const store = process.env.PROFILE_STORE ?? 'memory';
+// Where the gateway writes its profile.
 const dir = makeTempDir('sluice-profile-');
-const config = join(dir, 'sluice.config.json');
-const upstream = await startUpstream({ ttftMs: 0, tokensPerSecond: tps });
-writeFileSync(
-  config,
-  JSON.stringify({
-    providers: { upstream: { type: 'anthropic', baseURL: upstream.url, apiKeyEnv: 'BENCH_UPSTREAM_KEY' } },
-    defaultModel: 'upstream:default',
-    server: { passThrough, logLevel: 'warn' },
-    streams:
-      store === 'memory' ? { store: 'memory' } : { store, keyPrefix: `sluice-profile:${process.pid}:` },
-  }),
-);
-const cli = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
-const server = await startServerProcess(
-  'sluice serve',
-  process.execPath,
-  (port) => [
+const { server } = await startLoneGateway({
+  tokensPerSecond: tps,
+  server: { passThrough },
+  store,
+  nodeArgs: [
     '--cpu-prof',
     `--cpu-prof-dir=${dir}`,
     `--cpu-prof-interval=${process.env.PROFILE_INTERVAL_US ?? 1000}`,
     // Node or V8 flags to try on the gateway alone (`--single-threaded-gc`, a semi-space size).
     ...(process.env.PROFILE_NODE_FLAGS?.split(' ').filter(Boolean) ?? []),
-    cli,
-    'serve',
-    '--port',
-    String(port),
-    '--config',
-    config,
   ],
-  { env: { BENCH_UPSTREAM_KEY: 'sk-bench' } },
-);
-await printed(server.process, /listening on/);
+});
 const load = await startLoadGenerator();
 const request = anthropicRequest(server.url, {}, 'upstream:default');
 await load.run({ request, concurrency: 20, streamsPerSlot: 2, rampMs: 0, expectedDeltas: EXPECTED_DELTAS });

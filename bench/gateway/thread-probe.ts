@@ -4,12 +4,11 @@
  * split by thread (the main thread, V8's GC helpers, libuv's pool), from /proc/<pid>/task.
  * THREAD_PROBE_ENV adds environment (KEY=VALUE,…) to the gateway, THREAD_PROBE_FLAGS Node flags.
  */
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { cleanupAll, makeTempDir, printed, startServerProcess } from './children.ts';
+import { readdirSync, readFileSync } from 'node:fs';
+import { cleanupAll } from './children.ts';
+import { startLoneGateway } from './lone-gateway.ts';
 import { anthropicRequest, EXPECTED_DELTAS } from './requests.ts';
-import { startLoadGenerator, startUpstream } from './workers.ts';
+import { startLoadGenerator } from './workers.ts';
 
 const n = Number(process.argv[2] ?? 1000);
 const perSlot = Number(process.argv[3] ?? 2);
@@ -20,34 +19,11 @@ const extraEnv = Object.fromEntries(
     .filter(Boolean)
     .map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]),
 );
-const dir = makeTempDir('sluice-threads-');
-const config = join(dir, 'sluice.config.json');
-const upstream = await startUpstream({ ttftMs: 0, tokensPerSecond: tps });
-writeFileSync(
-  config,
-  JSON.stringify({
-    providers: { upstream: { type: 'anthropic', baseURL: upstream.url, apiKeyEnv: 'BENCH_UPSTREAM_KEY' } },
-    defaultModel: 'upstream:default',
-    server: { logLevel: 'warn' },
-    streams: { store: 'memory' },
-  }),
-);
-const cli = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
-const server = await startServerProcess(
-  'sluice serve',
-  process.execPath,
-  (port) => [
-    ...(process.env.THREAD_PROBE_FLAGS?.split(' ').filter(Boolean) ?? []),
-    cli,
-    'serve',
-    '--port',
-    String(port),
-    '--config',
-    config,
-  ],
-  { env: { BENCH_UPSTREAM_KEY: 'sk-bench', ...extraEnv } },
-);
-await printed(server.process, /listening on/);
+const { server } = await startLoneGateway({
+  tokensPerSecond: tps,
+  nodeArgs: process.env.THREAD_PROBE_FLAGS?.split(' ').filter(Boolean),
+  env: extraEnv,
+});
 const pid = server.process.pid!;
 console.log(`gateway pid ${pid}`);
 const threads = () => {
