@@ -271,6 +271,13 @@ class PassThrough implements Watched {
     body.on('close', this.onClose);
   }
 
+  /** Stops taking the body's data, end and close; its error listener is the caller's to decide. */
+  private unlisten(body: IncomingMessage): void {
+    body.off('data', this.onData);
+    body.off('end', this.onEnd);
+    body.off('close', this.onClose);
+  }
+
   check(now: number): void {
     if (this.idleTimeoutMs > 0 && now - this.lastEventAt > this.idleTimeoutMs) {
       this.fault(new IdleTimeoutError(this.idleTimeoutMs));
@@ -365,9 +372,7 @@ class PassThrough implements Watched {
 
   /** Stops reading a body that broke off; a late error of its own is ignored. */
   private leave(body: IncomingMessage): void {
-    body.off('data', this.onData);
-    body.off('end', this.onEnd);
-    body.off('close', this.onClose);
+    this.unlisten(body);
     body.off('error', this.onError);
     body.on('error', ignore);
     body.destroy();
@@ -451,11 +456,8 @@ class PassThrough implements Watched {
     if (settle === undefined) return;
     this.settle = undefined;
     wheel.delete(this);
-    const { body } = this;
-    body.off('data', this.onData);
-    body.off('end', this.onEnd);
-    body.off('close', this.onClose);
     // The error listener stays: a socket's late error must not crash the process.
+    this.unlisten(this.body);
     // Whatever is still on its way to the client goes before the outcome is acted on.
     const logging = this.durable.producer.logged();
     if (logging === undefined) settle(outcome);
